@@ -1,0 +1,135 @@
+#pragma once
+// Metadata groups: 16 control bytes matched at once, with SSE2 where available.
+//
+// Each slot of an open-addressing table has one control byte:
+//   ctrl_empty   (0x80)  never used since the last rehash; a lookup may stop at a group
+//                        that holds one (see flat_table.hpp for why)
+//   ctrl_deleted (0xFE)  a tombstone: erased, but probes must continue past it
+//   0x00..0x7F           full; the byte is the slot's tag, 7 bits of the key's hash
+// Empty and deleted both have the high bit set and full bytes never do, so "is this slot
+// free" is just the byte's sign bit.
+//
+// A group answers, as a 16-bit mask (bit i for slot i), which slots hold a given tag, which
+// are empty, which are free (empty or deleted) and which are full. One group is one 16-byte
+// load, so a lookup reads the metadata of 16 slots with one instruction and then touches
+// only the slots whose tag matches (on average 16/128 false candidates per group).
+
+#include <bit>
+#include <cstdint>
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace cmap::detail {
+
+using ctrl_t = std::int8_t;
+inline constexpr ctrl_t ctrl_empty = static_cast<ctrl_t>(0x80);
+inline constexpr ctrl_t ctrl_deleted = static_cast<ctrl_t>(0xFE);
+inline constexpr std::size_t group_width = 16;
+
+// The tag of a hash: its low 7 bits. Tables take the group index from the bits above them.
+[[nodiscard]] constexpr ctrl_t tag_of(std::size_t hash) noexcept {
+  return static_cast<ctrl_t>(hash & 0x7F);
+}
+[[nodiscard]] constexpr bool is_full(ctrl_t c) noexcept { return c >= 0; }
+
+// A set of slot positions within a group; iterate with `for (unsigned i : mask)`.
+class bit_mask {
+ public:
+  constexpr explicit bit_mask(std::uint32_t bits) noexcept : bits_(bits) {}
+  [[nodiscard]] constexpr bool any() const noexcept { return bits_ != 0; }
+  [[nodiscard]] constexpr unsigned lowest() const noexcept {
+    return static_cast<unsigned>(std::countr_zero(bits_));
+  }
+  [[nodiscard]] constexpr unsigned count() const noexcept {
+    return static_cast<unsigned>(std::popcount(bits_));
+  }
+
+  class iterator {
+   public:
+    constexpr explicit iterator(std::uint32_t bits) noexcept : bits_(bits) {}
+    constexpr unsigned operator*() const noexcept {
+      return static_cast<unsigned>(std::countr_zero(bits_));
+    }
+    constexpr iterator& operator++() noexcept {
+      bits_ &= bits_ - 1;  // clear the lowest set bit
+      return *this;
+    }
+    constexpr bool operator==(const iterator&) const noexcept = default;
+
+   private:
+    std::uint32_t bits_;
+  };
+  [[nodiscard]] constexpr iterator begin() const noexcept { return iterator(bits_); }
+  [[nodiscard]] constexpr iterator end() const noexcept { return iterator(0); }
+
+ private:
+  std::uint32_t bits_;
+};
+
+// A snapshot of one group's 16 control bytes (a copy: later writes to the table do not
+// change it).
+class group {
+ public:
+  explicit group(const ctrl_t* ctrl) noexcept {
+#if defined(__SSE2__)
+    bytes_ = _mm_loadu_si128(reinterpret_cast<const __m128i*>(ctrl));
+#else
+    std::memcpy(bytes_, ctrl, group_width);
+#endif
+  }
+
+  [[nodiscard]] bit_mask match(ctrl_t tag) const noexcept {
+#if defined(__SSE2__)
+    return mask_of(_mm_cmpeq_epi8(bytes_, _mm_set1_epi8(tag)));
+#else
+    return match_portable([tag](ctrl_t c) { return c == tag; });
+#endif
+  }
+  [[nodiscard]] bit_mask match_empty() const noexcept {
+#if defined(__SSE2__)
+    return mask_of(_mm_cmpeq_epi8(bytes_, _mm_set1_epi8(ctrl_empty)));
+#else
+    return match_portable([](ctrl_t c) { return c == ctrl_empty; });
+#endif
+  }
+  // Empty or deleted: the sign bit of each byte.
+  [[nodiscard]] bit_mask match_free() const noexcept {
+#if defined(__SSE2__)
+    return mask_of(bytes_);
+#else
+    return match_portable([](ctrl_t c) { return c < 0; });
+#endif
+  }
+  [[nodiscard]] bit_mask match_full() const noexcept {
+    return bit_mask(~match_free_bits() & 0xFFFFu);
+  }
+
+ private:
+#if defined(__SSE2__)
+  static bit_mask mask_of(__m128i v) noexcept {
+    return bit_mask(static_cast<std::uint32_t>(_mm_movemask_epi8(v)));
+  }
+  [[nodiscard]] std::uint32_t match_free_bits() const noexcept {
+    return static_cast<std::uint32_t>(_mm_movemask_epi8(bytes_));
+  }
+  __m128i bytes_;
+#else
+  template <class P>
+  [[nodiscard]] bit_mask match_portable(P p) const noexcept {
+    std::uint32_t bits = 0;
+    for (unsigned i = 0; i < group_width; ++i) bits |= static_cast<std::uint32_t>(p(bytes_[i])) << i;
+    return bit_mask(bits);
+  }
+  [[nodiscard]] std::uint32_t match_free_bits() const noexcept {
+    std::uint32_t bits = 0;
+    for (unsigned i = 0; i < group_width; ++i) bits |= static_cast<std::uint32_t>(bytes_[i] < 0) << i;
+    return bits;
+  }
+  ctrl_t bytes_[group_width];
+#endif
+};
+
+}  // namespace cmap::detail
