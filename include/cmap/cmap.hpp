@@ -1,0 +1,6 @@
+#pragma once
+// The umbrella header: every cmap map. See docs/choosing.md for which one to use.
+
+#include "checked_map.hpp"
+#include "locked_map.hpp"
+#include "sharded_map.hpp"

@@ -1,0 +1,403 @@
+#pragma once
+// locking_map_base: the common surface (../../../shared/API.md, docs/api.md) implemented once
+// for every map made of "reader-writer lock + flat_table" shards. locked_map has one shard,
+// sharded_map many; each facade only says how a hash picks a shard (CRTP, so locked_map
+// pays nothing for the choice).
+//
+// Locking: a call on one key hashes the key (outside any lock), picks the key's shard, and
+// holds that shard's lock for the call: shared for find, contains and const visit;
+// exclusive for every call that may change the shard. Calls over all entries (for_each,
+// erase_if, clear, reserve) take one shard at a time. size() holds every shard's shared lock
+// at once (in index order, so it cannot deadlock with another size()), so that it returns a
+// value the size really had. Every lock is held by an RAII guard, so a throwing hash,
+// equality, constructor or callback releases it.
+//
+// Callbacks (visit, upsert, for_each, erase_if) run under the shard's lock: they must not
+// call into the same map (the lock is not recursive: a re-entrant call deadlocks).
+//
+// Requirements on the derived class D:
+//   shard_type& D::shard_for(std::size_t hash)  (and const)
+//   std::size_t D::shard_count() const
+//   shard_type& D::shard_at(std::size_t i)      (and const)
+
+#include <cstddef>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <utility>
+
+#include "cache_line.hpp"
+#include "callback.hpp"
+#include "flat_table.hpp"
+#include "rw_lock.hpp"
+
+namespace cmap::detail {
+
+// One lock and the table it guards, alone on its cache lines so that neighbouring shards'
+// locks do not share a line.
+template <class Table>
+struct alignas(cache_line_size) locked_shard {
+  mutable rw_lock lock;
+  Table table;
+
+  template <class... Args>
+  explicit locked_shard(Args&&... args) : table(std::forward<Args>(args)...) {}
+};
+
+template <class Derived, class Key, class T, class Hash, class KeyEqual, class Allocator>
+class locking_map_base {
+ public:
+  using key_type = Key;
+  using mapped_type = T;
+  using hasher = Hash;
+  using key_equal = KeyEqual;
+  using allocator_type = Allocator;
+  using size_type = std::size_t;
+  // The unsynchronised table inside each shard.
+  using table_type = flat_table<Key, T, Hash, KeyEqual, Allocator>;
+  using shard_type = locked_shard<table_type>;
+
+  // ---- lookup (shared lock) ----------------------------------------------------------------
+  // A copy of the value under key, or nullopt.
+  [[nodiscard]] std::optional<T> find(const Key& key) const { return find_impl(key); }
+  template <class K>
+    requires transparent_lookup<Hash, KeyEqual>
+  [[nodiscard]] std::optional<T> find(const K& key) const {
+    return find_impl(key);
+  }
+
+  [[nodiscard]] bool contains(const Key& key) const { return contains_impl(key); }
+  template <class K>
+    requires transparent_lookup<Hash, KeyEqual>
+  [[nodiscard]] bool contains(const K& key) const {
+    return contains_impl(key);
+  }
+
+  // f(const T&) on the value under key, under the shard's shared lock; false if absent.
+  template <class F>
+  bool visit(const Key& key, F&& f) const {
+    return visit_impl(key, f);
+  }
+  template <class K, class F>
+    requires transparent_lookup<Hash, KeyEqual>
+  bool visit(const K& key, F&& f) const {
+    return visit_impl(key, f);
+  }
+
+  // f(T&) on the value under key, under the shard's exclusive lock (so atomically with
+  // respect to every other writer of the key); false if absent.
+  template <class F>
+  bool visit(const Key& key, F&& f) {
+    return visit_mut_impl(key, f);
+  }
+  template <class K, class F>
+    requires transparent_lookup<Hash, KeyEqual>
+  bool visit(const K& key, F&& f) {
+    return visit_mut_impl(key, f);
+  }
+
+  // ---- insertion (exclusive lock) ----------------------------------------------------------
+  // Inserts {key, value} if key is absent; true if inserted.
+  bool insert(const Key& key, const T& value) { return emplace(key, value); }
+  bool insert(const Key& key, T&& value) { return emplace(key, std::move(value)); }
+  bool insert(Key&& key, const T& value) { return emplace(std::move(key), value); }
+  bool insert(Key&& key, T&& value) { return emplace(std::move(key), std::move(value)); }
+
+  // Constructs T(args...) only if key is absent (like try_emplace); true if inserted.
+  template <class... Args>
+  bool emplace(const Key& key, Args&&... args) {
+    return emplace_impl(key, std::forward<Args>(args)...);
+  }
+  template <class... Args>
+  bool emplace(Key&& key, Args&&... args) {
+    return emplace_impl(std::move(key), std::forward<Args>(args)...);
+  }
+
+  // Stores value under key; true if inserted, false if it replaced a value (Go: Store).
+  bool insert_or_assign(const Key& key, T value) {
+    return insert_or_assign_impl(key, std::move(value));
+  }
+  bool insert_or_assign(Key&& key, T value) {
+    return insert_or_assign_impl(std::move(key), std::move(value));
+  }
+
+  // The value now under key and whether this call inserted it (Go: LoadOrStore).
+  std::pair<T, bool> find_or_insert(const Key& key, T value) {
+    return find_or_insert_impl(key, std::move(value));
+  }
+  std::pair<T, bool> find_or_insert(Key&& key, T value) {
+    return find_or_insert_impl(std::move(key), std::move(value));
+  }
+
+  // If key is present, f(T&) on its value; else inserts T(args...). True if inserted.
+  template <class F, class... Args>
+  bool upsert(const Key& key, F&& f, Args&&... args) {
+    return upsert_impl(key, f, std::forward<Args>(args)...);
+  }
+  template <class F, class... Args>
+  bool upsert(Key&& key, F&& f, Args&&... args) {
+    return upsert_impl(std::move(key), f, std::forward<Args>(args)...);
+  }
+
+  // Stores value under key and returns the previous value, if any (Go: Swap).
+  std::optional<T> exchange(const Key& key, T value) { return exchange_impl(key, std::move(value)); }
+  std::optional<T> exchange(Key&& key, T value) {
+    return exchange_impl(std::move(key), std::move(value));
+  }
+
+  // Replaces the value under key with desired only if it equals expected (Go:
+  // CompareAndSwap). False if absent or different.
+  bool compare_exchange(const Key& key, const T& expected, T desired) {
+    return compare_exchange_impl(key, expected, desired);
+  }
+  template <class K>
+    requires transparent_lookup<Hash, KeyEqual>
+  bool compare_exchange(const K& key, const T& expected, T desired) {
+    return compare_exchange_impl(key, expected, desired);
+  }
+
+  // ---- erasure (exclusive lock) ------------------------------------------------------------
+  // True if key was present (Go: Delete).
+  bool erase(const Key& key) { return erase_impl(key); }
+  template <class K>
+    requires transparent_lookup<Hash, KeyEqual>
+  bool erase(const K& key) {
+    return erase_impl(key);
+  }
+
+  // Erases key and returns its value, or nullopt if absent (Go: LoadAndDelete).
+  std::optional<T> extract(const Key& key) { return extract_impl(key); }
+  template <class K>
+    requires transparent_lookup<Hash, KeyEqual>
+  std::optional<T> extract(const K& key) {
+    return extract_impl(key);
+  }
+
+  // Erases key only if its value equals expected (Go: CompareAndDelete).
+  bool compare_erase(const Key& key, const T& expected) { return compare_erase_impl(key, expected); }
+  template <class K>
+    requires transparent_lookup<Hash, KeyEqual>
+  bool compare_erase(const K& key, const T& expected) {
+    return compare_erase_impl(key, expected);
+  }
+
+  // Erases every entry for which pred(const Key&, const T&) holds, one shard at a time under
+  // its exclusive lock; returns how many were erased.
+  template <class P>
+  size_type erase_if(P&& pred) {
+    size_type erased = 0;
+    for (size_type i = 0; i < derived().shard_count(); ++i) {
+      shard_type& s = derived().shard_at(i);
+      std::unique_lock guard(s.lock);
+      erased += s.table.erase_if(pred);
+    }
+    return erased;
+  }
+
+  // ---- whole map ---------------------------------------------------------------------------
+  // f(const Key&, const T&) on each entry, one shard at a time under its shared lock; if f
+  // returns bool, false stops the walk (Go: Range). Weakly consistent: an entry present for
+  // the whole walk is seen exactly once; entries inserted or erased during it in shards not
+  // yet (or already) walked may or may not be seen.
+  template <class F>
+  void for_each(F&& f) const {
+    for (size_type i = 0; i < derived().shard_count(); ++i) {
+      const shard_type& s = derived().shard_at(i);
+      std::shared_lock guard(s.lock);
+      if (!s.table.for_each(f)) return;
+    }
+  }
+
+  // Exact: holds every shard's shared lock at once.
+  [[nodiscard]] size_type size() const {
+    const size_type n = derived().shard_count();
+    for (size_type i = 0; i < n; ++i) derived().shard_at(i).lock.lock_shared();
+    size_type total = 0;
+    for (size_type i = 0; i < n; ++i) total += derived().shard_at(i).table.size();
+    for (size_type i = 0; i < n; ++i) derived().shard_at(i).lock.unlock_shared();
+    return total;
+  }
+  [[nodiscard]] bool empty() const { return size() == 0; }
+
+  // Erases every entry, one shard at a time (Go: Clear). Keeps the capacity.
+  void clear() {
+    for (size_type i = 0; i < derived().shard_count(); ++i) {
+      shard_type& s = derived().shard_at(i);
+      std::unique_lock guard(s.lock);
+      s.table.clear();
+    }
+  }
+
+  // Room for n entries in all, spread evenly (with a margin for uneven hashing) over the
+  // shards.
+  void reserve(size_type n) {
+    const size_type shards = derived().shard_count();
+    size_type per_shard = (n + shards - 1) / shards;
+    if (shards > 1) per_shard += per_shard / 8 + 8;
+    for (size_type i = 0; i < shards; ++i) {
+      shard_type& s = derived().shard_at(i);
+      std::unique_lock guard(s.lock);
+      s.table.reserve(per_shard);
+    }
+  }
+
+  // Bytes of table memory (excluding the shard headers), summed shard by shard.
+  [[nodiscard]] size_type allocated_bytes() const {
+    size_type total = 0;
+    for (size_type i = 0; i < derived().shard_count(); ++i) {
+      const shard_type& s = derived().shard_at(i);
+      std::shared_lock guard(s.lock);
+      total += s.table.allocated_bytes();
+    }
+    return total;
+  }
+
+  [[nodiscard]] hasher hash_function() const { return hash_; }
+  [[nodiscard]] key_equal key_eq() const { return derived().shard_at(0).table.key_eq(); }
+  [[nodiscard]] allocator_type get_allocator() const {
+    return derived().shard_at(0).table.get_allocator();
+  }
+
+ protected:
+  explicit locking_map_base(const Hash& hash) : hash_(hash) {}
+  ~locking_map_base() = default;
+
+  // f(const table_type&, hash) under the key's shard's shared lock.
+  template <class K, class F>
+  decltype(auto) with_key_shared(const K& key, F&& f) const {
+    const std::size_t hash = hash_(key);
+    const shard_type& s = derived().shard_for(hash);
+    std::shared_lock guard(s.lock);
+    return f(std::as_const(s.table), hash);
+  }
+
+  // f(table_type&, hash) under the key's shard's exclusive lock.
+  template <class K, class F>
+  decltype(auto) with_key_exclusive(const K& key, F&& f) {
+    const std::size_t hash = hash_(key);
+    shard_type& s = derived().shard_for(hash);
+    std::unique_lock guard(s.lock);
+    return f(s.table, hash);
+  }
+
+ private:
+  Derived& derived() noexcept { return static_cast<Derived&>(*this); }
+  const Derived& derived() const noexcept { return static_cast<const Derived&>(*this); }
+
+  template <class K>
+  std::optional<T> find_impl(const K& key) const {
+    return with_key_shared(key, [&](const table_type& t, std::size_t h) -> std::optional<T> {
+      if (const T* v = t.find_hashed(key, h)) return *v;
+      return std::nullopt;
+    });
+  }
+
+  template <class K>
+  bool contains_impl(const K& key) const {
+    return with_key_shared(
+        key, [&](const table_type& t, std::size_t h) { return t.find_hashed(key, h) != nullptr; });
+  }
+
+  template <class K, class F>
+  bool visit_impl(const K& key, F& f) const {
+    return with_key_shared(key, [&](const table_type& t, std::size_t h) {
+      const T* v = t.find_hashed(key, h);
+      if (v == nullptr) return false;
+      f(*v);
+      return true;
+    });
+  }
+
+  template <class K, class F>
+  bool visit_mut_impl(const K& key, F& f) {
+    return with_key_exclusive(key, [&](table_type& t, std::size_t h) {
+      T* v = t.find_hashed(key, h);
+      if (v == nullptr) return false;
+      f(*v);
+      return true;
+    });
+  }
+
+  // KK is Key or const Key&: the key is hashed before it is moved into the table.
+  template <class KK, class... Args>
+  bool emplace_impl(KK&& key, Args&&... args) {
+    return with_key_exclusive(key, [&](table_type& t, std::size_t h) {
+      return t.try_emplace_hashed(h, std::forward<KK>(key), std::forward<Args>(args)...).second;
+    });
+  }
+
+  template <class KK>
+  bool insert_or_assign_impl(KK&& key, T&& value) {
+    return with_key_exclusive(key, [&](table_type& t, std::size_t h) {
+      return t.insert_or_assign_hashed(h, std::forward<KK>(key), std::move(value));
+    });
+  }
+
+  template <class KK>
+  std::pair<T, bool> find_or_insert_impl(KK&& key, T&& value) {
+    return with_key_exclusive(key, [&](table_type& t, std::size_t h) {
+      auto [v, inserted] = t.try_emplace_hashed(h, std::forward<KK>(key), std::move(value));
+      return std::pair<T, bool>(*v, inserted);
+    });
+  }
+
+  template <class KK, class F, class... Args>
+  bool upsert_impl(KK&& key, F& f, Args&&... args) {
+    return with_key_exclusive(key, [&](table_type& t, std::size_t h) {
+      // try_emplace consumes args only if it inserts.
+      auto [v, inserted] = t.try_emplace_hashed(h, std::forward<KK>(key), std::forward<Args>(args)...);
+      if (!inserted) f(*v);
+      return inserted;
+    });
+  }
+
+  template <class KK>
+  std::optional<T> exchange_impl(KK&& key, T&& value) {
+    return with_key_exclusive(key, [&](table_type& t, std::size_t h) -> std::optional<T> {
+      // value is moved from only if try_emplace inserts it.
+      auto [v, inserted] = t.try_emplace_hashed(h, std::forward<KK>(key), std::move(value));
+      if (inserted) return std::nullopt;
+      return std::exchange(*v, std::move(value));
+    });
+  }
+
+  template <class K>
+  bool compare_exchange_impl(const K& key, const T& expected, T& desired) {
+    return with_key_exclusive(key, [&](table_type& t, std::size_t h) {
+      T* v = t.find_hashed(key, h);
+      if (v == nullptr || !(*v == expected)) return false;
+      *v = std::move(desired);
+      return true;
+    });
+  }
+
+  template <class K>
+  bool erase_impl(const K& key) {
+    return with_key_exclusive(key,
+                              [&](table_type& t, std::size_t h) { return t.erase_hashed(key, h); });
+  }
+
+  template <class K>
+  std::optional<T> extract_impl(const K& key) {
+    return with_key_exclusive(key, [&](table_type& t, std::size_t h) {
+      std::optional<T> out;
+      // If moving the value out throws, the entry stays.
+      t.erase_hashed_if(key, h, [&](T& v) {
+        out.emplace(std::move(v));
+        return true;
+      });
+      return out;
+    });
+  }
+
+  template <class K>
+  bool compare_erase_impl(const K& key, const T& expected) {
+    return with_key_exclusive(key, [&](table_type& t, std::size_t h) {
+      return t.erase_hashed_if(key, h, [&](const T& v) { return v == expected; });
+    });
+  }
+
+  [[no_unique_address]] Hash hash_;
+};
+
+}  // namespace cmap::detail
