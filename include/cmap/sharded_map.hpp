@@ -77,6 +77,12 @@ class sharded_map
 
   [[nodiscard]] size_type shard_count() const noexcept { return shard_count_; }
 
+  // The index of the shard that holds (or would hold) key, in [0, shard_count()): to spot
+  // hot shards, like std::unordered_map::bucket.
+  [[nodiscard]] size_type shard_of(const typename base::key_type& key) const {
+    return shard_index(this->hash_function()(key));
+  }
+
  private:
   static size_type checked_shard_count(size_type n) {
     if (n == 0 || n > (size_type{1} << 16) || !std::has_single_bit(n)) {
