@@ -73,6 +73,7 @@ class locked_map
   // Returns what f returns.
   template <class F>
   decltype(auto) with_read_lock(F&& f) const {
+    const detail::reentrancy_guard not_reentered(this);
     std::shared_lock guard(shard_.lock);
     return std::forward<F>(f)(std::as_const(shard_.table));
   }
@@ -82,6 +83,7 @@ class locked_map
   // insert_or_assign, erase, erase_if, for_each, reserve, ...). Returns what f returns.
   template <class F>
   decltype(auto) with_write_lock(F&& f) {
+    const detail::reentrancy_guard not_reentered(this);
     std::unique_lock guard(shard_.lock);
     return std::forward<F>(f)(shard_.table);
   }

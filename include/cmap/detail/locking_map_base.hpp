@@ -13,7 +13,8 @@
 // equality, constructor or callback releases it.
 //
 // Callbacks (visit, upsert, for_each, erase_if) run under the shard's lock: they must not
-// call into the same map (the lock is not recursive: a re-entrant call deadlocks).
+// call into the same map (the lock is not recursive: a re-entrant call deadlocks). Debug
+// builds report such a call instead (detail/reentrancy.hpp).
 //
 // Requirements on the derived class D:
 //   shard_type& D::shard_for(std::size_t hash)  (and const)
@@ -29,6 +30,7 @@
 #include "cache_line.hpp"
 #include "callback.hpp"
 #include "flat_table.hpp"
+#include "reentrancy.hpp"
 #include "rw_lock.hpp"
 
 namespace cmap::detail {
@@ -188,6 +190,7 @@ class locking_map_base {
     size_type erased = 0;
     for (size_type i = 0; i < derived().shard_count(); ++i) {
       shard_type& s = derived().shard_at(i);
+      const reentrancy_guard not_reentered(&derived());
       std::unique_lock guard(s.lock);
       erased += s.table.erase_if(pred);
     }
@@ -203,6 +206,7 @@ class locking_map_base {
   void for_each(F&& f) const {
     for (size_type i = 0; i < derived().shard_count(); ++i) {
       const shard_type& s = derived().shard_at(i);
+      const reentrancy_guard not_reentered(&derived());
       std::shared_lock guard(s.lock);
       if (!s.table.for_each(f)) return;
     }
@@ -210,6 +214,7 @@ class locking_map_base {
 
   // Exact: holds every shard's shared lock at once.
   [[nodiscard]] size_type size() const {
+    const reentrancy_guard not_reentered(&derived());
     const size_type n = derived().shard_count();
     for (size_type i = 0; i < n; ++i) derived().shard_at(i).lock.lock_shared();
     size_type total = 0;
@@ -223,6 +228,7 @@ class locking_map_base {
   void clear() {
     for (size_type i = 0; i < derived().shard_count(); ++i) {
       shard_type& s = derived().shard_at(i);
+      const reentrancy_guard not_reentered(&derived());
       std::unique_lock guard(s.lock);
       s.table.clear();
     }
@@ -236,6 +242,7 @@ class locking_map_base {
     if (shards > 1) per_shard += per_shard / 8 + 8;
     for (size_type i = 0; i < shards; ++i) {
       shard_type& s = derived().shard_at(i);
+      const reentrancy_guard not_reentered(&derived());
       std::unique_lock guard(s.lock);
       s.table.reserve(per_shard);
     }
@@ -246,6 +253,7 @@ class locking_map_base {
     size_type total = 0;
     for (size_type i = 0; i < derived().shard_count(); ++i) {
       const shard_type& s = derived().shard_at(i);
+      const reentrancy_guard not_reentered(&derived());
       std::shared_lock guard(s.lock);
       total += s.table.allocated_bytes();
     }
@@ -267,6 +275,7 @@ class locking_map_base {
   decltype(auto) with_key_shared(const K& key, F&& f) const {
     const std::size_t hash = hash_(key);
     const shard_type& s = derived().shard_for(hash);
+    const reentrancy_guard not_reentered(&derived());
     std::shared_lock guard(s.lock);
     return f(std::as_const(s.table), hash);
   }
@@ -276,6 +285,7 @@ class locking_map_base {
   decltype(auto) with_key_exclusive(const K& key, F&& f) {
     const std::size_t hash = hash_(key);
     shard_type& s = derived().shard_for(hash);
+    const reentrancy_guard not_reentered(&derived());
     std::unique_lock guard(s.lock);
     return f(s.table, hash);
   }
