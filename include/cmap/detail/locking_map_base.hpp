@@ -1,5 +1,5 @@
 #pragma once
-// locking_map_base: the common surface (../../../shared/API.md, docs/api.md) implemented once
+// locking_map_base: the common surface (docs/api.md) implemented once
 // for every map made of "reader-writer lock + flat_table" shards. locked_map has one shard,
 // sharded_map many; each facade only says how a hash picks a shard (CRTP, so locked_map
 // pays nothing for the choice).
