@@ -1,0 +1,185 @@
+// Single-operation costs of the locking maps next to the usual hand-made alternative,
+// std::unordered_map behind one std::shared_mutex, measured in the same run: find (hit and
+// miss), insert into an empty map, erase, and a full walk, at 1 thread; and a 90% find /
+// 10% insert_or_assign mix over a shared map at 1, 2 and 8 threads (8 oversubscribes this
+// 2-core machine on purpose). Read the ratios between rows, not the absolute times.
+
+#include <benchmark/benchmark.h>
+
+#include <cmap/locked_map.hpp>
+#include <cmap/sharded_map.hpp>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace {
+
+// The baseline users write by hand: one std::shared_mutex around std::unordered_map.
+class shared_mutex_map {
+ public:
+  std::optional<std::uint64_t> find(std::uint64_t k) const {
+    std::shared_lock lock(mutex_);
+    auto it = map_.find(k);
+    if (it == map_.end()) return std::nullopt;
+    return it->second;
+  }
+  bool insert(std::uint64_t k, std::uint64_t v) {
+    std::unique_lock lock(mutex_);
+    return map_.emplace(k, v).second;
+  }
+  bool insert_or_assign(std::uint64_t k, std::uint64_t v) {
+    std::unique_lock lock(mutex_);
+    return map_.insert_or_assign(k, v).second;
+  }
+  bool erase(std::uint64_t k) {
+    std::unique_lock lock(mutex_);
+    return map_.erase(k) == 1;
+  }
+  template <class F>
+  void for_each(F&& f) const {
+    std::shared_lock lock(mutex_);
+    for (const auto& [k, v] : map_) f(k, v);
+  }
+  void reserve(std::size_t n) {
+    std::unique_lock lock(mutex_);
+    map_.reserve(n);
+  }
+
+ private:
+  mutable std::shared_mutex mutex_;
+  std::unordered_map<std::uint64_t, std::uint64_t, cmap::hash<std::uint64_t>> map_;
+};
+
+using locked = cmap::locked_map<std::uint64_t, std::uint64_t>;
+using sharded = cmap::sharded_map<std::uint64_t, std::uint64_t>;
+
+// Keys spread over the 64-bit range, as a hash map's users' keys usually are.
+std::vector<std::uint64_t> make_keys(std::size_t n, std::uint64_t salt) {
+  std::vector<std::uint64_t> keys(n);
+  for (std::size_t i = 0; i < n; ++i) keys[i] = cmap::detail::mix64(i * 2 + salt);
+  return keys;
+}
+
+template <class Map>
+void find_hit(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const auto keys = make_keys(n, 0);
+  Map m;
+  for (auto k : keys) m.insert(k, k);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(m.find(keys[i]));
+    if (++i == n) i = 0;
+  }
+}
+
+template <class Map>
+void find_miss(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const auto keys = make_keys(n, 0), absent = make_keys(n, 1);
+  Map m;
+  for (auto k : keys) m.insert(k, k);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(m.find(absent[i]));
+    if (++i == n) i = 0;
+  }
+}
+
+// Inserts n keys into an empty map without reserve (growth included), per item.
+template <class Map>
+void insert_grow(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const auto keys = make_keys(n, 0);
+  for (auto _ : state) {
+    Map m;
+    for (auto k : keys) m.insert(k, k);
+    benchmark::DoNotOptimize(&m);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
+}
+
+template <class Map>
+void erase_all(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const auto keys = make_keys(n, 0);
+  for (auto _ : state) {
+    state.PauseTiming();
+    Map m;
+    for (auto k : keys) m.insert(k, k);
+    state.ResumeTiming();
+    for (auto k : keys) benchmark::DoNotOptimize(m.erase(k));
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
+}
+
+template <class Map>
+void walk(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const auto keys = make_keys(n, 0);
+  Map m;
+  for (auto k : keys) m.insert(k, k);
+  for (auto _ : state) {
+    std::uint64_t sum = 0;
+    m.for_each([&](const std::uint64_t&, const std::uint64_t& v) { sum += v; });
+    benchmark::DoNotOptimize(sum);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
+}
+
+// 90% find / 10% insert_or_assign over one shared map of 100k keys, every thread on its own
+// key stream.
+template <class Map>
+void read_mostly_mix(benchmark::State& state) {
+  static Map* shared = nullptr;
+  constexpr std::size_t n = 100000;
+  static const auto keys = make_keys(n, 0);
+  if (state.thread_index() == 0) {
+    shared = new Map;
+    for (auto k : keys) shared->insert(k, k);
+  }
+  // Google Benchmark starts the timed loop of all threads together, after thread 0's setup.
+  std::uint64_t x = 0x9E3779B97F4A7C15ULL * static_cast<std::uint64_t>(state.thread_index() + 1);
+  for (auto _ : state) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    const std::uint64_t k = keys[x % n];
+    if (x % 10 == 0) {
+      benchmark::DoNotOptimize(shared->insert_or_assign(k, x));
+    } else {
+      benchmark::DoNotOptimize(shared->find(k));
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() == 0) {
+    delete shared;
+    shared = nullptr;
+  }
+}
+
+}  // namespace
+
+#define CMAP_SINGLE_THREAD(fn, arg)                                      \
+  BENCHMARK_TEMPLATE(fn, shared_mutex_map)->Arg(arg)->Name(#fn "/shared_mutex+unordered_map"); \
+  BENCHMARK_TEMPLATE(fn, locked)->Arg(arg)->Name(#fn "/locked_map");     \
+  BENCHMARK_TEMPLATE(fn, sharded)->Arg(arg)->Name(#fn "/sharded_map")
+
+CMAP_SINGLE_THREAD(find_hit, 1 << 20);
+CMAP_SINGLE_THREAD(find_miss, 1 << 20);
+CMAP_SINGLE_THREAD(insert_grow, 1 << 18);
+CMAP_SINGLE_THREAD(erase_all, 1 << 18);
+CMAP_SINGLE_THREAD(walk, 1 << 18);
+
+BENCHMARK_TEMPLATE(read_mostly_mix, shared_mutex_map)
+    ->Name("read_mostly_mix/shared_mutex+unordered_map")
+    ->Threads(1)->Threads(2)->Threads(8)->UseRealTime();
+BENCHMARK_TEMPLATE(read_mostly_mix, locked)
+    ->Name("read_mostly_mix/locked_map")
+    ->Threads(1)->Threads(2)->Threads(8)->UseRealTime();
+BENCHMARK_TEMPLATE(read_mostly_mix, sharded)
+    ->Name("read_mostly_mix/sharded_map")
+    ->Threads(1)->Threads(2)->Threads(8)->UseRealTime();
