@@ -217,6 +217,16 @@ TYPED_TEST(CommonSurface, ReserveMakesRoomWithoutGrowth) {
   for (std::uint64_t k = 0; k < 10000; ++k) ASSERT_EQ(m.find(k), std::optional<std::uint64_t>(k));
 }
 
+TYPED_TEST(CommonSurface, ReserveBeyondAnyTableThrowsLengthError) {
+  typename TestFixture::u64_map m;
+  m.insert(1, 1);
+  for (std::size_t n : {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX / 2}) {
+    EXPECT_THROW(m.reserve(n), std::length_error) << n;
+  }
+  EXPECT_EQ(m.size(), 1u);
+  EXPECT_EQ(m.find(1), std::optional<std::uint64_t>(1));
+}
+
 TYPED_TEST(CommonSurface, GrowsAndKeepsEveryEntry) {
   typename TestFixture::u64_map m;
   constexpr std::uint64_t n = 100000;

@@ -87,6 +87,22 @@ TEST(FlatTable, TombstonesAreReusedAndCleared) {
   for (std::uint64_t k = 200 + cap * 50 - 200; k < 200 + cap * 50; ++k) ASSERT_NE(t.find(k), nullptr);
 }
 
+TEST(FlatTable, ReserveClearsTombstonesThatWouldForceARebuild) {
+  table t;
+  t.reserve(1000);
+  const std::size_t cap = t.capacity();
+  // Fill to the reserve, then erase most: the table is now mostly tombstones, and inserting
+  // 900 new keys would need a rebuild without a reserve in between.
+  for (std::uint64_t k = 0; k < 1000; ++k) t.try_emplace(k, k);
+  for (std::uint64_t k = 0; k < 900; ++k) t.erase(k);
+  t.reserve(1000);
+  EXPECT_EQ(t.capacity(), cap);
+  const auto* before = t.find(std::uint64_t{950});
+  for (std::uint64_t k = 2000; k < 2900; ++k) t.try_emplace(k, k);
+  EXPECT_EQ(t.find(std::uint64_t{950}), before);  // no rehash moved it
+  EXPECT_EQ(t.capacity(), cap);
+}
+
 TEST(FlatTable, MatchesStdUnorderedMapUnderRandomOps) {
   table t;
   std::unordered_map<std::uint64_t, std::uint64_t> model;

@@ -49,8 +49,11 @@
 // are left in their moved-from state.)
 
 #include <cstddef>
+#include <bit>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -277,10 +280,14 @@ class flat_table {
   }
 
   // ---- capacity --------------------------------------------------------------------------
-  // Room for n entries without rehashing.
+  // Room for n entries in all without rehashing (growth_left_ counts tombstones out, so a
+  // table rich in them is rebuilt here, at the same size if that is enough). Throws
+  // std::length_error if n is beyond any table.
   void reserve(size_type n) {
     const size_type groups = groups_for(n);
-    if (groups > group_count()) rehash(groups);
+    if (groups > group_count() || n > size_ + growth_left_) {
+      rehash(groups > group_count() ? groups : group_count());
+    }
   }
 
  private:
@@ -290,8 +297,19 @@ class flat_table {
   static constexpr size_type max_load(size_type capacity) noexcept {
     return capacity - capacity / 8;  // 7/8
   }
-  // The smallest power-of-two group count whose max_load holds n entries.
-  static size_type groups_for(size_type n) noexcept {
+  // The most groups a table may have: both arrays' bytes must fit in a ptrdiff_t.
+  static constexpr size_type max_groups() noexcept {
+    const size_type limit = static_cast<size_type>(PTRDIFF_MAX) / (sizeof(entry) + sizeof(ctrl_t)) /
+                            group_width;
+    return std::bit_floor(limit);
+  }
+  // The smallest power-of-two group count whose max_load holds n entries; throws
+  // std::length_error when no table can.
+  static size_type groups_for(size_type n) {
+    if (n > max_load(max_groups() * group_width)) {
+      throw std::length_error("cmap: a table of " + std::to_string(n) +
+                              " entries exceeds the largest possible table");
+    }
     size_type groups = 1;
     while (max_load(groups * group_width) < n) groups *= 2;
     return groups;
@@ -299,8 +317,8 @@ class flat_table {
 
   // Walk of the probe sequence over groups (see "Probing" above).
   struct probe_seq {
-    size_type group;
-    size_type mask;
+    size_type group = 0;
+    size_type mask = 0;
     size_type stride = 0;
     void next() noexcept {
       ++stride;

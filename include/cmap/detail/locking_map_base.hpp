@@ -22,6 +22,7 @@
 //   shard_type& D::shard_at(std::size_t i)      (and const)
 
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -235,11 +236,16 @@ class locking_map_base {
   }
 
   // Room for n entries in all, spread evenly (with a margin for uneven hashing) over the
-  // shards.
+  // shards. Throws std::length_error if n is beyond any table.
   void reserve(size_type n) {
     const size_type shards = derived().shard_count();
-    size_type per_shard = (n + shards - 1) / shards;
-    if (shards > 1) per_shard += per_shard / 8 + 8;
+    size_type per_shard = n / shards + (n % shards != 0 ? 1 : 0);
+    // The margin saturates rather than wrap: a huge n must still reach the table's
+    // length_error.
+    if (shards > 1) {
+      const size_type margin = per_shard / 8 + 8;
+      per_shard = per_shard > SIZE_MAX - margin ? SIZE_MAX : per_shard + margin;
+    }
     for (size_type i = 0; i < shards; ++i) {
       shard_type& s = derived().shard_at(i);
       const reentrancy_guard not_reentered(&derived());

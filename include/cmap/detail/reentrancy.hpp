@@ -26,7 +26,7 @@ namespace cmap::detail {
 // (a callback of one map using another, 16 levels deep) goes unchecked, never misreported.
 struct held_maps {
   static constexpr int capacity = 16;
-  const void* maps[capacity];
+  const void* maps[capacity] = {};
   int depth = 0;
 };
 inline thread_local held_maps this_thread_held_maps;

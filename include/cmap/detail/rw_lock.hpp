@@ -64,7 +64,7 @@ class rw_lock {
   void lock() noexcept {
     backoff b;
     while (!try_lock()) {
-      // Announce the wait once it is more than a brief spin, so new readers stop entering.
+      // Announce the wait, so new readers stop entering and the readers inside drain.
       // relaxed: the mark is only a hint to readers; it orders no data.
       if ((state_.load(std::memory_order_relaxed) & writer_waiting_bit) == 0) {
         state_.fetch_or(writer_waiting_bit, std::memory_order_relaxed);

@@ -1,0 +1,584 @@
+#pragma once
+
+// The machinery behind cmap::checked_map: a fail-fast detector of concurrent use of an object
+// that must be used by one thread at a time (Go's "concurrent map writes" check).
+//
+// State word. Each checked object owns one std::atomic<std::uint64_t>:
+//
+//     bit  0       write in progress
+//     bits 1..7    operation code of the last writer (map_operation)
+//     bits 8..31   write sequence number, incremented each time a write begins
+//     bits 32..63  thread number of the last writer (cmap::this_thread_number(), 0 = none yet)
+//
+// Protocol. No path performs an atomic read-modify-write: an RMW costs 5-20 ns, a plain load
+// or store of a line already in L1 costs nothing measurable, and the detector only has to be
+// right with high probability, like Go's (which uses plain, non-atomic flag updates).
+//
+//   writer entry   w = load; if w has the write bit: report "concurrent map writes".
+//                  store mine = {write bit, op, seq(w)+1, my thread}; then a release fence,
+//                  so the flag is visible before any store to the table (seqlock writer).
+//   writer exit    w = load; if w != mine another writer entered meanwhile: report.
+//                  else store mine without the write bit (release): the op, seq and thread
+//                  stay for later reports, and the table's stores are visible before it.
+//   reader entry   w = load (acquire); if w has the write bit: report "read and map write".
+//   reader exit    acquire fence (the table loads complete first), load again; a different
+//                  word means a write began or ended during the read (the sequence number
+//                  makes a whole write in between visible): report.
+//   iteration      operator++ does the reader's entry check, with the "iteration and map
+//                  write" wording (Go checks only there too).
+//
+// Two writers that both pass entry before either stores are normally caught at exit: the two
+// stores are ordered, and the writer whose store came first finds the other's word (or the
+// other finds the first one's cleared word). Concurrent readers never store, so
+// they never report each other. Correctly synchronised use never reports, whatever the memory
+// orders: an external mutex or a thread join orders every access to the word, and coherence
+// then makes each load see the latest store.
+//
+// ThreadSanitizer builds use relaxed accesses and no fences. TSan does not model fences (GCC
+// warns with -Wtsan), and an acquire load reading a release store would be a real
+// happens-before edge: the checker would "synchronise" two threads that use the map at
+// different times without a lock, and hide from TSan exactly the race it is there to find.
+//
+// Exceptions. write_scope restores the word (write bit cleared, no check) when the operation
+// throws, so a throwing hash, comparison or allocation never leaves the object marked as being
+// written; the exit check runs in finish(), never in a destructor, so a report under the
+// throwing policy is never raised during unwinding.
+
+#include <atomic>
+#include <cinttypes>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#ifndef CMAP_DETAIL_TSAN
+#if defined(__SANITIZE_THREAD__)
+#define CMAP_DETAIL_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CMAP_DETAIL_TSAN 1
+#endif
+#endif
+#endif
+#ifndef CMAP_DETAIL_TSAN
+#define CMAP_DETAIL_TSAN 0
+#endif
+
+// The checks wrap each std::unordered_map call in a lambda; forcing these few small functions
+// inline keeps the compiler's inlining decision for the std call the same as without the
+// checker (otherwise read()/write() absorb the std call and are themselves left out of line).
+#define CMAP_DETAIL_INLINE [[gnu::always_inline]] inline
+
+namespace cmap {
+
+namespace detail {
+// Thread numbers are handed out from here in order of first use; 0 means "no thread".
+inline std::atomic<std::uint32_t> next_thread_number{1};
+}  // namespace detail
+
+/// A small number naming the calling thread, assigned on its first call (1, 2, 3, ... in the
+/// order threads first ask). checked_map's reports name threads by these numbers; call it from
+/// your own threads (e.g. log it when a thread starts) to tell which thread a report means.
+inline std::uint32_t this_thread_number() noexcept {
+  // Constant-initialised, so access is one TLS load with no guard or wrapper call.
+  thread_local std::uint32_t number = 0;
+  if (number == 0) [[unlikely]] {
+    // Relaxed: the RMW alone makes the numbers unique; nothing else is published with them.
+    number = detail::next_thread_number.fetch_add(1, std::memory_order_relaxed);
+  }
+  return number;
+}
+
+/// What kind of concurrent use was detected (Go's three fatal errors).
+enum class violation_kind : std::uint8_t {
+  concurrent_writes,       ///< "concurrent map writes"
+  read_during_write,       ///< "concurrent map read and map write"
+  iteration_during_write,  ///< "concurrent map iteration and map write"
+};
+
+/// Go's words for a violation kind.
+constexpr std::string_view describe(violation_kind kind) noexcept {
+  switch (kind) {
+    case violation_kind::concurrent_writes:
+      return "concurrent map writes";
+    case violation_kind::read_during_write:
+      return "concurrent map read and map write";
+    case violation_kind::iteration_during_write:
+      return "concurrent map iteration and map write";
+  }
+  return "concurrent map access";
+}
+
+/// One detected misuse. `operation` / `thread` name the call that detected it (on the thread
+/// that receives the report); `other_operation` / `other_thread` name the last writer recorded
+/// in the map, the one it collided with (empty / 0 if no writer was ever recorded).
+struct access_violation {
+  violation_kind kind{};
+  std::string_view operation;        ///< e.g. "insert", "find", "iteration"
+  std::uint32_t thread = 0;          ///< this_thread_number() of the detecting thread
+  std::string_view other_operation;  ///< e.g. "erase"; empty when unknown
+  std::uint32_t other_thread = 0;    ///< 0 when unknown
+  /// true: the other write was still in progress when detected; false: it ran (began or ended)
+  /// during this operation.
+  bool other_in_progress = false;
+
+  /// Writes the message (without the "cmap: fatal error: " prefix) into buf, NUL-terminated and
+  /// truncated to fit; returns the length it wanted. Allocates nothing, so it still works when
+  /// the race has already damaged the heap.
+  std::size_t format(char* buf, std::size_t size) const noexcept {
+    const auto what = describe(kind);
+    const int w = static_cast<int>(what.size());
+    const int o = static_cast<int>(operation.size());
+    const int p = static_cast<int>(other_operation.size());
+    const char* same = (other_thread == thread) ? ", re-entered from the same thread" : "";
+    int n = 0;
+    if (other_thread == 0) {
+      n = std::snprintf(buf, size, "%.*s (%.*s on thread %" PRIu32 ")", w, what.data(), o,
+                        operation.data(), thread);
+    } else if (other_in_progress) {
+      n = std::snprintf(
+          buf, size,
+          "%.*s (%.*s on thread %" PRIu32 " while %.*s on thread %" PRIu32 " was in progress%s)", w,
+          what.data(), o, operation.data(), thread, p, other_operation.data(), other_thread, same);
+    } else {
+      n = std::snprintf(
+          buf, size, "%.*s (%.*s on thread %" PRIu32 " ran during %.*s on thread %" PRIu32 "%s)", w,
+          what.data(), p, other_operation.data(), other_thread, o, operation.data(), thread, same);
+    }
+    return n < 0 ? 0 : static_cast<std::size_t>(n);
+  }
+
+  /// e.g. "concurrent map writes (insert on thread 3 while erase on thread 2 was in progress)"
+  std::string message() const {
+    char buf[256];
+    const std::size_t n = format(buf, sizeof buf);
+    if (n < sizeof buf) return std::string(buf, n);
+    std::string s(n, '\0');
+    format(s.data(), n + 1);
+    return s;
+  }
+};
+
+/// Thrown by the throw_error policy; what() is "cmap: " followed by the violation's message().
+class concurrent_access_error : public std::logic_error {
+ public:
+  explicit concurrent_access_error(const access_violation& v)
+      : std::logic_error("cmap: " + v.message()), violation_(v) {}
+  const access_violation& violation() const noexcept { return violation_; }
+
+ private:
+  access_violation violation_;
+};
+
+using violation_handler = std::function<void(const access_violation&)>;
+
+/// What a checked object does when it detects concurrent use.
+///  - abort() (the default): print "cmap: fatal error: <message>" to stderr, std::abort().
+///  - throw_error(): throw cmap::concurrent_access_error from the detecting call. Where a call
+///    cannot throw (destructor, noexcept moves and swaps) it acts as abort().
+///  - call(h): call h(violation) on the detecting thread. If h returns, the operation goes on,
+///    and the object's state is then as undefined as after any data race; h may also throw
+///    (where the call cannot throw, a throwing handler means abort()), abort, or _exit.
+/// Copying a policy is cheap and noexcept (the handler is shared).
+class violation_policy {
+ public:
+  enum class action : std::uint8_t { abort, throw_error, call_handler };
+
+  violation_policy() noexcept = default;
+  static violation_policy abort() noexcept { return violation_policy(action::abort, nullptr); }
+  static violation_policy throw_error() noexcept {
+    return violation_policy(action::throw_error, nullptr);
+  }
+  /// An empty handler means abort().
+  static violation_policy call(violation_handler handler) {
+    if (!handler) return abort();
+    return violation_policy(action::call_handler,
+                            std::make_shared<const violation_handler>(std::move(handler)));
+  }
+
+  action what() const noexcept { return action_; }
+
+  /// Applies the policy. MayThrow is false in calls that cannot throw (destructor, noexcept
+  /// moves and swaps): there the throwing policy, and a handler that throws, abort instead.
+  template <bool MayThrow>
+  void handle(const access_violation& v) const noexcept(!MayThrow) {
+    if (action_ == action::call_handler) {
+      if constexpr (MayThrow) {
+        (*handler_)(v);
+        return;
+      } else {
+        try {
+          (*handler_)(v);
+          return;
+        } catch (...) {  // NOLINT(bugprone-empty-catch): falls through to abort
+        }
+      }
+    }
+    if constexpr (MayThrow) {
+      if (action_ == action::throw_error) throw concurrent_access_error(v);
+    }
+    abort_with(v);
+  }
+
+  /// Prints "cmap: fatal error: <message>" to stderr and aborts; allocates nothing.
+  [[noreturn]] static void abort_with(const access_violation& v) noexcept {
+    char buf[320];
+    v.format(buf, sizeof buf);
+    std::fprintf(stderr, "cmap: fatal error: %s\n", buf);
+    std::fflush(stderr);
+    std::abort();
+  }
+
+ private:
+  violation_policy(action a, std::shared_ptr<const violation_handler> h) noexcept
+      : action_(a), handler_(std::move(h)) {}
+
+  action action_ = action::abort;
+  std::shared_ptr<const violation_handler> handler_;
+};
+
+namespace detail {
+
+/// The operations a checked container names in its reports. Codes fit in 7 bits.
+enum class map_operation : std::uint8_t {
+  none,
+  // writes
+  insert,
+  insert_or_assign,
+  emplace,
+  emplace_hint,
+  try_emplace,
+  subscript,
+  erase,
+  erase_if,
+  extract,
+  merge,
+  clear,
+  swap,
+  assign,
+  move,
+  rehash,
+  reserve,
+  max_load_factor,
+  set_policy,
+  destroy,
+  // reads
+  find,
+  count,
+  contains,
+  equal_range,
+  at,
+  size,
+  empty,
+  begin,
+  iteration,
+  copy,
+  compare,
+  bucket_count,
+  max_bucket_count,
+  bucket_size,
+  bucket,
+  load_factor,
+  hash_function,
+  key_eq,
+  get_allocator,
+  get_policy,
+  count_  // number of codes; keep last
+};
+
+inline constexpr std::string_view operation_names[] = {"unknown",
+                                                       "insert",
+                                                       "insert_or_assign",
+                                                       "emplace",
+                                                       "emplace_hint",
+                                                       "try_emplace",
+                                                       "operator[]",
+                                                       "erase",
+                                                       "erase_if",
+                                                       "extract",
+                                                       "merge",
+                                                       "clear",
+                                                       "swap",
+                                                       "operator=",
+                                                       "move",
+                                                       "rehash",
+                                                       "reserve",
+                                                       "max_load_factor",
+                                                       "set_violation_policy",
+                                                       "destructor",
+                                                       "find",
+                                                       "count",
+                                                       "contains",
+                                                       "equal_range",
+                                                       "at",
+                                                       "size",
+                                                       "empty",
+                                                       "begin",
+                                                       "iteration",
+                                                       "copy",
+                                                       "operator==",
+                                                       "bucket_count",
+                                                       "max_bucket_count",
+                                                       "bucket_size",
+                                                       "bucket",
+                                                       "load_factor",
+                                                       "hash_function",
+                                                       "key_eq",
+                                                       "get_allocator",
+                                                       "get_violation_policy"};
+static_assert(std::size(operation_names) == static_cast<std::size_t>(map_operation::count_));
+static_assert(static_cast<unsigned>(map_operation::count_) <= 128, "op codes have 7 bits");
+
+constexpr std::string_view operation_name(map_operation op) noexcept {
+  const auto i = static_cast<std::size_t>(op);
+  return i < std::size(operation_names) ? operation_names[i] : operation_names[0];
+}
+
+/// Whether a report may leave the call by exception. Writes inside noexcept calls use
+/// nothrow: their report path is noexcept, and the throwing policy acts as abort there.
+enum class reporting : bool { nothrow = false, may_throw = true };
+
+/// The state word, its protocol (see the top of this file) and the object's policy.
+class access_checker {
+ public:
+  using word = std::uint64_t;
+
+  static constexpr word write_bit = 1;
+  static constexpr unsigned op_shift = 1;
+  static constexpr word op_mask = word{0x7f} << op_shift;
+  static constexpr word seq_one = word{1} << 8;
+  static constexpr word seq_mask = word{0xffffff} << 8;
+  static constexpr unsigned thread_shift = 32;
+
+  access_checker() noexcept = default;
+  explicit access_checker(violation_policy p) noexcept : policy_(std::move(p)) {}
+  /// A copy takes the policy, not the state: the state describes accesses to one object.
+  access_checker(const access_checker& other) noexcept : policy_(other.policy_) {}
+  access_checker& operator=(const access_checker&) = delete;
+
+  const violation_policy& policy() const noexcept { return policy_; }
+  /// Callers hold a write scope: replacing the policy is a write to the object.
+  void set_policy(violation_policy p) noexcept { policy_ = std::move(p); }
+
+  // ---- writers -------------------------------------------------------------------------
+
+  template <reporting R = reporting::may_throw>
+  CMAP_DETAIL_INLINE word enter_write(map_operation op) noexcept(R == reporting::nothrow) {
+    const word seen = state_.load(std::memory_order_relaxed);
+    if (seen & write_bit) [[unlikely]]
+      report<R>(seen, what(violation_kind::concurrent_writes, op));
+    const word mine = write_bit | (static_cast<word>(op) << op_shift) |
+                      ((seen + seq_one) & seq_mask) |
+                      (static_cast<word>(this_thread_number()) << thread_shift);
+    state_.store(mine, std::memory_order_relaxed);
+    // Seqlock writer: publish the flag before the first store to the table (orders the store
+    // above before the table's stores; a reader's fence in leave_read pairs with it). A
+    // compiler barrier on x86; a dmb on Arm.
+    fence(std::memory_order_release);
+    return mine;
+  }
+
+  template <reporting R = reporting::may_throw>
+  CMAP_DETAIL_INLINE void leave_write(word mine) noexcept(R == reporting::nothrow) {
+    const word now = state_.load(std::memory_order_relaxed);
+    if (now != mine) [[unlikely]] {
+      // Another writer stored its word after ours. Leave its word in place: if it is still
+      // inside, its own exit check then passes or catches a third writer.
+      report<R>(now, what(violation_kind::concurrent_writes, op_of(mine)));
+      return;
+    }
+    // Release: the table's stores become visible before the cleared flag; pairs with the
+    // acquire load in enter_read.
+    state_.store(mine & ~write_bit, tsan_or(std::memory_order_release));
+  }
+
+  /// Unwinding: clear the write bit without checking (noexcept, never reports). If another
+  /// writer overwrote the word meanwhile, its exit check finds the change and reports.
+  void abandon_write(word mine) noexcept {
+    state_.store(mine & ~write_bit, tsan_or(std::memory_order_release));
+  }
+
+  // ---- readers -------------------------------------------------------------------------
+
+  CMAP_DETAIL_INLINE word enter_read(map_operation op) const {
+    // Acquire pairs with the release store in leave_write: a read that starts after a write
+    // ended sees the finished table.
+    const word seen = state_.load(tsan_or(std::memory_order_acquire));
+    if (seen & write_bit) [[unlikely]]
+      report<reporting::may_throw>(seen, what(kind_of(op), op));
+    return seen;
+  }
+
+  CMAP_DETAIL_INLINE void leave_read(word seen, map_operation op) const {
+    // The table's loads complete before the re-check (pairs with the release fence in
+    // enter_write: a read that saw any store of a writer sees that writer's word).
+    fence(std::memory_order_acquire);
+    const word now = state_.load(std::memory_order_relaxed);
+    if (now != seen) [[unlikely]]
+      report<reporting::may_throw>(now, what(kind_of(op), op));
+  }
+
+  /// Runs f() as a write (enter, f, exit check); f's result is returned.
+  template <class F>
+  CMAP_DETAIL_INLINE decltype(auto) write(map_operation op, F&& f);
+
+  /// Runs f() as a read (enter, f, exit check); f's result is returned. If f throws, nothing
+  /// needs restoring: readers never store to the word.
+  template <class F>
+  CMAP_DETAIL_INLINE decltype(auto) read(map_operation op, F&& f) const {
+    const word seen = enter_read(op);
+    if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
+      f();
+      leave_read(seen, op);
+    } else {
+      decltype(auto) result = f();
+      leave_read(seen, op);
+      return result;
+    }
+  }
+
+  static map_operation op_of(word w) noexcept {
+    return static_cast<map_operation>((w & op_mask) >> op_shift);
+  }
+  static std::uint32_t thread_of(word w) noexcept {
+    return static_cast<std::uint32_t>(w >> thread_shift);
+  }
+
+ private:
+  static void fence(std::memory_order o) noexcept {
+#if CMAP_DETAIL_TSAN
+    (void)o;
+#else
+    std::atomic_thread_fence(o);
+#endif
+  }
+  static constexpr std::memory_order tsan_or(std::memory_order o) noexcept {
+    return CMAP_DETAIL_TSAN ? std::memory_order_relaxed : o;
+  }
+  static constexpr violation_kind kind_of(map_operation op) noexcept {
+    return op == map_operation::iteration ? violation_kind::iteration_during_write
+                                          : violation_kind::read_during_write;
+  }
+
+  // The report's arguments packed in one constant, so each (cold) call site stays small.
+  static constexpr std::uint32_t what(violation_kind kind, map_operation op) noexcept {
+    return static_cast<std::uint32_t>(kind) | static_cast<std::uint32_t>(op) << 8;
+  }
+
+  template <reporting R>
+  [[gnu::cold, gnu::noinline]] void report(word other, std::uint32_t what) const
+      noexcept(R == reporting::nothrow) {
+    access_violation v;
+    v.kind = static_cast<violation_kind>(what & 0xff);
+    v.operation = operation_name(static_cast<map_operation>((what >> 8) & 0xff));
+    v.thread = this_thread_number();
+    v.other_thread = thread_of(other);
+    v.other_operation = v.other_thread != 0 ? operation_name(op_of(other)) : std::string_view{};
+    v.other_in_progress = (other & write_bit) != 0;
+    policy_.handle<R == reporting::may_throw>(v);
+  }
+
+  std::atomic<word> state_{0};
+  violation_policy policy_;
+};
+
+/// A write in progress: the constructor enters, finish() runs the exit check, and the
+/// destructor, if finish() was not reached (an exception), clears the flag without checking.
+template <reporting R = reporting::may_throw>
+class write_scope {
+ public:
+  write_scope(access_checker& c, map_operation op) noexcept(R == reporting::nothrow)
+      : checker_(&c), mine_(c.enter_write<R>(op)) {}
+  write_scope(const write_scope&) = delete;
+  write_scope& operator=(const write_scope&) = delete;
+  ~write_scope() {
+    if (checker_ != nullptr) checker_->abandon_write(mine_);
+  }
+
+  void finish() noexcept(R == reporting::nothrow) {
+    std::exchange(checker_, nullptr)->leave_write<R>(mine_);
+  }
+
+ private:
+  access_checker* checker_;
+  access_checker::word mine_;
+};
+
+template <class F>
+CMAP_DETAIL_INLINE decltype(auto) access_checker::write(map_operation op, F&& f) {
+  write_scope<> scope(*this, op);
+  if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
+    f();
+    scope.finish();
+  } else {
+    decltype(auto) result = f();
+    scope.finish();
+    return result;
+  }
+}
+
+/// A forward iterator over a checked object: the underlying iterator plus the object's
+/// checker. operator++ first checks the write flag, like Go's mapiternext: advancing while
+/// another thread is inside a write reports "concurrent map iteration and map write".
+/// Dereferencing and comparing are not checked, and the iterator does not know about writes
+/// made between two increments, so the single-thread patterns the standard allows
+/// (it = m.erase(it); keeping an iterator across a write that does not invalidate it) never
+/// report.
+template <class Base>
+class checked_iterator {
+ public:
+  using iterator_category = std::forward_iterator_tag;
+  using iterator_concept = std::forward_iterator_tag;
+  using value_type = typename std::iterator_traits<Base>::value_type;
+  using difference_type = typename std::iterator_traits<Base>::difference_type;
+  using pointer = typename std::iterator_traits<Base>::pointer;
+  using reference = typename std::iterator_traits<Base>::reference;
+
+  checked_iterator() = default;
+  checked_iterator(Base it, const access_checker* checker) noexcept : it_(it), checker_(checker) {}
+  /// iterator -> const_iterator
+  template <class Other>
+  requires(!std::is_same_v<Other, Base> && std::is_convertible_v<Other, Base>)
+      checked_iterator(const checked_iterator<Other>& other)
+  noexcept  // NOLINT(google-explicit-constructor)
+      : it_(other.base()), checker_(other.checker()) {}
+
+  reference operator*() const { return *it_; }
+  pointer operator->() const { return std::addressof(*it_); }
+
+  checked_iterator& operator++() {
+    // Entry check only, as Go's mapiternext: a write that both begins and ends within one
+    // step is not worth a second load per element.
+    (void)checker_->enter_read(map_operation::iteration);
+    ++it_;
+    return *this;
+  }
+  checked_iterator operator++(int) {
+    checked_iterator old = *this;
+    ++*this;
+    return old;
+  }
+
+  template <class Other>
+  requires std::equality_comparable_with<Base, Other>
+  bool operator==(const checked_iterator<Other>& other) const { return it_ == other.base(); }
+
+  const Base& base() const noexcept { return it_; }
+  const access_checker* checker() const noexcept { return checker_; }
+
+ private:
+  Base it_{};
+  const access_checker* checker_ = nullptr;
+};
+
+}  // namespace detail
+}  // namespace cmap
