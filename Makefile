@@ -1,0 +1,64 @@
+# Developer entry points for cmap. The build is CMake + Ninja; this file only drives it.
+#   make test    the test matrix: GCC, Clang + ThreadSanitizer, GCC + AddressSanitizer/UBSan
+#   make bench   Release build, then race-demo and the micro-benchmarks
+#   make deps    check (as root: install) the Debian packages
+#   make clean   remove build/
+
+JOBS ?= 2
+CMAKE ?= cmake
+CTEST ?= ctest
+GENERATOR ?= Ninja
+BUILD ?= build
+CXX_GCC ?= g++
+CXX_CLANG ?= clang++
+BENCH_FLAGS ?= --benchmark_min_time=0.2 --benchmark_repetitions=3 \
+               --benchmark_report_aggregates_only=true
+
+.DEFAULT_GOAL := test
+.PHONY: deps bench test test-gcc test-tsan test-asan clean
+# One configuration at a time: each already runs $(JOBS) jobs.
+.NOTPARALLEL:
+
+# $(call cmap_test_config,<build dir>,<compiler>,<build type>,<sanitizer>,<extra cmake args>)
+# Banner, configure, build, test; the first failing step fails make.
+define cmap_test_config
+	@echo "=== cmap test configuration $(1): $(2), $(3), CMAP_SANITIZE=$(4) ==="
+	$(CMAKE) -S . -B $(BUILD)/$(1) -G $(GENERATOR) -DCMAKE_CXX_COMPILER=$(2) \
+	  -DCMAKE_BUILD_TYPE=$(3) -DCMAP_SANITIZE=$(4) $(5)
+	$(CMAKE) --build $(BUILD)/$(1) -j $(JOBS)
+	$(CTEST) --test-dir $(BUILD)/$(1) --output-on-failure --no-tests=error -j $(JOBS)
+endef
+
+deps:
+	bash scripts/deps.sh
+
+test: test-gcc test-tsan test-asan
+
+test-gcc: deps
+	$(call cmap_test_config,test-gcc,$(CXX_GCC),RelWithDebInfo,none,)
+
+test-tsan: deps
+	$(call cmap_test_config,test-tsan,$(CXX_CLANG),RelWithDebInfo,thread,)
+
+# Debug so that assertions and debug-only checks run, at -O1 as ASan recommends.
+test-asan: deps
+	$(call cmap_test_config,test-asan,$(CXX_GCC),Debug,address,"-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g -D_GLIBCXX_ASSERTIONS")
+
+bench: deps
+	@echo "=== cmap release build: $(CXX_GCC), Release ==="
+	$(CMAKE) -S . -B $(BUILD)/release -G $(GENERATOR) -DCMAKE_CXX_COMPILER=$(CXX_GCC) \
+	  -DCMAKE_BUILD_TYPE=Release -DCMAP_SANITIZE=none -DCMAP_BUILD_TESTS=OFF -DCMAP_BUILD_BENCH=ON
+	$(CMAKE) --build $(BUILD)/release -j $(JOBS)
+	@echo "=== cmap race-demo ==="
+	$(BUILD)/release/tools/race-demo/race-demo
+	@echo "=== cmap micro-benchmarks ==="
+	@found=0; \
+	for b in $(BUILD)/release/bench/*_bench; do \
+	  if [ -f "$$b" ] && [ -x "$$b" ]; then \
+	    found=1; echo "--- $$b"; "$$b" $(BENCH_FLAGS) || exit 1; \
+	  fi; \
+	done; \
+	[ $$found = 1 ] || echo "no micro-benchmarks in $(BUILD)/release/bench"
+
+clean:
+	rm -rf $(BUILD)

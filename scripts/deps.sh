@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Checks that the Debian packages needed to build, test and benchmark cmap are installed.
+# As root it installs the missing ones; otherwise it prints the command to run and exits 1.
+set -euo pipefail
+
+# Add packages here (one list, so optional peers can join it later).
+packages=(
+  cmake
+  ninja-build
+  g++
+  clang
+  libclang-rt-14-dev
+  libgtest-dev
+  libgmock-dev
+  libbenchmark-dev
+  make
+)
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+  echo "deps.sh: dpkg-query not found (not Debian?); make sure these are installed:" \
+       "${packages[*]}" >&2
+  exit 0
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  if [[ "$status" != "install ok installed" ]]; then
+    missing+=("$package")
+  fi
+done
+
+if (( ${#missing[@]} == 0 )); then
+  exit 0
+fi
+
+if [[ "$(id -u)" == 0 ]]; then
+  echo "deps.sh: installing ${missing[*]}"
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+else
+  echo "deps.sh: these Debian packages are missing; install them (as root) with:" >&2
+  echo "sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
