@@ -102,8 +102,8 @@ class sharded_map
   shard_type& shard_at(size_type i) noexcept { return shards_[i]; }
   const shard_type& shard_at(size_type i) const noexcept { return shards_[i]; }
 
-  size_type shard_count_;
-  unsigned shard_shift_;
+  size_type shard_count_ = 1;
+  unsigned shard_shift_ = 0;
   std::unique_ptr<shard_type[]> shards_;
 };
 

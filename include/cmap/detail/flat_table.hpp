@@ -437,7 +437,7 @@ class flat_table {
     struct arrays {
       flat_table& table;
       ctrl_alloc& ca;
-      size_type cap;
+      size_type cap = 0;
       ctrl_t* ctrl = nullptr;
       entry* slots = nullptr;
       bool entries_live = false;

@@ -373,6 +373,7 @@ class locking_map_base {
       // value is moved from only if try_emplace inserts it.
       auto [v, inserted] = t.try_emplace_hashed(h, std::forward<KK>(key), std::move(value));
       if (inserted) return std::nullopt;
+      // NOLINTNEXTLINE(bugprone-use-after-move): not moved from when the key was present.
       return std::exchange(*v, std::move(value));
     });
   }
