@@ -163,9 +163,9 @@ void read_mostly_mix(benchmark::State& state) {
 
 }  // namespace
 
-#define CMAP_SINGLE_THREAD(fn, arg)                                      \
+#define CMAP_SINGLE_THREAD(fn, arg)                                                            \
   BENCHMARK_TEMPLATE(fn, shared_mutex_map)->Arg(arg)->Name(#fn "/shared_mutex+unordered_map"); \
-  BENCHMARK_TEMPLATE(fn, locked)->Arg(arg)->Name(#fn "/locked_map");     \
+  BENCHMARK_TEMPLATE(fn, locked)->Arg(arg)->Name(#fn "/locked_map");                           \
   BENCHMARK_TEMPLATE(fn, sharded)->Arg(arg)->Name(#fn "/sharded_map")
 
 CMAP_SINGLE_THREAD(find_hit, 1 << 20);
@@ -176,10 +176,19 @@ CMAP_SINGLE_THREAD(walk, 1 << 18);
 
 BENCHMARK_TEMPLATE(read_mostly_mix, shared_mutex_map)
     ->Name("read_mostly_mix/shared_mutex+unordered_map")
-    ->Threads(1)->Threads(2)->Threads(8)->UseRealTime();
+    ->Threads(1)
+    ->Threads(2)
+    ->Threads(8)
+    ->UseRealTime();
 BENCHMARK_TEMPLATE(read_mostly_mix, locked)
     ->Name("read_mostly_mix/locked_map")
-    ->Threads(1)->Threads(2)->Threads(8)->UseRealTime();
+    ->Threads(1)
+    ->Threads(2)
+    ->Threads(8)
+    ->UseRealTime();
 BENCHMARK_TEMPLATE(read_mostly_mix, sharded)
     ->Name("read_mostly_mix/sharded_map")
-    ->Threads(1)->Threads(2)->Threads(8)->UseRealTime();
+    ->Threads(1)
+    ->Threads(2)
+    ->Threads(8)
+    ->UseRealTime();

@@ -278,8 +278,10 @@ TYPED_TEST(CommonSurface, MoveOnlyValues) {
   typename TypeParam::template map<int, std::unique_ptr<int>> m;
   EXPECT_TRUE(m.insert(1, std::make_unique<int>(10)));
   EXPECT_TRUE(m.emplace(2, new int(20)));
-  EXPECT_TRUE(m.upsert(3, [](std::unique_ptr<int>&) {}, std::make_unique<int>(30)));
-  EXPECT_FALSE(m.upsert(3, [](std::unique_ptr<int>& p) { *p += 1; }, nullptr));
+  EXPECT_TRUE(m.upsert(
+      3, [](std::unique_ptr<int>&) {}, std::make_unique<int>(30)));
+  EXPECT_FALSE(m.upsert(
+      3, [](std::unique_ptr<int>& p) { *p += 1; }, nullptr));
   EXPECT_TRUE(m.visit(1, [](const std::unique_ptr<int>& p) { EXPECT_EQ(*p, 10); }));
   for (int k = 10; k < 2000; ++k) m.insert(k, std::make_unique<int>(k));  // rehash moves them
   std::optional<std::unique_ptr<int>> got = m.extract(3);
@@ -322,7 +324,9 @@ TYPED_TEST(CommonSurface, ThrowingHashLeavesMapUnchangedAndUnlocked) {
   throwing_hash::poisoned = 1000;
   EXPECT_THROW(m.insert(1000, 1), boom);
   EXPECT_THROW((void)m.find(1000), boom);
-  EXPECT_THROW(m.upsert(1000, [](std::uint64_t&) {}, 1), boom);
+  EXPECT_THROW(m.upsert(
+                   1000, [](std::uint64_t&) {}, 1),
+               boom);
   EXPECT_EQ(m.size(), 100u);
   EXPECT_FALSE(m.contains(999));
   throwing_hash::poisoned = ~std::uint64_t{0};
@@ -368,7 +372,9 @@ TYPED_TEST(CommonSurface, ThrowingConstructorLeavesMapUnchanged) {
   for (int k = 0; k < 10; ++k) m.emplace(k, k);
   fragile::poisoned = 77;
   EXPECT_THROW(m.emplace(77, 77), boom);
-  EXPECT_THROW(m.upsert(78, [](fragile&) {}, 77), boom);
+  EXPECT_THROW(m.upsert(
+                   78, [](fragile&) {}, 77),
+               boom);
   fragile::poisoned = -1;
   EXPECT_EQ(m.size(), 10u);
   EXPECT_FALSE(m.contains(77));
@@ -449,9 +455,9 @@ TYPED_TEST(CommonSurface, AllocatesThroughTheAllocatorAndFreesEverything) {
   alloc_stats::live_bytes = 0;
   alloc_stats::allocations = 0;
   {
-    typename TypeParam::template map<std::uint64_t, std::string, cmap::hash<std::uint64_t>,
-                                     std::equal_to<std::uint64_t>,
-                                     counting_allocator<std::pair<const std::uint64_t, std::string>>>
+    typename TypeParam::template map<
+        std::uint64_t, std::string, cmap::hash<std::uint64_t>, std::equal_to<std::uint64_t>,
+        counting_allocator<std::pair<const std::uint64_t, std::string>>>
         m;
     for (std::uint64_t k = 0; k < 5000; ++k) m.insert(k, std::string(30, 'v'));
     EXPECT_GT(alloc_stats::allocations, 0);

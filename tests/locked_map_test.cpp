@@ -76,8 +76,9 @@ TEST(LockedMap, WithWriteLockReleasesTheLockWhenItThrows) {
     throw std::runtime_error("x");
   }),
                std::runtime_error);
-  EXPECT_THROW(m.with_read_lock([](const map_t::table_type&) -> int { throw std::runtime_error("y"); }),
-               std::runtime_error);
+  EXPECT_THROW(
+      m.with_read_lock([](const map_t::table_type&) -> int { throw std::runtime_error("y"); }),
+      std::runtime_error);
   std::thread other([&] { m.insert(3, 3); });  // would hang if the lock leaked
   other.join();
   EXPECT_EQ(m.size(), 3u);  // what f did before throwing stays

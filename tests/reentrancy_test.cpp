@@ -39,9 +39,8 @@ TYPED_TEST(Reentrancy, CallbacksMayUseOtherMaps) {
   a.insert(1, 10);
   b.insert(1, 20);
   std::uint64_t sum = 0;
-  a.visit(1, [&](const std::uint64_t& v) {
-    b.visit(1, [&](const std::uint64_t& w) { sum = v + w; });
-  });
+  a.visit(
+      1, [&](const std::uint64_t& v) { b.visit(1, [&](const std::uint64_t& w) { sum = v + w; }); });
   EXPECT_EQ(sum, 30u);
   a.for_each([&](const std::uint64_t& k, const std::uint64_t&) { b.insert(k + 100, k); });
   EXPECT_EQ(b.size(), 2u);

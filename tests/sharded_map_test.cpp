@@ -21,8 +21,8 @@ TEST(ShardedMap, DefaultShardCountIsAPowerOfTwo) {
 }
 
 TEST(ShardedMap, RejectsShardCountsThatAreNotPowersOfTwo) {
-  for (std::size_t bad : {std::size_t{0}, std::size_t{3}, std::size_t{6}, std::size_t{1000},
-                          std::size_t{1} << 17}) {
+  for (std::size_t bad :
+       {std::size_t{0}, std::size_t{3}, std::size_t{6}, std::size_t{1000}, std::size_t{1} << 17}) {
     try {
       map_t m(bad);
       FAIL() << "accepted " << bad;

@@ -41,9 +41,8 @@ namespace cmap {
 
 template <class Key, class T, class Hash = cmap::hash<Key>, class KeyEqual = std::equal_to<Key>,
           class Allocator = std::allocator<std::pair<const Key, T>>>
-class locked_map
-    : public detail::locking_map_base<locked_map<Key, T, Hash, KeyEqual, Allocator>, Key, T, Hash,
-                                      KeyEqual, Allocator> {
+class locked_map : public detail::locking_map_base<locked_map<Key, T, Hash, KeyEqual, Allocator>,
+                                                   Key, T, Hash, KeyEqual, Allocator> {
   using base = detail::locking_map_base<locked_map, Key, T, Hash, KeyEqual, Allocator>;
   friend base;
 

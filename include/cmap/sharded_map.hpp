@@ -42,9 +42,8 @@ namespace cmap {
 
 template <class Key, class T, class Hash = cmap::hash<Key>, class KeyEqual = std::equal_to<Key>,
           class Allocator = std::allocator<std::pair<const Key, T>>>
-class sharded_map
-    : public detail::locking_map_base<sharded_map<Key, T, Hash, KeyEqual, Allocator>, Key, T,
-                                      Hash, KeyEqual, Allocator> {
+class sharded_map : public detail::locking_map_base<sharded_map<Key, T, Hash, KeyEqual, Allocator>,
+                                                    Key, T, Hash, KeyEqual, Allocator> {
   using base = detail::locking_map_base<sharded_map, Key, T, Hash, KeyEqual, Allocator>;
   friend base;
 
@@ -64,12 +63,14 @@ class sharded_map
   // shard_count must be a power of two (1 to 2^16); throws std::invalid_argument otherwise.
   explicit sharded_map(size_type shard_count, const Hash& hash = Hash(),
                        const KeyEqual& eq = KeyEqual(), const Allocator& alloc = Allocator())
-      : base(hash), shard_count_(checked_shard_count(shard_count)),
+      : base(hash),
+        shard_count_(checked_shard_count(shard_count)),
         shard_shift_(static_cast<unsigned>(64 - std::countr_zero(shard_count)) & 63u),
         shards_(std::make_unique<shard_type[]>(shard_count)) {
     // make_unique value-initialises with default arguments; give each table the caller's
     // hash, equality and allocator.
-    for (size_type i = 0; i < shard_count_; ++i) shards_[i].table = typename base::table_type(hash, eq, alloc);
+    for (size_type i = 0; i < shard_count_; ++i)
+      shards_[i].table = typename base::table_type(hash, eq, alloc);
   }
 
   sharded_map(const sharded_map&) = delete;
@@ -86,8 +87,10 @@ class sharded_map
  private:
   static size_type checked_shard_count(size_type n) {
     if (n == 0 || n > (size_type{1} << 16) || !std::has_single_bit(n)) {
-      throw std::invalid_argument("cmap::sharded_map: shard_count must be a power of two between 1 "
-                                  "and 65536, got " + std::to_string(n));
+      throw std::invalid_argument(
+          "cmap::sharded_map: shard_count must be a power of two between 1 "
+          "and 65536, got " +
+          std::to_string(n));
     }
     return n;
   }
@@ -98,7 +101,9 @@ class sharded_map
            (shard_count_ - 1);
   }
   shard_type& shard_for(std::size_t hash) noexcept { return shards_[shard_index(hash)]; }
-  const shard_type& shard_for(std::size_t hash) const noexcept { return shards_[shard_index(hash)]; }
+  const shard_type& shard_for(std::size_t hash) const noexcept {
+    return shards_[shard_index(hash)];
+  }
   shard_type& shard_at(size_type i) noexcept { return shards_[i]; }
   const shard_type& shard_at(size_type i) const noexcept { return shards_[i]; }
 

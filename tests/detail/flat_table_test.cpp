@@ -84,7 +84,8 @@ TEST(FlatTable, TombstonesAreReusedAndCleared) {
   }
   EXPECT_EQ(t.size(), 200u);
   EXPECT_LE(t.capacity(), cap * 2);
-  for (std::uint64_t k = 200 + cap * 50 - 200; k < 200 + cap * 50; ++k) ASSERT_NE(t.find(k), nullptr);
+  for (std::uint64_t k = 200 + cap * 50 - 200; k < 200 + cap * 50; ++k)
+    ASSERT_NE(t.find(k), nullptr);
 }
 
 TEST(FlatTable, ReserveClearsTombstonesThatWouldForceARebuild) {
@@ -117,7 +118,8 @@ TEST(FlatTable, MatchesStdUnorderedMapUnderRandomOps) {
     } else if (op == 1) {
       ASSERT_EQ(t.erase(key), model.erase(key) == 1);
     } else if (op == 2) {
-      ASSERT_EQ(t.insert_or_assign(key, std::uint64_t(step)), model.insert_or_assign(key, step).second);
+      ASSERT_EQ(t.insert_or_assign(key, std::uint64_t(step)),
+                model.insert_or_assign(key, step).second);
     } else {
       const auto* v = t.find(key);
       const auto it = model.find(key);

@@ -25,7 +25,7 @@ TEST(Hash, SequentialKeysSpreadOverLowTopAndMiddleBits) {
   cmap::hash<std::uint64_t> h;
   for (std::uint64_t k = 0; k < n; ++k) {
     const std::uint64_t x = h(k);
-    ++low[x & 127];           // the in-group tag
+    ++low[x & 127];            // the in-group tag
     ++middle[(x >> 7) & 127];  // the group index of a 128-group table
     ++top[x >> 57];            // the shard of a 128-shard sharded_map
   }

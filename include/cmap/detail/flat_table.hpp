@@ -48,8 +48,8 @@
 // a throw during rehash leaves the old table valid, but the entries moved before the throw
 // are left in their moved-from state.)
 
-#include <cstddef>
 #include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -74,9 +74,8 @@ struct table_entry {
 
 // Shared by every empty table; never written.
 alignas(group_width) inline ctrl_t empty_group_ctrl[group_width] = {
-    ctrl_empty, ctrl_empty, ctrl_empty, ctrl_empty, ctrl_empty, ctrl_empty,
-    ctrl_empty, ctrl_empty, ctrl_empty, ctrl_empty, ctrl_empty, ctrl_empty,
-    ctrl_empty, ctrl_empty, ctrl_empty, ctrl_empty};
+    ctrl_empty, ctrl_empty, ctrl_empty, ctrl_empty, ctrl_empty, ctrl_empty, ctrl_empty, ctrl_empty,
+    ctrl_empty, ctrl_empty, ctrl_empty, ctrl_empty, ctrl_empty, ctrl_empty, ctrl_empty, ctrl_empty};
 
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 class flat_table {
@@ -269,8 +268,9 @@ class flat_table {
   // false if the walk was stopped. f must not insert or erase.
   template <class F>
   bool for_each(F&& f) {
-    return for_each_index(
-        [&](std::size_t i) { return invoke_continue(f, std::as_const(slots_[i].key), slots_[i].value); });
+    return for_each_index([&](std::size_t i) {
+      return invoke_continue(f, std::as_const(slots_[i].key), slots_[i].value);
+    });
   }
   template <class F>
   bool for_each(F&& f) const {
@@ -299,8 +299,8 @@ class flat_table {
   }
   // The most groups a table may have: both arrays' bytes must fit in a ptrdiff_t.
   static constexpr size_type max_groups() noexcept {
-    const size_type limit = static_cast<size_type>(PTRDIFF_MAX) / (sizeof(entry) + sizeof(ctrl_t)) /
-                            group_width;
+    const size_type limit =
+        static_cast<size_type>(PTRDIFF_MAX) / (sizeof(entry) + sizeof(ctrl_t)) / group_width;
     return std::bit_floor(limit);
   }
   // The smallest power-of-two group count whose max_load holds n entries; throws

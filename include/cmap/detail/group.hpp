@@ -120,12 +120,14 @@ class group {
   template <class P>
   [[nodiscard]] bit_mask match_portable(P p) const noexcept {
     std::uint32_t bits = 0;
-    for (unsigned i = 0; i < group_width; ++i) bits |= static_cast<std::uint32_t>(p(bytes_[i])) << i;
+    for (unsigned i = 0; i < group_width; ++i)
+      bits |= static_cast<std::uint32_t>(p(bytes_[i])) << i;
     return bit_mask(bits);
   }
   [[nodiscard]] std::uint32_t match_free_bits() const noexcept {
     std::uint32_t bits = 0;
-    for (unsigned i = 0; i < group_width; ++i) bits |= static_cast<std::uint32_t>(bytes_[i] < 0) << i;
+    for (unsigned i = 0; i < group_width; ++i)
+      bits |= static_cast<std::uint32_t>(bytes_[i] < 0) << i;
     return bits;
   }
   ctrl_t bytes_[group_width];

@@ -45,8 +45,7 @@ namespace detail {
 // The primary template: std::hash<K> mixed. Any K with a std::hash specialisation works.
 template <class K>
 struct hash {
-  [[nodiscard]] std::size_t operator()(const K& key) const
-      noexcept(noexcept(std::hash<K>{}(key))) {
+  [[nodiscard]] std::size_t operator()(const K& key) const noexcept(noexcept(std::hash<K>{}(key))) {
     return detail::mix(std::hash<K>{}(key));
   }
 };

@@ -64,17 +64,13 @@ class locking_map_base {
   // A copy of the value under key, or nullopt.
   [[nodiscard]] std::optional<T> find(const Key& key) const { return find_impl(key); }
   template <class K>
-    requires transparent_lookup<Hash, KeyEqual>
-  [[nodiscard]] std::optional<T> find(const K& key) const {
-    return find_impl(key);
-  }
+  requires transparent_lookup<Hash, KeyEqual>
+  [[nodiscard]] std::optional<T> find(const K& key) const { return find_impl(key); }
 
   [[nodiscard]] bool contains(const Key& key) const { return contains_impl(key); }
   template <class K>
-    requires transparent_lookup<Hash, KeyEqual>
-  [[nodiscard]] bool contains(const K& key) const {
-    return contains_impl(key);
-  }
+  requires transparent_lookup<Hash, KeyEqual>
+  [[nodiscard]] bool contains(const K& key) const { return contains_impl(key); }
 
   // f(const T&) on the value under key, under the shard's shared lock; false if absent.
   template <class F>
@@ -82,10 +78,8 @@ class locking_map_base {
     return visit_impl(key, f);
   }
   template <class K, class F>
-    requires transparent_lookup<Hash, KeyEqual>
-  bool visit(const K& key, F&& f) const {
-    return visit_impl(key, f);
-  }
+  requires transparent_lookup<Hash, KeyEqual>
+  bool visit(const K& key, F&& f) const { return visit_impl(key, f); }
 
   // f(T&) on the value under key, under the shard's exclusive lock (so atomically with
   // respect to every other writer of the key); false if absent.
@@ -94,10 +88,8 @@ class locking_map_base {
     return visit_mut_impl(key, f);
   }
   template <class K, class F>
-    requires transparent_lookup<Hash, KeyEqual>
-  bool visit(const K& key, F&& f) {
-    return visit_mut_impl(key, f);
-  }
+  requires transparent_lookup<Hash, KeyEqual>
+  bool visit(const K& key, F&& f) { return visit_mut_impl(key, f); }
 
   // ---- insertion (exclusive lock) ----------------------------------------------------------
   // Inserts {key, value} if key is absent; true if inserted.
@@ -143,7 +135,9 @@ class locking_map_base {
   }
 
   // Stores value under key and returns the previous value, if any (Go: Swap).
-  std::optional<T> exchange(const Key& key, T value) { return exchange_impl(key, std::move(value)); }
+  std::optional<T> exchange(const Key& key, T value) {
+    return exchange_impl(key, std::move(value));
+  }
   std::optional<T> exchange(Key&& key, T value) {
     return exchange_impl(std::move(key), std::move(value));
   }
@@ -154,7 +148,7 @@ class locking_map_base {
     return compare_exchange_impl(key, expected, desired);
   }
   template <class K>
-    requires transparent_lookup<Hash, KeyEqual>
+  requires transparent_lookup<Hash, KeyEqual>
   bool compare_exchange(const K& key, const T& expected, T desired) {
     return compare_exchange_impl(key, expected, desired);
   }
@@ -163,26 +157,23 @@ class locking_map_base {
   // True if key was present (Go: Delete).
   bool erase(const Key& key) { return erase_impl(key); }
   template <class K>
-    requires transparent_lookup<Hash, KeyEqual>
-  bool erase(const K& key) {
-    return erase_impl(key);
-  }
+  requires transparent_lookup<Hash, KeyEqual>
+  bool erase(const K& key) { return erase_impl(key); }
 
   // Erases key and returns its value, or nullopt if absent (Go: LoadAndDelete).
   std::optional<T> extract(const Key& key) { return extract_impl(key); }
   template <class K>
-    requires transparent_lookup<Hash, KeyEqual>
-  std::optional<T> extract(const K& key) {
+  requires transparent_lookup<Hash, KeyEqual> std::optional<T> extract(const K& key) {
     return extract_impl(key);
   }
 
   // Erases key only if its value equals expected (Go: CompareAndDelete).
-  bool compare_erase(const Key& key, const T& expected) { return compare_erase_impl(key, expected); }
-  template <class K>
-    requires transparent_lookup<Hash, KeyEqual>
-  bool compare_erase(const K& key, const T& expected) {
+  bool compare_erase(const Key& key, const T& expected) {
     return compare_erase_impl(key, expected);
   }
+  template <class K>
+  requires transparent_lookup<Hash, KeyEqual>
+  bool compare_erase(const K& key, const T& expected) { return compare_erase_impl(key, expected); }
 
   // Erases every entry for which pred(const Key&, const T&) holds, one shard at a time under
   // its exclusive lock; returns how many were erased.
@@ -361,7 +352,8 @@ class locking_map_base {
   bool upsert_impl(KK&& key, F& f, Args&&... args) {
     return with_key_exclusive(key, [&](table_type& t, std::size_t h) {
       // try_emplace consumes args only if it inserts.
-      auto [v, inserted] = t.try_emplace_hashed(h, std::forward<KK>(key), std::forward<Args>(args)...);
+      auto [v, inserted] =
+          t.try_emplace_hashed(h, std::forward<KK>(key), std::forward<Args>(args)...);
       if (!inserted) f(*v);
       return inserted;
     });
