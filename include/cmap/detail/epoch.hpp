@@ -1,0 +1,312 @@
+#pragma once
+// Epoch-based memory reclamation (EBR): free memory that lock-free readers may still be
+// reading only once no reader can hold it any more.
+//
+// How it works
+// ------------
+// One process-wide domain holds a global epoch number and one record per thread that uses it.
+//   - A reader *pins* before it loads shared pointers: it announces the global epoch it saw
+//     in its record, then fences; it *unpins* when done (announces "idle"). Pins nest.
+//   - A writer that unlinks an object *retires* it: the object goes on the writer's own list,
+//     tagged with the global epoch at that moment.
+//   - The global epoch moves from E to E+1 only when every pinned thread has announced E.
+//     An object retired at epoch E is freed once the global epoch reaches E+2: by then every
+//     pinned thread announced E+1 or later, so it pinned after the epoch became E+1, i.e.
+//     after the object was unlinked (the unlink precedes the retire, which read E), and
+//     cannot have loaded a pointer to it.
+// Readers write only their own record's line (pin/unpin), never a line shared with other
+// threads; writers advance the epoch (one CAS on the shared word) at most once per
+// `retire_batch` retires.
+//
+// Guarantees: an object is never freed while a reader that could have reached it is pinned.
+// Garbage is bounded as long as pins are short: each thread holds at most about
+// retire_batch objects plus those retired during the last two epochs. A thread that stays
+// pinned (a long for_each callback) delays every thread's reclamation for that long.
+//
+// Each record's retire list has its own small lock, taken by the owner on retire and by
+// another thread only in drain() (a map's destructor), so that a map can free everything it
+// retired before it goes away. A thread's record is returned to the domain when the thread
+// exits; what it still held is handed to the domain and freed by later collections or at
+// process exit.
+//
+// Memory orders, made once here:
+//   pin:     announce (relaxed) + seq_cst fence: the announcement is visible to every
+//            try_advance before this reader's later loads of shared pointers (store-load
+//            ordering, which acquire/release alone do not give).
+//   retire:  seq_cst fence after the caller's unlink, before reading the epoch (pairs with
+//            the fence in pin).
+//   unpin:   release store of idle: the reader's loads happen before a writer that sees idle
+//            frees anything.
+//   advance: seq_cst fence, then acquire loads of announcements (pairs with the two above);
+//            the CAS on the global epoch is seq_cst.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "backoff.hpp"
+#include "cache_line.hpp"
+
+namespace cmap::detail {
+
+class epoch_domain {
+ public:
+  using epoch_t = std::uint64_t;
+  static constexpr epoch_t idle = ~epoch_t{0};
+  // Retires between two collection attempts on one thread.
+  static constexpr std::size_t retire_batch = 128;
+
+  struct retired {
+    void* object;
+    void (*deleter)(void* object, void* context);
+    void* context;  // e.g. the owner that knows how to free it (allocator); may be null
+    const void* owner;  // for drain(owner); may be null
+    epoch_t epoch;
+  };
+
+ private:
+  struct alignas(cache_line_size) record {
+    std::atomic<epoch_t> announced{idle};
+    std::atomic<bool> in_use{false};
+    record* next = nullptr;  // immutable once published in the list
+    unsigned nesting = 0;    // owner thread only
+    std::mutex retired_mutex;  // owner on retire, others only in drain()
+    std::vector<retired> retired_list;
+    std::size_t since_collect = 0;  // owner thread only
+  };
+
+ public:
+  epoch_domain(const epoch_domain&) = delete;
+  epoch_domain& operator=(const epoch_domain&) = delete;
+
+  // At process exit no thread uses the domain any more: free everything.
+  ~epoch_domain() {
+    record* r = records_.load(std::memory_order_acquire);
+    while (r != nullptr) {
+      record* next = r->next;
+      for (const retired& item : r->retired_list) item.deleter(item.object, item.context);
+      delete r;
+      r = next;
+    }
+    for (const retired& item : orphans_) item.deleter(item.object, item.context);
+  }
+
+  // The domain every cmap map uses; the only one (a thread's record is found through one
+  // thread_local slot, so there can be only one domain per process).
+  static epoch_domain& global() {
+    static epoch_domain domain;
+    return domain;
+  }
+
+  // RAII pin: while a guard lives on this thread, nothing retired after it was taken is
+  // freed. Nests.
+  class guard {
+   public:
+    explicit guard(epoch_domain& d) : record_(d.this_thread_record()) {
+      if (record_->nesting++ == 0) {
+        record_->announced.store(d.global_epoch_.load(std::memory_order_relaxed),
+                                 std::memory_order_relaxed);
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+      }
+    }
+    ~guard() {
+      if (--record_->nesting == 0) record_->announced.store(idle, std::memory_order_release);
+    }
+    guard(const guard&) = delete;
+    guard& operator=(const guard&) = delete;
+
+   private:
+    record* record_;
+  };
+
+  [[nodiscard]] guard pin() { return guard(*this); }
+
+  // Hands object to the domain: deleter(object, context) runs once no pinned reader can hold
+  // it. owner tags it for drain(owner).
+  void retire(void* object, void (*deleter)(void*, void*), void* context, const void* owner) {
+    record* r = this_thread_record();
+    // seq_cst fence between the caller's unlink and the epoch read: with the fence in pin,
+    // either the reader's later loads see the unlink, or the epoch read here is one the
+    // reader's announcement holds back from advancing twice.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    const epoch_t now = global_epoch_.load(std::memory_order_seq_cst);
+    {
+      std::lock_guard lock(r->retired_mutex);
+      r->retired_list.push_back(retired{object, deleter, context, owner, now});
+    }
+    if (++r->since_collect >= retire_batch) {
+      r->since_collect = 0;
+      try_advance();
+      collect(*r);
+      collect_orphans();
+    }
+  }
+
+  // Frees, now, everything `owner` retired, on every thread's list. For an owner that is
+  // being destroyed: no reader may still be inside it (that would be a use-after-destroy by
+  // the caller), so its objects need no grace period. Other owners' objects stay.
+  void drain(const void* owner) {
+    for (record* r = records_.load(std::memory_order_acquire); r != nullptr; r = r->next) {
+      std::vector<retired> mine;
+      {
+        std::lock_guard lock(r->retired_mutex);
+        auto& list = r->retired_list;
+        for (std::size_t i = 0; i < list.size();) {
+          if (list[i].owner == owner) {
+            mine.push_back(list[i]);
+            list[i] = list.back();
+            list.pop_back();
+          } else {
+            ++i;
+          }
+        }
+      }
+      for (const retired& item : mine) item.deleter(item.object, item.context);
+    }
+    std::lock_guard lock(orphans_mutex_);
+    for (std::size_t i = 0; i < orphans_.size();) {
+      if (orphans_[i].owner == owner) {
+        orphans_[i].deleter(orphans_[i].object, orphans_[i].context);
+        orphans_[i] = orphans_.back();
+        orphans_.pop_back();
+      } else {
+        ++i;
+      }
+    }
+  }
+
+  // Advances the global epoch if every pinned thread has seen it; true if it moved.
+  bool try_advance() {
+    const epoch_t e = global_epoch_.load(std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    for (record* r = records_.load(std::memory_order_acquire); r != nullptr; r = r->next) {
+      const epoch_t a = r->announced.load(std::memory_order_acquire);
+      if (a != idle && a != e) return false;
+    }
+    epoch_t expected = e;
+    return global_epoch_.compare_exchange_strong(expected, e + 1, std::memory_order_seq_cst);
+  }
+
+  [[nodiscard]] epoch_t current_epoch() const noexcept {
+    return global_epoch_.load(std::memory_order_seq_cst);
+  }
+
+  // Objects retired on this thread and not yet freed (for tests and statistics).
+  [[nodiscard]] std::size_t pending_on_this_thread() {
+    record* r = this_thread_record();
+    std::lock_guard lock(r->retired_mutex);
+    return r->retired_list.size();
+  }
+
+  // Tries to free what this thread retired: advances the epoch where possible (up to twice)
+  // and frees everything now safe. For tests and quiescent points.
+  void collect_now() {
+    try_advance();
+    try_advance();
+    collect(*this_thread_record());
+    collect_orphans();
+  }
+
+ private:
+  epoch_domain() = default;
+
+  // Frees what exited threads left behind, once it is two epochs old. Skipped if another
+  // thread is at it.
+  void collect_orphans() {
+    std::vector<retired> ready;
+    {
+      std::unique_lock lock(orphans_mutex_, std::try_to_lock);
+      if (!lock.owns_lock() || orphans_.empty()) return;
+      const epoch_t now = global_epoch_.load(std::memory_order_seq_cst);
+      for (std::size_t i = 0; i < orphans_.size();) {
+        if (orphans_[i].epoch + 2 <= now) {
+          ready.push_back(orphans_[i]);
+          orphans_[i] = orphans_.back();
+          orphans_.pop_back();
+        } else {
+          ++i;
+        }
+      }
+    }
+    for (const retired& item : ready) item.deleter(item.object, item.context);
+  }
+
+  // Frees the items of r that are two epochs old. Deleters run outside the lock.
+  void collect(record& r) {
+    const epoch_t now = global_epoch_.load(std::memory_order_seq_cst);
+    std::vector<retired> ready;
+    {
+      std::lock_guard lock(r.retired_mutex);
+      auto& list = r.retired_list;
+      for (std::size_t i = 0; i < list.size();) {
+        if (list[i].epoch + 2 <= now) {
+          ready.push_back(list[i]);
+          list[i] = list.back();
+          list.pop_back();
+        } else {
+          ++i;
+        }
+      }
+    }
+    for (const retired& item : ready) item.deleter(item.object, item.context);
+  }
+
+  // Hands the thread's record back at thread exit.
+  struct record_owner {
+    epoch_domain* domain = nullptr;
+    record* rec = nullptr;
+    ~record_owner() {
+      if (rec == nullptr) return;
+      domain->try_advance();
+      domain->collect(*rec);
+      {
+        std::scoped_lock lock(rec->retired_mutex, domain->orphans_mutex_);
+        domain->orphans_.insert(domain->orphans_.end(), rec->retired_list.begin(),
+                                rec->retired_list.end());
+        rec->retired_list.clear();
+      }
+      rec->since_collect = 0;
+      rec->in_use.store(false, std::memory_order_release);
+    }
+  };
+
+  record* this_thread_record() {
+    // One domain per process (global()), so one thread_local slot suffices.
+    thread_local record_owner owner;
+    if (owner.rec == nullptr) [[unlikely]] {
+      owner.domain = this;
+      owner.rec = acquire_record();
+    }
+    return owner.rec;
+  }
+
+  record* acquire_record() {
+    for (record* r = records_.load(std::memory_order_acquire); r != nullptr; r = r->next) {
+      bool expected = false;
+      if (!r->in_use.load(std::memory_order_relaxed) &&
+          r->in_use.compare_exchange_strong(expected, true, std::memory_order_acquire)) {
+        return r;
+      }
+    }
+    auto* r = new record;
+    r->in_use.store(true, std::memory_order_relaxed);
+    record* head = records_.load(std::memory_order_relaxed);
+    do {
+      r->next = head;
+      // release: the record's fields are initialised before another thread walks to it.
+    } while (!records_.compare_exchange_weak(head, r, std::memory_order_release,
+                                             std::memory_order_relaxed));
+    return r;
+  }
+
+  alignas(cache_line_size) std::atomic<epoch_t> global_epoch_{0};
+  alignas(cache_line_size) std::atomic<record*> records_{nullptr};
+  std::mutex orphans_mutex_;
+  std::vector<retired> orphans_;
+};
+
+}  // namespace cmap::detail
