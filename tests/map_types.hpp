@@ -1,13 +1,16 @@
 #pragma once
-// The maps that offer the common surface (shared/API.md), as "families" so that typed tests
+// The maps that offer the common surface (docs/api.md), as "families" so that typed tests
 // can instantiate each map with the key and value types they need. A new map joins every
 // typed suite (common surface, reference model, stress) by adding one line to
-// all_map_families.
+// all_map_families. A family also says the few things in which the maps' designs differ
+// and that a test must know to check the right promise.
 
 #include <gtest/gtest.h>
 
+#include <cmap/concurrent_hash_map.hpp>
 #include <cmap/locked_map.hpp>
 #include <cmap/sharded_map.hpp>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -16,17 +19,25 @@
 
 namespace cmap_test {
 
-template <template <class, class, class, class, class> class Map>
+// node_based: entries live in nodes that never move, so growth copies pointers, never
+//   values; memory of erased entries is reclaimed after a grace period (epochs).
+// for_each_locks: for_each holds a lock while its callback runs (so the callback must not
+//   call into the map at all), rather than being lock-free.
+template <template <class, class, class, class, class> class Map, bool NodeBased,
+          bool ForEachLocks>
 struct family {
   template <class K, class V, class Hash = cmap::hash<K>, class Eq = std::equal_to<K>,
             class Alloc = std::allocator<std::pair<const K, V>>>
   using map = Map<K, V, Hash, Eq, Alloc>;
+  static constexpr bool node_based = NodeBased;
+  static constexpr bool for_each_locks = ForEachLocks;
 };
 
-using locked_family = family<cmap::locked_map>;
-using sharded_family = family<cmap::sharded_map>;
+using locked_family = family<cmap::locked_map, false, true>;
+using sharded_family = family<cmap::sharded_map, false, true>;
+using concurrent_family = family<cmap::concurrent_hash_map, true, false>;
 
-using all_map_families = ::testing::Types<locked_family, sharded_family>;
+using all_map_families = ::testing::Types<locked_family, sharded_family, concurrent_family>;
 
 // Readable names in test output: "CommonSurface/locked_map.Find" rather than ".../0.Find".
 struct family_names {
@@ -34,8 +45,20 @@ struct family_names {
   static std::string GetName(int) {
     if constexpr (std::is_same_v<F, locked_family>) return "locked_map";
     if constexpr (std::is_same_v<F, sharded_family>) return "sharded_map";
+    if constexpr (std::is_same_v<F, concurrent_family>) return "concurrent_hash_map";
     return "unknown";
   }
 };
+
+// Bytes of a map's slot table, excluding per-entry nodes: what changes when and only when
+// the table grows.
+template <class Map>
+std::size_t table_bytes(const Map& m) {
+  if constexpr (requires { m.table_bytes(); }) {
+    return m.table_bytes();
+  } else {
+    return m.allocated_bytes();
+  }
+}
 
 }  // namespace cmap_test

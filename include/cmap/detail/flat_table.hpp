@@ -294,24 +294,20 @@ class flat_table {
   [[nodiscard]] size_type group_count() const noexcept {
     return slots_ == nullptr ? 0 : group_mask_ + 1;
   }
-  static constexpr size_type max_load(size_type capacity) noexcept {
-    return capacity - capacity / 8;  // 7/8
-  }
   // The most groups a table may have: both arrays' bytes must fit in a ptrdiff_t.
   static constexpr size_type max_groups() noexcept {
-    const size_type limit =
-        static_cast<size_type>(PTRDIFF_MAX) / (sizeof(entry) + sizeof(ctrl_t)) / group_width;
+    const size_type limit = static_cast<size_type>(PTRDIFF_MAX) /
+                            (sizeof(entry) + sizeof(ctrl_t)) / group_width;
     return std::bit_floor(limit);
   }
   // The smallest power-of-two group count whose max_load holds n entries; throws
   // std::length_error when no table can.
   static size_type groups_for(size_type n) {
-    if (n > max_load(max_groups() * group_width)) {
+    const size_type groups = detail::groups_for(n, max_groups());
+    if (groups == 0) {
       throw std::length_error("cmap: a table of " + std::to_string(n) +
                               " entries exceeds the largest possible table");
     }
-    size_type groups = 1;
-    while (max_load(groups * group_width) < n) groups *= 2;
     return groups;
   }
 

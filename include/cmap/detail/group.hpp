@@ -15,6 +15,7 @@
 // only the slots whose tag matches (on average 16/128 false candidates per group).
 
 #include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -28,6 +29,20 @@ using ctrl_t = std::int8_t;
 inline constexpr ctrl_t ctrl_empty = static_cast<ctrl_t>(0x80);
 inline constexpr ctrl_t ctrl_deleted = static_cast<ctrl_t>(0xFE);
 inline constexpr std::size_t group_width = 16;
+
+// Sizing shared by the tables: at most 7/8 of the slots may be used, and the group count
+// is a power of two.
+[[nodiscard]] constexpr std::size_t max_load(std::size_t capacity) noexcept {
+  return capacity - capacity / 8;
+}
+// The smallest power-of-two group count whose max_load holds n entries, given the largest
+// allowed group count (a power of two); 0 if even that is too small.
+[[nodiscard]] constexpr std::size_t groups_for(std::size_t n, std::size_t max_groups) noexcept {
+  if (n > max_load(max_groups * group_width)) return 0;
+  std::size_t groups = 1;
+  while (max_load(groups * group_width) < n) groups *= 2;
+  return groups;
+}
 
 // The tag of a hash: its low 7 bits. Tables take the group index from the bits above them.
 [[nodiscard]] constexpr ctrl_t tag_of(std::size_t hash) noexcept {
@@ -73,6 +88,17 @@ class bit_mask {
 // change it).
 class group {
  public:
+  // From two 64-bit words holding the 16 bytes in memory order (the concurrent table keeps
+  // its control bytes in atomic words).
+  group(std::uint64_t low, std::uint64_t high) noexcept {
+#if defined(__SSE2__)
+    bytes_ = _mm_set_epi64x(static_cast<long long>(high), static_cast<long long>(low));
+#else
+    std::memcpy(bytes_, &low, 8);
+    std::memcpy(bytes_ + 8, &high, 8);
+#endif
+  }
+
   explicit group(const ctrl_t* ctrl) noexcept {
 #if defined(__SSE2__)
     bytes_ = _mm_loadu_si128(reinterpret_cast<const __m128i*>(ctrl));
@@ -95,7 +121,14 @@ class group {
     return match_portable([](ctrl_t c) { return c == ctrl_empty; });
 #endif
   }
-  // Empty or deleted: the sign bit of each byte.
+  [[nodiscard]] bit_mask match_deleted() const noexcept {
+#if defined(__SSE2__)
+    return mask_of(_mm_cmpeq_epi8(bytes_, _mm_set1_epi8(ctrl_deleted)));
+#else
+    return match_portable([](ctrl_t c) { return c == ctrl_deleted; });
+#endif
+  }
+  // Empty or deleted (or any other byte with the sign bit set): the sign bit of each byte.
   [[nodiscard]] bit_mask match_free() const noexcept {
 #if defined(__SSE2__)
     return mask_of(bytes_);

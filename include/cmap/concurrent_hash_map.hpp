@@ -1,0 +1,408 @@
+#pragma once
+// cmap::concurrent_hash_map: the general-purpose concurrent hash map. Start here.
+//
+// Choose it for any map shared by several threads: reads (find, contains, const visit,
+// for_each, visit_bulk) take no lock and write no memory shared with other threads, so a
+// hot key read by every core costs no cache-line ping-pong, and a reader is never held up
+// by a writer, even one the OS has descheduled mid-write. Writers lock a stripe of keys (not
+// the map), and growth happens while readers read on.
+// Consider instead: locked_map, for compound multi-key updates under one lock; a
+// single-threaded map (or checked_map) when only one thread uses it at a time.
+//
+// Guarantees
+//  - Single-key calls are linearizable.
+//  - Readers never block and are never blocked, except readers of values that cannot be
+//    copied (see "Values"); they pin an epoch (detail/epoch.hpp), which writes only the
+//    calling thread's own record.
+//  - Writers of the same key are serialised by its stripe's lock; writers of different
+//    stripes run in parallel. Growth takes every stripe lock for the copy of the slot
+//    pointers (entries never move) but never stops readers, who keep finding every entry.
+//  - for_each is weakly consistent: an entry present for the whole walk is seen exactly once.
+//  - erase leaves a tombstone; tombstones are dropped when the table is rebuilt (at the same
+//    size when they make up half the load), so erase-heavy use does not grow the table.
+//  - Memory of erased or replaced entries is freed once no reader can hold it (epoch-based
+//    reclamation); everything is freed when the map is destroyed.
+//  - Callbacks: const visit / for_each / visit_bulk callbacks may run concurrently with
+//    writers of the same key and see the value as it was when read. Mutable visit and
+//    upsert run f under the key's stripe lock: writers of that key wait, readers do not.
+//    Callbacks must not write to the same map (debug builds report a callback that takes a
+//    stripe lock it already holds).
+//  - Exceptions: a throwing hash, equality, constructor, allocation or callback leaves the
+//    map valid with every lock released; single-key calls then leave it unchanged.
+//
+// Values (chosen at compile time, see detail/concurrent_table.hpp)
+//  - trivially copyable T of at most 8 bytes: stored as std::atomic<T> in the entry; updates
+//    in place, no allocation.
+//  - other copyable T: entries are immutable once published; an update copies the entry,
+//    changes the copy and swaps it in (one allocation per update).
+//  - T that cannot be copied (std::unique_ptr, ...): updated in place under the stripe lock,
+//    and readers of the value (const visit, for_each) take that lock too; find(), which
+//    would return a copy, is not available. contains() stays lock-free.
+//
+// Costs: find/contains: a hash, one to two cache lines of the table, one of the entry, and
+// an epoch pin (a store and a fence on the caller's own line). Insert: one node allocation,
+// the stripe lock, a CAS on a control word. size(): takes every stripe lock (O(stripes)).
+// Memory: 9 bytes per slot (a pointer and a control byte) at a load of 7/16 to 7/8, plus one
+// node per entry (hash, key, value, rounded up by the allocator).
+//
+// The allocator must be stateless (std::allocator, or any with is_always_equal): retired
+// entries are freed later, on whichever thread collects them.
+
+#include <algorithm>
+#include <bit>
+#include <cstddef>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+#include "detail/callback.hpp"
+#include "detail/concurrent_table.hpp"
+#include "detail/hash.hpp"
+
+namespace cmap {
+
+template <class Key, class T, class Hash = cmap::hash<Key>, class KeyEqual = std::equal_to<Key>,
+          class Allocator = std::allocator<std::pair<const Key, T>>>
+class concurrent_hash_map {
+  using engine = detail::concurrent_table<Key, T, Hash, KeyEqual, Allocator>;
+  using position = typename engine::position;
+  static constexpr bool copyable = std::is_copy_constructible_v<T>;
+
+ public:
+  using key_type = Key;
+  using mapped_type = T;
+  using hasher = Hash;
+  using key_equal = KeyEqual;
+  using allocator_type = Allocator;
+  using size_type = std::size_t;
+
+  // Writer stripes: 4 per hardware thread, at least 16, rounded up to a power of two.
+  [[nodiscard]] static size_type default_stripe_count() noexcept {
+    const unsigned hw = std::thread::hardware_concurrency();
+    return std::bit_ceil(std::max<size_type>(16, static_cast<size_type>(hw == 0 ? 1 : hw) * 4));
+  }
+
+  concurrent_hash_map() : concurrent_hash_map(0) {}
+  // Room for `capacity` entries before the first growth. stripe_count: a power of two
+  // (throws std::invalid_argument otherwise).
+  explicit concurrent_hash_map(size_type capacity, const Hash& hash = Hash(),
+                               const KeyEqual& eq = KeyEqual(),
+                               size_type stripe_count = default_stripe_count())
+      : table_(stripe_count, capacity, hash, eq) {}
+  concurrent_hash_map(std::initializer_list<std::pair<Key, T>> init)
+    requires copyable
+      : concurrent_hash_map(init.size()) {
+    for (const auto& [k, v] : init) insert(k, v);
+  }
+
+  // Not copyable or movable: other threads may be inside at any time.
+  concurrent_hash_map(const concurrent_hash_map&) = delete;
+  concurrent_hash_map& operator=(const concurrent_hash_map&) = delete;
+
+  // ---- lookup: no lock, no shared write ---------------------------------------------------
+  // A copy of the value under key, or nullopt.
+  [[nodiscard]] std::optional<T> find(const Key& key) const
+    requires copyable
+  {
+    return find_impl(key);
+  }
+  template <class K>
+    requires(copyable && detail::transparent_lookup<Hash, KeyEqual>)
+  [[nodiscard]] std::optional<T> find(const K& key) const {
+    return find_impl(key);
+  }
+
+  [[nodiscard]] bool contains(const Key& key) const { return table_.contains(key); }
+  template <class K>
+    requires detail::transparent_lookup<Hash, KeyEqual>
+  [[nodiscard]] bool contains(const K& key) const {
+    return table_.contains(key);
+  }
+
+  // f(const T&) on the value under key; false if absent. f may run while a writer of the
+  // key replaces the value: it sees the value as it was when read.
+  template <class F>
+  bool visit(const Key& key, F&& f) const {
+    return table_.read(key, [&](const Key&, const T& v) { f(v); });
+  }
+  template <class K, class F>
+    requires detail::transparent_lookup<Hash, KeyEqual>
+  bool visit(const K& key, F&& f) const {
+    return table_.read(key, [&](const Key&, const T& v) { f(v); });
+  }
+
+  // f(T&) on the value under key, under its stripe lock (atomic with respect to other
+  // writers of the key); false if absent.
+  template <class F>
+  bool visit(const Key& key, F&& f) {
+    return visit_mut_impl(key, f);
+  }
+  template <class K, class F>
+    requires detail::transparent_lookup<Hash, KeyEqual>
+  bool visit(const K& key, F&& f) {
+    return visit_mut_impl(key, f);
+  }
+
+  // Looks up the keys of [first, last), calling f(index, const T&) for each one present
+  // (index: the key's position in the range); returns how many were found. The batch's
+  // memory accesses overlap, so this beats one find per key on tables larger than the caches.
+  template <class It, class F>
+  std::size_t visit_bulk(It first, It last, F&& f) const {
+    return table_.visit_bulk(first, last, f);
+  }
+
+  // ---- insertion: the key's stripe lock ----------------------------------------------------
+  bool insert(const Key& key, const T& value)
+    requires copyable
+  {
+    return emplace(key, value);
+  }
+  bool insert(const Key& key, T&& value) { return emplace(key, std::move(value)); }
+  bool insert(Key&& key, const T& value)
+    requires copyable
+  {
+    return emplace(std::move(key), value);
+  }
+  bool insert(Key&& key, T&& value) { return emplace(std::move(key), std::move(value)); }
+
+  // Constructs T(args...) only if key is absent; true if inserted.
+  template <class... Args>
+  bool emplace(const Key& key, Args&&... args) {
+    return emplace_impl(key, std::forward<Args>(args)...);
+  }
+  template <class... Args>
+  bool emplace(Key&& key, Args&&... args) {
+    return emplace_impl(std::move(key), std::forward<Args>(args)...);
+  }
+
+  // Stores value under key; true if inserted, false if assigned (Go: Store).
+  bool insert_or_assign(const Key& key, T value) {
+    return insert_or_assign_impl(key, std::move(value));
+  }
+  bool insert_or_assign(Key&& key, T value) {
+    return insert_or_assign_impl(std::move(key), std::move(value));
+  }
+
+  // The value now under key and whether this call inserted it (Go: LoadOrStore).
+  std::pair<T, bool> find_or_insert(const Key& key, T value)
+    requires copyable
+  {
+    return find_or_insert_impl(key, std::move(value));
+  }
+  std::pair<T, bool> find_or_insert(Key&& key, T value)
+    requires copyable
+  {
+    return find_or_insert_impl(std::move(key), std::move(value));
+  }
+
+  // If key is present f(T&) under its stripe lock, else inserts T(args...); true if inserted.
+  template <class F, class... Args>
+  bool upsert(const Key& key, F&& f, Args&&... args) {
+    return upsert_impl(key, f, std::forward<Args>(args)...);
+  }
+  template <class F, class... Args>
+  bool upsert(Key&& key, F&& f, Args&&... args) {
+    return upsert_impl(std::move(key), f, std::forward<Args>(args)...);
+  }
+
+  // Stores value and returns the previous value, if any (Go: Swap).
+  std::optional<T> exchange(const Key& key, T value) { return exchange_impl(key, std::move(value)); }
+  std::optional<T> exchange(Key&& key, T value) {
+    return exchange_impl(std::move(key), std::move(value));
+  }
+
+  // Replaces the value with desired only if it equals expected (Go: CompareAndSwap).
+  bool compare_exchange(const Key& key, const T& expected, T desired) {
+    return compare_exchange_impl(key, expected, desired);
+  }
+  template <class K>
+    requires detail::transparent_lookup<Hash, KeyEqual>
+  bool compare_exchange(const K& key, const T& expected, T desired) {
+    return compare_exchange_impl(key, expected, desired);
+  }
+
+  // ---- erasure --------------------------------------------------------------------------
+  bool erase(const Key& key) { return erase_impl(key); }
+  template <class K>
+    requires detail::transparent_lookup<Hash, KeyEqual>
+  bool erase(const K& key) {
+    return erase_impl(key);
+  }
+
+  // Erases key and returns its value (Go: LoadAndDelete).
+  std::optional<T> extract(const Key& key) { return extract_impl(key); }
+  template <class K>
+    requires detail::transparent_lookup<Hash, KeyEqual>
+  std::optional<T> extract(const K& key) {
+    return extract_impl(key);
+  }
+
+  // Erases key only if its value equals expected (Go: CompareAndDelete).
+  bool compare_erase(const Key& key, const T& expected) { return compare_erase_impl(key, expected); }
+  template <class K>
+    requires detail::transparent_lookup<Hash, KeyEqual>
+  bool compare_erase(const K& key, const T& expected) {
+    return compare_erase_impl(key, expected);
+  }
+
+  // Erases every entry with pred(const Key&, const T&); returns how many. Locks one stripe
+  // at a time, entry by entry.
+  template <class P>
+  size_type erase_if(P&& pred) {
+    return table_.erase_if(pred);
+  }
+
+  // ---- whole map ------------------------------------------------------------------------
+  // f(const Key&, const T&) on each entry, lock-free (Go: Range); false from f stops.
+  template <class F>
+  void for_each(F&& f) const {
+    table_.for_each(f);
+  }
+
+  [[nodiscard]] size_type size() const { return table_.size(); }
+  [[nodiscard]] bool empty() const { return size() == 0; }
+  void clear() { table_.clear(); }
+  void reserve(size_type n) { table_.reserve(n); }
+  // Bytes of the slot table plus one node per entry, as asked of the allocator (its own
+  // overhead per allocation is not counted, nor memory still waiting for its grace period).
+  [[nodiscard]] size_type allocated_bytes() const { return table_.allocated_bytes(); }
+  // Bytes of the slot table alone: changes only when the table grows or is rebuilt.
+  [[nodiscard]] size_type table_bytes() const { return table_.table_bytes(); }
+
+  [[nodiscard]] size_type stripe_count() const noexcept { return table_.stripe_count(); }
+  [[nodiscard]] hasher hash_function() const { return table_.hash_function(); }
+  [[nodiscard]] key_equal key_eq() const { return table_.key_eq(); }
+  [[nodiscard]] allocator_type get_allocator() const { return allocator_type(); }
+
+ private:
+  template <class K>
+  std::optional<T> find_impl(const K& key) const {
+    std::optional<T> out;
+    table_.read(key, [&](const Key&, const T& v) { out.emplace(v); });
+    return out;
+  }
+
+  template <class K, class F>
+  bool visit_mut_impl(const K& key, F& f) {
+    return table_.write(key, false, [&](position& p) {
+      if (p.n == nullptr) return false;
+      table_.update(p, f);
+      return true;
+    });
+  }
+
+  template <class KK, class... Args>
+  bool emplace_impl(KK&& key, Args&&... args) {
+    return table_.write(key, true, [&](position& p) {
+      if (p.n != nullptr) return false;
+      table_.insert_absent(p, std::forward<KK>(key), std::forward<Args>(args)...);
+      return true;
+    });
+  }
+
+  template <class KK>
+  bool insert_or_assign_impl(KK&& key, T&& value) {
+    return table_.write(key, true, [&](position& p) {
+      if (p.n != nullptr) {
+        table_.assign(p, std::move(value));
+        return false;
+      }
+      table_.insert_absent(p, std::forward<KK>(key), std::move(value));
+      return true;
+    });
+  }
+
+  template <class KK>
+  std::pair<T, bool> find_or_insert_impl(KK&& key, T&& value) {
+    return table_.write(key, true, [&](position& p) {
+      if (p.n != nullptr) return std::pair<T, bool>(table_.copy_value(p), false);
+      table_.insert_absent(p, std::forward<KK>(key), std::move(value));
+      return std::pair<T, bool>(table_.copy_value(p), true);
+    });
+  }
+
+  template <class KK, class F, class... Args>
+  bool upsert_impl(KK&& key, F& f, Args&&... args) {
+    return table_.write(key, true, [&](position& p) {
+      if (p.n != nullptr) {
+        table_.update(p, f);
+        return false;
+      }
+      table_.insert_absent(p, std::forward<KK>(key), std::forward<Args>(args)...);
+      return true;
+    });
+  }
+
+  template <class KK>
+  std::optional<T> exchange_impl(KK&& key, T&& value) {
+    return table_.write(key, true, [&](position& p) -> std::optional<T> {
+      if (p.n == nullptr) {
+        table_.insert_absent(p, std::forward<KK>(key), std::move(value));
+        return std::nullopt;
+      }
+      if constexpr (copyable) {
+        std::optional<T> old(table_.copy_value(p));
+        table_.assign(p, std::move(value));
+        return old;
+      } else {
+        std::optional<T> old(table_.take_value(p));
+        table_.assign(p, std::move(value));
+        return old;
+      }
+    });
+  }
+
+  template <class K>
+  bool compare_exchange_impl(const K& key, const T& expected, T& desired) {
+    return table_.write(key, false, [&](position& p) {
+      if (p.n == nullptr || !value_equals(p, expected)) return false;
+      table_.assign(p, std::move(desired));
+      return true;
+    });
+  }
+
+  template <class K>
+  bool erase_impl(const K& key) {
+    return table_.write(key, false, [&](position& p) {
+      if (p.n == nullptr) return false;
+      table_.erase(p);
+      return true;
+    });
+  }
+
+  template <class K>
+  std::optional<T> extract_impl(const K& key) {
+    return table_.write(key, false, [&](position& p) -> std::optional<T> {
+      if (p.n == nullptr) return std::nullopt;
+      std::optional<T> out(table_.take_value(p));  // if this throws, the entry stays
+      table_.erase(p);
+      return out;
+    });
+  }
+
+  template <class K>
+  bool compare_erase_impl(const K& key, const T& expected) {
+    return table_.write(key, false, [&](position& p) {
+      if (p.n == nullptr || !value_equals(p, expected)) return false;
+      table_.erase(p);
+      return true;
+    });
+  }
+
+  // Under the stripe lock: no writer can change the value meanwhile.
+  bool value_equals(const position& p, const T& expected) const {
+    if constexpr (engine::policy == detail::value_policy::atomic_inline) {
+      return table_.copy_value(p) == expected;
+    } else {
+      return p.n->value == expected;
+    }
+  }
+
+  engine table_;
+};
+
+}  // namespace cmap

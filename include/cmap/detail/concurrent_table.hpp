@@ -1,0 +1,771 @@
+#pragma once
+// concurrent_table: the engine of concurrent_hash_map. Lookups take no lock and write no
+// shared memory; writers lock a stripe of keys; the table grows while readers read on.
+//
+// Layout
+// ------
+// The table is a power-of-two array of groups. A group holds 16 control bytes (in two
+// atomic 64-bit words, so they can be read and changed atomically) and 16 slots, each an
+// atomic pointer to a node {hash, key, value}. Nodes are allocated one by one and never
+// move: a resize copies pointers, not entries. Control bytes are those of group.hpp (empty,
+// deleted, or the 7-bit tag of the key's hash), plus ctrl_busy: a slot claimed by a writer
+// that has not published its node yet.
+//
+// Hash bits: bits 0..6 the tag, bits 7.. the home group (as flat_table), and the top
+// log2(stripes) bits the writer stripe, so the two choices are independent.
+//
+// Writers: stripes
+// ----------------
+// Every call that changes the entry of key k holds the lock of k's stripe (chosen by the
+// hash's top bits, independent of the table size). So all writers of one key are
+// serialised, which makes "search, then insert if absent" safe without any lock on the
+// table itself. Writers of different stripes may still meet in one group: they claim free
+// slots with a CAS on the control word (free -> busy), so two never take the same slot.
+// A resize takes every stripe lock (in index order), so while a writer holds its stripe
+// lock the table cannot be replaced under it.
+//
+// Readers
+// -------
+// A reader pins the epoch (epoch.hpp), loads the table pointer, probes groups: for each
+// control byte equal to the tag it loads the slot's node and compares hash and key; it
+// stops at a group with an empty byte. It writes only its own epoch record.
+//   - Publication: a writer stores the node into the slot, then sets the tag with a release
+//     CAS; a reader's acquire load of the control word that sees the tag also sees the node.
+//   - Erase: the tag becomes deleted (a tombstone, always: never "empty", see below) and
+//     the slot null; the node is retired and freed two epochs later, so a reader that loaded
+//     it may still read it.
+//   - Resize: the resizer holds every stripe lock, so the old table is frozen while it copies
+//     the pointers; readers keep probing the old table and find everything; the new table is
+//     published with a release store, the old array retired. A reader that still walks the
+//     old table after that sees the map as it was at the moment of the freeze.
+//
+// Invariants
+// ----------
+// (1) Erase writes a tombstone, never "empty": with writers of other stripes claiming slots
+//     in the same group at the same time, "this group still has an empty slot" cannot be
+//     decided safely, so a group that once filled up never shows an empty slot again before
+//     the next resize, and a lookup may stop at the first group with an empty slot.
+// (2) Claims of empty slots are limited to max_load = 7/8 of the slots (tombstones and busy
+//     slots are not empty), so every probe meets an empty slot. The budget is kept per
+//     stripe (no shared counter on the write path); a stripe refills from a shared pool in
+//     chunks, and an empty pool means: resize (double, or rebuild at the same size when
+//     tombstones are at least half of the load).
+//
+// Values: three policies, chosen at compile time from T
+// -----------------------------------------------------
+//  - atomic_inline (trivially copyable T of at most 8 bytes, lock-free std::atomic<T>): the
+//    node holds std::atomic<T>; readers load it, writers (under the stripe lock) load,
+//    modify a copy, store. No allocation per update.
+//  - copy_on_write (other copyable T): nodes are immutable once published; an update builds
+//    a new node (copying the value, then applying the change) and swaps the slot's pointer;
+//    the old node is retired. Readers read the value with no lock.
+//  - locked_in_place (T not copyable, e.g. std::unique_ptr): no copy to swap in, so updates
+//    change the value in place under the stripe lock, and readers of the value (const
+//    visit, for_each) take the key's stripe lock too. contains() stays lock-free.
+
+#include <atomic>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+#include "cache_line.hpp"
+#include "callback.hpp"
+#include "epoch.hpp"
+#include "group.hpp"
+#include "reentrancy.hpp"
+#include "rw_lock.hpp"
+
+namespace cmap::detail {
+
+static_assert(std::endian::native == std::endian::little,
+              "concurrent_table packs control bytes into words little-endian");
+
+inline constexpr ctrl_t ctrl_busy = static_cast<ctrl_t>(0xFF);
+
+enum class value_policy { atomic_inline, copy_on_write, locked_in_place };
+
+template <class T>
+constexpr value_policy value_policy_for() {
+  if constexpr (std::is_trivially_copyable_v<T> && sizeof(T) <= 8) {
+    if constexpr (std::atomic<T>::is_always_lock_free) return value_policy::atomic_inline;
+  }
+  if constexpr (std::is_copy_constructible_v<T>) return value_policy::copy_on_write;
+  return value_policy::locked_in_place;
+}
+
+// An entry. `birth` numbers the entry's insertion within its stripe (a copy made by an
+// update keeps it): for_each skips entries born after the walk began, which is what makes a
+// key re-inserted behind the walk's position not show up twice.
+template <class Key, class T, value_policy P>
+struct concurrent_node {
+  template <class K, class... Args>
+  explicit concurrent_node(std::size_t h, std::uint64_t b, K&& k, Args&&... args)
+      : hash(h), birth(b), key(std::forward<K>(k)), value(std::forward<Args>(args)...) {}
+
+  const std::size_t hash;
+  const std::uint64_t birth;
+  const Key key;
+  std::conditional_t<P == value_policy::atomic_inline, std::atomic<T>, T> value;
+};
+
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+class concurrent_table {
+ public:
+  static constexpr value_policy policy = value_policy_for<T>();
+  using node = concurrent_node<Key, T, policy>;
+  using key_type = Key;
+  using mapped_type = T;
+  using hasher = Hash;
+  using key_equal = KeyEqual;
+  using allocator_type = Allocator;
+  using size_type = std::size_t;
+
+ private:
+  using node_alloc = typename std::allocator_traits<Allocator>::template rebind_alloc<node>;
+  using node_traits = std::allocator_traits<node_alloc>;
+  // Retired nodes are freed later, on whatever thread collects them, with an allocator
+  // made there: so the allocator must be stateless.
+  static_assert(node_traits::is_always_equal::value,
+                "concurrent_hash_map needs a stateless (always-equal) allocator");
+
+  struct group_block {
+    std::atomic<std::uint64_t> ctrl[2];
+    std::atomic<node*> slots[group_width];
+  };
+
+  struct table {
+    std::size_t group_mask;
+    group_block* groups;
+    [[nodiscard]] std::size_t capacity() const noexcept { return (group_mask + 1) * group_width; }
+  };
+
+  struct alignas(cache_line_size) stripe {
+    rw_lock lock;  // used exclusively: stripes serialise writers only
+    std::atomic<std::size_t> size{0};  // entries of this stripe's keys; written under lock
+    // Insertions so far (the next entry's birth); written under lock, read by for_each.
+    std::atomic<std::uint64_t> births{0};
+    std::size_t budget = 0;  // empty slots this stripe may still claim; under lock
+  };
+
+  static constexpr std::size_t empty_word = 0x8080808080808080ULL;
+  static constexpr std::size_t budget_chunk = 32;
+
+ public:
+  explicit concurrent_table(size_type stripes, size_type capacity, const Hash& hash,
+                            const KeyEqual& eq)
+      : hash_(hash),
+        eq_(eq),
+        stripe_count_(checked_stripe_count(stripes)),
+        stripe_shift_(static_cast<unsigned>(64 - std::countr_zero(stripe_count_)) & 63u),
+        stripes_(std::make_unique<stripe[]>(stripe_count_)) {
+    table* t = new_table(checked_groups_for(capacity));
+    pool_.store(static_cast<std::ptrdiff_t>(max_load(t->capacity())), std::memory_order_relaxed);
+    table_.store(t, std::memory_order_release);
+  }
+
+  concurrent_table(const concurrent_table&) = delete;
+  concurrent_table& operator=(const concurrent_table&) = delete;
+
+  // No other thread may use the map any more: free every node and table, and what this map
+  // retired that is still waiting for its grace period.
+  ~concurrent_table() {
+    table* t = table_.load(std::memory_order_acquire);
+    for_each_node_of(t, [](node* n) { delete_node(n, nullptr); });
+    delete_table(t, nullptr);
+    epoch_domain::global().drain(this);
+  }
+
+  [[nodiscard]] size_type stripe_count() const noexcept { return stripe_count_; }
+  [[nodiscard]] hasher hash_function() const { return hash_; }
+  [[nodiscard]] key_equal key_eq() const { return eq_; }
+
+  // ---- readers: no lock (except values of the locked_in_place policy) ---------------------
+
+  // f(const Key&, const T&) on the entry of key, if present; returns whether it was.
+  template <class K, class F>
+  bool read(const K& key, F&& f) const {
+    const std::size_t h = hash_(key);
+    if constexpr (policy == value_policy::locked_in_place) {
+      stripe& s = stripe_for(h);
+      const reentrancy_guard not_reentered(this);
+      std::lock_guard lock(s.lock);
+      auto pin = epoch_domain::global().pin();
+      node* n = lookup(table_.load(std::memory_order_acquire), key, h);
+      if (n == nullptr) return false;
+      f(n->key, std::as_const(n->value));
+      return true;
+    } else {
+      auto pin = epoch_domain::global().pin();
+      node* n = lookup(table_.load(std::memory_order_acquire), key, h);
+      if (n == nullptr) return false;
+      with_value(n, [&](const T& v) { f(n->key, v); });
+      return true;
+    }
+  }
+
+  template <class K>
+  [[nodiscard]] bool contains(const K& key) const {
+    const std::size_t h = hash_(key);
+    auto pin = epoch_domain::global().pin();
+    return lookup(table_.load(std::memory_order_acquire), key, h) != nullptr;
+  }
+
+  // Looks up [first, last), calling f(index, const T&) for each key found; returns how many
+  // were found. Batches of 16: hash all and prefetch their home groups, then match tags and
+  // prefetch the candidate nodes, then compare; so the batch's cache misses overlap.
+  template <class It, class F>
+  std::size_t visit_bulk(It first, It last, F& f) const {
+    constexpr std::size_t batch = 16;
+    std::size_t found = 0, index = 0;
+    auto pin = epoch_domain::global().pin();
+    const table* t = table_.load(std::memory_order_acquire);
+    std::size_t hashes[batch];
+    It keys[batch];
+    while (first != last) {
+      std::size_t n = 0;
+      for (; n < batch && first != last; ++n, ++first) {
+        keys[n] = first;
+        hashes[n] = hash_(*first);
+        prefetch(&t->groups[(hashes[n] >> 7) & t->group_mask]);
+      }
+      for (std::size_t i = 0; i < n; ++i) {
+        // Prefetch the first candidate node of each home group.
+        const group_block& g = t->groups[(hashes[i] >> 7) & t->group_mask];
+        const bit_mask m = load_group(g).match(tag_of(hashes[i]));
+        if (m.any()) prefetch(g.slots[m.lowest()].load(std::memory_order_acquire));
+      }
+      for (std::size_t i = 0; i < n; ++i, ++index) {
+        if constexpr (policy == value_policy::locked_in_place) {
+          if (read(*keys[i], [&](const Key&, const T& v) { f(index, v); })) ++found;
+        } else {
+          if (node* nd = lookup(t, *keys[i], hashes[i])) {
+            with_value(nd, [&](const T& v) { f(index, v); });
+            ++found;
+          }
+        }
+      }
+    }
+    return found;
+  }
+
+  // f(const Key&, const T&) on every entry; if f returns bool, false stops. Weakly
+  // consistent (see the top of this file: entries present for the whole walk are seen
+  // exactly once).
+  template <class F>
+  void for_each(F& f) const {
+    // Each stripe's birth count at the start: entries born later are skipped, so a key
+    // erased and inserted again during the walk is not seen twice (Go's Range promise: no
+    // key visited more than once). acquire pairs with the release in insert_absent: an entry
+    // counted here is one whose erasure, if any, the walk will also see.
+    const std::unique_ptr<std::uint64_t[]> born_before =
+        std::make_unique<std::uint64_t[]>(stripe_count_);
+    for (std::size_t i = 0; i < stripe_count_; ++i)
+      born_before[i] = stripes_[i].births.load(std::memory_order_acquire);
+    auto pin = epoch_domain::global().pin();
+    const table* t = table_.load(std::memory_order_acquire);
+    for (std::size_t gi = 0; gi <= t->group_mask; ++gi) {
+      const group_block& g = t->groups[gi];
+      for (unsigned i : load_group(g).match_full()) {
+        node* n = g.slots[i].load(std::memory_order_acquire);
+        if (n == nullptr || n->birth >= born_before[stripe_index(n->hash)]) continue;
+        bool go_on = true;
+        if constexpr (policy == value_policy::locked_in_place) {
+          stripe& s = stripe_for(n->hash);
+          const reentrancy_guard not_reentered(this);
+          std::lock_guard lock(s.lock);
+          // Under the lock the node cannot be erased; check it is still the slot's entry.
+          if (g.slots[i].load(std::memory_order_acquire) != n) continue;
+          go_on = invoke_continue(f, n->key, std::as_const(n->value));
+        } else {
+          with_value(n, [&](const T& v) { go_on = invoke_continue(f, n->key, v); });
+        }
+        if (!go_on) return;
+      }
+    }
+  }
+
+  // Exact: holds every stripe lock while it adds the counts.
+  [[nodiscard]] size_type size() const {
+    const reentrancy_guard not_reentered(this);
+    for (std::size_t i = 0; i < stripe_count_; ++i) stripes_[i].lock.lock();
+    size_type total = 0;
+    for (std::size_t i = 0; i < stripe_count_; ++i)
+      total += stripes_[i].size.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < stripe_count_; ++i) stripes_[i].lock.unlock();
+    return total;
+  }
+
+  // The current table's bytes plus one node per entry (as the allocator was asked for them;
+  // retired tables and nodes still waiting for their grace period are not counted).
+  [[nodiscard]] size_type allocated_bytes() const { return table_bytes() + size() * sizeof(node); }
+  [[nodiscard]] size_type table_bytes() const {
+    auto pin = epoch_domain::global().pin();
+    return table_bytes_of(table_.load(std::memory_order_acquire));
+  }
+
+  // ---- writers: under the key's stripe lock -----------------------------------------------
+
+  // Where a writer found its key: the slot holding key's node, or n == nullptr if absent.
+  struct position {
+    group_block* g = nullptr;
+    unsigned slot = 0;
+    node* n = nullptr;
+    std::size_t hash = 0;
+    stripe* s = nullptr;
+  };
+
+  // Runs f(position&) under key's stripe lock, with the current table searched for key;
+  // returns f's result. With may_insert, f may call insert_absent on an absent key and that
+  // insert needs no growth: write() makes sure this stripe holds a unit of the empty-slot
+  // budget first, growing the table (with no lock held) and starting over if it must.
+  template <class K, class F>
+  decltype(auto) write(const K& key, bool may_insert, F&& f) {
+    const std::size_t h = hash_(key);
+    stripe& s = stripe_for(h);
+    for (;;) {
+      table* out_of_budget = nullptr;
+      {
+        const reentrancy_guard not_reentered(this);
+        std::unique_lock lock(s.lock);
+        auto pin = epoch_domain::global().pin();
+        // relaxed: a resize changes table_ only while holding every stripe lock, ours too,
+        // and our lock acquisition synchronises with its unlock.
+        table* t = table_.load(std::memory_order_relaxed);
+        position p = find_position(t, key, h);
+        p.s = &s;
+        if (p.n != nullptr || !may_insert || s.budget != 0 || refill_budget(s)) return f(p);
+        out_of_budget = t;
+      }
+      grow(out_of_budget);  // with no lock held; then start over
+    }
+  }
+
+  // Inserts a node for a key that write() found absent (with may_insert). Strong guarantee:
+  // if the node's construction throws, nothing changed.
+  template <class KK, class... Args>
+  node* insert_absent(position& p, KK&& key, Args&&... args) {
+    const std::uint64_t birth = p.s->births.load(std::memory_order_relaxed);
+    node* n = make_node(p.hash, birth, std::forward<KK>(key), std::forward<Args>(args)...);
+    claim_and_publish(table_.load(std::memory_order_relaxed), *p.s, n);
+    p.s->size.store(p.s->size.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    // release: pairs with for_each's acquire (see there).
+    p.s->births.store(birth + 1, std::memory_order_release);
+    p.n = n;
+    return n;
+  }
+
+  // Replaces p's value with v: in place (atomic_inline, locked_in_place) or by swapping in a
+  // new node (copy_on_write).
+  template <class V>
+  void assign(position& p, V&& v) {
+    if constexpr (policy == value_policy::atomic_inline) {
+      // release: pairs with the readers' acquire load in with_value.
+      p.n->value.store(static_cast<T>(std::forward<V>(v)), std::memory_order_release);
+    } else if constexpr (policy == value_policy::locked_in_place) {
+      p.n->value = std::forward<V>(v);
+    } else {
+      replace_node(p, make_node(p.hash, p.n->birth, p.n->key, std::forward<V>(v)));
+    }
+  }
+
+  // Applies f(T&) to p's value as one update.
+  template <class F>
+  void update(position& p, F& f) {
+    if constexpr (policy == value_policy::atomic_inline) {
+      // Writers of this key are excluded by the stripe lock, so load-modify-store is atomic
+      // with respect to them; readers see the old or the new value.
+      T v = p.n->value.load(std::memory_order_relaxed);
+      f(v);
+      p.n->value.store(v, std::memory_order_release);
+    } else if constexpr (policy == value_policy::locked_in_place) {
+      f(p.n->value);
+    } else {
+      node* fresh = make_node(p.hash, p.n->birth, p.n->key, std::as_const(p.n->value));
+      try {
+        f(fresh->value);
+      } catch (...) {
+        delete_node(fresh, nullptr);
+        throw;
+      }
+      replace_node(p, fresh);
+    }
+  }
+
+  // A copy of p's value.
+  T copy_value(const position& p) const {
+    if constexpr (policy == value_policy::atomic_inline) {
+      return p.n->value.load(std::memory_order_relaxed);
+    } else {
+      return p.n->value;
+    }
+  }
+
+  // Takes p's value out for extract: a move where no reader can see it (locked_in_place:
+  // readers take the stripe lock), else a copy (readers may still read the retired node).
+  T take_value(position& p) {
+    if constexpr (policy == value_policy::locked_in_place) {
+      return std::move(p.n->value);
+    } else {
+      return copy_value(p);
+    }
+  }
+
+  // Erases p's entry: null slot, then tombstone (invariant (1)), then retire the node. In
+  // that order: once the byte says "deleted", a writer of another stripe may claim the slot
+  // and store its own node there, which a later store of null would wipe out. (A reader
+  // that sees the tag and a null slot skips it, as for a busy slot.)
+  void erase(position& p) {
+    p.g->slots[p.slot].store(nullptr, std::memory_order_release);
+    set_ctrl(*p.g, p.slot, tag_of(p.hash), ctrl_deleted);
+    retire_node(p.n);
+    p.s->size.store(p.s->size.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    p.n = nullptr;
+  }
+
+  // Erases every entry for which pred(const Key&, const T&) holds, each under its stripe's
+  // lock in turn; returns how many.
+  template <class P>
+  size_type erase_if(P& pred) {
+    size_type erased = 0;
+    auto pin = epoch_domain::global().pin();
+    const table* t = table_.load(std::memory_order_acquire);
+    for (std::size_t gi = 0; gi <= t->group_mask; ++gi) {
+      for (unsigned i = 0; i < group_width; ++i) {
+        node* n = t->groups[gi].slots[i].load(std::memory_order_acquire);
+        if (n == nullptr) continue;
+        // Through the common write path, which finds the key in the current table.
+        erased += write(n->key, false, [&](position& p) -> size_type {
+          if (p.n == nullptr) return 0;  // erased meanwhile
+          bool hit = false;
+          with_value(p.n, [&](const T& v) { hit = static_cast<bool>(pred(p.n->key, v)); });
+          if (!hit) return 0;
+          erase(p);
+          return 1;
+        });
+      }
+    }
+    return erased;
+  }
+
+  // Empties the map: a fresh table of the same capacity is published; the old one and its
+  // nodes are retired. Holds every stripe lock meanwhile.
+  void clear() {
+    all_stripes_lock all(*this);
+    table* old = table_.load(std::memory_order_relaxed);
+    table* fresh = new_table(old->group_mask + 1);
+    for (std::size_t i = 0; i < stripe_count_; ++i) {
+      stripes_[i].size.store(0, std::memory_order_relaxed);
+      stripes_[i].budget = 0;
+    }
+    pool_.store(static_cast<std::ptrdiff_t>(max_load(fresh->capacity())),
+                std::memory_order_relaxed);
+    table_.store(fresh, std::memory_order_release);
+    for_each_node_of(old, [this](node* n) { retire_node(n); });
+    retire_table(old);
+  }
+
+  // Room for n entries in all without growth.
+  void reserve(size_type n) {
+    const size_type groups = checked_groups_for(n);
+    all_stripes_lock all(*this);
+    table* t = table_.load(std::memory_order_relaxed);
+    if (groups > t->group_mask + 1) rehash_locked(t, groups);
+  }
+
+ private:
+  // ---- sizing ---------------------------------------------------------------------------
+  static size_type checked_stripe_count(size_type n) {
+    if (n == 0 || n > (size_type{1} << 16) || !std::has_single_bit(n)) {
+      throw std::invalid_argument(
+          "cmap::concurrent_hash_map: stripe count must be a power of two between 1 and "
+          "65536, got " +
+          std::to_string(n));
+    }
+    return n;
+  }
+  static size_type checked_groups_for(size_type n) {
+    constexpr size_type max_groups =
+        std::bit_floor(static_cast<size_type>(PTRDIFF_MAX) / sizeof(group_block) / 2);
+    const size_type groups = groups_for(n, max_groups);
+    if (groups == 0) {
+      throw std::length_error("cmap: a table of " + std::to_string(n) +
+                              " entries exceeds the largest possible table");
+    }
+    return groups;
+  }
+
+  // ---- tables and nodes -----------------------------------------------------------------
+  // One allocation through the allocator: block 0 holds the table header, blocks 1.. the
+  // groups (a header is far smaller than a group).
+  using block_alloc = typename std::allocator_traits<Allocator>::template rebind_alloc<group_block>;
+  using block_traits = std::allocator_traits<block_alloc>;
+  static_assert(sizeof(table) <= sizeof(group_block));
+
+  static table* new_table(size_type groups) {
+    block_alloc a;
+    group_block* blocks = block_traits::allocate(a, groups + 1);
+    // The blocks are plain storage of trivially destructible atomics: construct them
+    // directly (no exception can occur past the allocation).
+    auto* t = ::new (static_cast<void*>(blocks)) table{groups - 1, nullptr};
+    t->groups = blocks + 1;
+    for (size_type i = 0; i < groups; ++i) {
+      group_block* g = ::new (static_cast<void*>(blocks + 1 + i)) group_block;
+      g->ctrl[0].store(empty_word, std::memory_order_relaxed);
+      g->ctrl[1].store(empty_word, std::memory_order_relaxed);
+      for (auto& slot : g->slots) slot.store(nullptr, std::memory_order_relaxed);
+    }
+    return t;
+  }
+  static void delete_table(void* p, void*) {
+    auto* t = static_cast<table*>(p);
+    const size_type groups = t->group_mask + 1;
+    block_alloc a;
+    block_traits::deallocate(a, reinterpret_cast<group_block*>(t), groups + 1);
+  }
+  static size_type table_bytes_of(const table* t) noexcept {
+    return (t->group_mask + 2) * sizeof(group_block);
+  }
+  void retire_table(table* t) { epoch_domain::global().retire(t, &delete_table, nullptr, this); }
+
+  template <class KK, class... Args>
+  static node* make_node(std::size_t h, std::uint64_t birth, KK&& key, Args&&... args) {
+    node_alloc a;
+    node* n = node_traits::allocate(a, 1);
+    try {
+      node_traits::construct(a, n, h, birth, std::forward<KK>(key), std::forward<Args>(args)...);
+    } catch (...) {
+      node_traits::deallocate(a, n, 1);
+      throw;
+    }
+    return n;
+  }
+  static void delete_node(void* p, void*) {
+    node_alloc a;
+    node* n = static_cast<node*>(p);
+    node_traits::destroy(a, n);
+    node_traits::deallocate(a, n, 1);
+  }
+  void retire_node(node* n) { epoch_domain::global().retire(n, &delete_node, nullptr, this); }
+
+  // Swaps fresh into p's slot (same key, same tag) and retires the old node.
+  void replace_node(position& p, node* fresh) {
+    // release: fresh's construction is visible to a reader that loads it (acquire).
+    p.g->slots[p.slot].store(fresh, std::memory_order_release);
+    retire_node(p.n);
+    p.n = fresh;
+  }
+
+  // Calls f(const T&) with n's value (not for locked_in_place: its callers lock first).
+  template <class F>
+  static void with_value(node* n, F&& f) {
+    if constexpr (policy == value_policy::atomic_inline) {
+      const T v = n->value.load(std::memory_order_acquire);
+      f(v);
+    } else {
+      f(std::as_const(n->value));
+    }
+  }
+
+  template <class F>
+  static void for_each_node_of(table* t, F&& f) {
+    for (size_type gi = 0; gi <= t->group_mask; ++gi) {
+      for (auto& slot : t->groups[gi].slots) {
+        if (node* n = slot.load(std::memory_order_relaxed)) f(n);
+      }
+    }
+  }
+
+  static void prefetch(const void* p) noexcept {
+#if defined(__GNUC__)
+    __builtin_prefetch(p);
+#else
+    (void)p;
+#endif
+  }
+
+  // ---- control words ----------------------------------------------------------------------
+  // acquire: pairs with the release CAS that published a tag (set_ctrl), so a reader that
+  // sees the tag also sees the node stored before it.
+  static group load_group(const group_block& g) noexcept {
+    return group(g.ctrl[0].load(std::memory_order_acquire),
+                      g.ctrl[1].load(std::memory_order_acquire));
+  }
+
+  static ctrl_t byte_of(std::uint64_t word, unsigned i) noexcept {
+    return static_cast<ctrl_t>(static_cast<std::uint8_t>(word >> (8 * (i % 8))));
+  }
+
+  // Changes control byte i of g from `from` to `to`; false if it was not `from`. A CAS loop
+  // on the word, since writers of other stripes may change its other bytes meanwhile.
+  // acq_rel: release publishes the slot store made before (see load_group); acquire orders
+  // a claim before the claimer's later stores.
+  static bool set_ctrl(group_block& g, unsigned i, ctrl_t from, ctrl_t to) noexcept {
+    std::atomic<std::uint64_t>& word = g.ctrl[i / 8];
+    const unsigned shift = 8 * (i % 8);
+    std::uint64_t w = word.load(std::memory_order_relaxed);
+    for (;;) {
+      if (byte_of(w, i) != from) return false;
+      const std::uint64_t next = (w & ~(std::uint64_t{0xFF} << shift)) |
+                                 (std::uint64_t{static_cast<std::uint8_t>(to)} << shift);
+      if (word.compare_exchange_weak(w, next, std::memory_order_acq_rel,
+                                     std::memory_order_relaxed)) {
+        return true;
+      }
+    }
+  }
+
+  // ---- probing --------------------------------------------------------------------------
+  template <class K>
+  node* lookup(const table* t, const K& key, std::size_t h) const {
+    const ctrl_t tag = tag_of(h);
+    std::size_t gi = (h >> 7) & t->group_mask;
+    for (std::size_t stride = 1;; gi = (gi + stride++) & t->group_mask) {
+      const group_block& g = t->groups[gi];
+      const group v = load_group(g);
+      for (unsigned i : v.match(tag)) {
+        node* n = g.slots[i].load(std::memory_order_acquire);
+        if (n != nullptr && n->hash == h && eq_(n->key, key)) return n;
+      }
+      if (v.match_empty().any()) return nullptr;  // invariant (1)
+    }
+  }
+
+  template <class K>
+  position find_position(table* t, const K& key, std::size_t h) const {
+    const ctrl_t tag = tag_of(h);
+    std::size_t gi = (h >> 7) & t->group_mask;
+    for (std::size_t stride = 1;; gi = (gi + stride++) & t->group_mask) {
+      group_block& g = t->groups[gi];
+      const group v = load_group(g);
+      for (unsigned i : v.match(tag)) {
+        node* n = g.slots[i].load(std::memory_order_acquire);
+        if (n != nullptr && n->hash == h && eq_(n->key, key)) return position{&g, i, n, h};
+      }
+      if (v.match_empty().any()) return position{nullptr, 0, nullptr, h};
+    }
+  }
+
+  // Puts n into the first free slot of its probe sequence in t and publishes it. The caller
+  // holds n's stripe lock and at least one unit of that stripe's budget (write() saw to
+  // it), so an empty slot can always be claimed (invariant (2)).
+  void claim_and_publish(table* t, stripe& s, node* n) {
+    const ctrl_t tag = tag_of(n->hash);
+    std::size_t gi = (n->hash >> 7) & t->group_mask;
+    for (std::size_t stride = 1;; gi = (gi + stride++) & t->group_mask) {
+      group_block& g = t->groups[gi];
+      for (;;) {
+        const group v = load_group(g);
+        const bit_mask deleted = v.match_deleted();
+        const bit_mask empty = v.match_empty();
+        if (!deleted.any() && !empty.any()) break;  // full: next group
+        // Prefer a tombstone (costs no budget); else an empty slot (costs one unit).
+        const bool take_deleted = deleted.any();
+        const unsigned i = take_deleted ? deleted.lowest() : empty.lowest();
+        if (!set_ctrl(g, i, take_deleted ? ctrl_deleted : ctrl_empty, ctrl_busy)) continue;
+        if (!take_deleted) --s.budget;
+        g.slots[i].store(n, std::memory_order_relaxed);  // published by the CAS below
+        set_ctrl(g, i, ctrl_busy, tag);
+        return;
+      }
+    }
+  }
+
+  // ---- budget and growth ----------------------------------------------------------------
+  // Takes up to budget_chunk units from the shared pool into s; false if the pool is empty.
+  bool refill_budget(stripe& s) {
+    std::ptrdiff_t avail = pool_.load(std::memory_order_relaxed);
+    while (avail > 0) {
+      const std::ptrdiff_t take =
+          avail < static_cast<std::ptrdiff_t>(budget_chunk) ? avail : budget_chunk;
+      if (pool_.compare_exchange_weak(avail, avail - take, std::memory_order_relaxed)) {
+        s.budget += static_cast<std::size_t>(take);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Every stripe lock, in index order (the only order in which more than one is held).
+  class all_stripes_lock {
+   public:
+    explicit all_stripes_lock(const concurrent_table& t) : table_(t), not_reentered_(&t) {
+      for (std::size_t i = 0; i < t.stripe_count_; ++i) t.stripes_[i].lock.lock();
+    }
+    ~all_stripes_lock() {
+      for (std::size_t i = table_.stripe_count_; i-- > 0;) table_.stripes_[i].lock.unlock();
+    }
+    all_stripes_lock(const all_stripes_lock&) = delete;
+    all_stripes_lock& operator=(const all_stripes_lock&) = delete;
+
+   private:
+    const concurrent_table& table_;
+    reentrancy_guard not_reentered_;
+  };
+
+  // Grows (or rebuilds) the table a writer found out of budget, unless someone else did.
+  void grow(table* seen) {
+    all_stripes_lock all(*this);
+    table* t = table_.load(std::memory_order_relaxed);
+    if (t != seen || pool_.load(std::memory_order_relaxed) > 0) return;  // done meanwhile
+    size_type live = 0;
+    for (std::size_t i = 0; i < stripe_count_; ++i)
+      live += stripes_[i].size.load(std::memory_order_relaxed);
+    const size_type groups = t->group_mask + 1;
+    // Mostly tombstones: rebuild at the same size; else double.
+    rehash_locked(t, live * 16 <= t->capacity() * 7 ? groups : groups * 2);
+  }
+
+  // Builds a table of `groups` groups holding old's nodes and publishes it. Every stripe
+  // lock is held, so old is frozen; readers keep reading it meanwhile.
+  void rehash_locked(table* old, size_type groups) {
+    table* fresh = new_table(groups);  // may throw bad_alloc: nothing changed
+    size_type live = 0;
+    for_each_node_of(old, [&](node* n) {
+      const std::size_t h = n->hash;
+      std::size_t gi = (h >> 7) & fresh->group_mask;
+      for (std::size_t stride = 1;; gi = (gi + stride++) & fresh->group_mask) {
+        group_block& g = fresh->groups[gi];
+        const bit_mask empty = load_group(g).match_empty();
+        if (!empty.any()) continue;
+        const unsigned i = empty.lowest();
+        g.slots[i].store(n, std::memory_order_relaxed);
+        set_ctrl(g, i, ctrl_empty, tag_of(h));
+        break;
+      }
+      ++live;
+    });
+    for (std::size_t i = 0; i < stripe_count_; ++i) stripes_[i].budget = 0;
+    pool_.store(static_cast<std::ptrdiff_t>(max_load(fresh->capacity()) - live),
+                std::memory_order_relaxed);
+    // release: the new table's contents are visible to a reader that loads the pointer.
+    table_.store(fresh, std::memory_order_release);
+    retire_table(old);
+  }
+
+  std::size_t stripe_index(std::size_t h) const noexcept {
+    return static_cast<std::size_t>(static_cast<std::uint64_t>(h) >> stripe_shift_) &
+           (stripe_count_ - 1);
+  }
+  stripe& stripe_for(std::size_t h) const noexcept { return stripes_[stripe_index(h)]; }
+
+  [[no_unique_address]] Hash hash_;
+  [[no_unique_address]] KeyEqual eq_;
+  const size_type stripe_count_;
+  const unsigned stripe_shift_;
+  std::unique_ptr<stripe[]> stripes_;
+  alignas(cache_line_size) std::atomic<table*> table_{nullptr};
+  // Empty-slot budget not yet handed to a stripe (invariant (2)); touched only when a
+  // stripe's own budget runs out.
+  alignas(cache_line_size) std::atomic<std::ptrdiff_t> pool_{0};
+};
+
+}  // namespace cmap::detail
