@@ -51,7 +51,7 @@ TEST(Epoch, NothingIsFreedWhileAReaderThatMayHoldItIsPinned) {
 TEST(Epoch, PinsNestAndOnlyTheOutermostUnpins) {
   settle();
   const int base = tracked::live.load();
-  std::latch pinned(1), inner_done(1), release(1);
+  std::latch pinned(1), release(1);
   std::thread reader([&] {
     auto outer = domain().pin();
     {

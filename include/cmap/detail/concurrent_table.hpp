@@ -29,8 +29,8 @@
 // A reader pins the epoch (epoch.hpp), loads the table pointer, probes groups: for each
 // control byte equal to the tag it loads the slot's node and compares hash and key; it
 // stops at a group with an empty byte. It writes only its own epoch record.
-//   - Publication: a writer stores the node into the slot, then sets the tag with a release
-//     CAS; a reader's acquire load of the control word that sees the tag also sees the node.
+//   - Publication: a writer stores the node into the slot (release), then sets the tag with
+//     a release CAS; a reader's acquire load of either sees the node fully built.
 //   - Erase: the tag becomes deleted (a tombstone, always: never "empty", see below) and
 //     the slot null; the node is retired and freed two epochs later, so a reader that loaded
 //     it may still read it.
@@ -672,7 +672,10 @@ class concurrent_table {
         const unsigned i = take_deleted ? deleted.lowest() : empty.lowest();
         if (!set_ctrl(g, i, take_deleted ? ctrl_deleted : ctrl_empty, ctrl_busy)) continue;
         if (!take_deleted) --s.budget;
-        g.slots[i].store(n, std::memory_order_relaxed);  // published by the CAS below
+        // release, although the tag's CAS below publishes it too: a reader whose control
+        // snapshot is older (a tag of the slot's previous entry) may load this pointer
+        // without seeing that CAS, and must still see the node built.
+        g.slots[i].store(n, std::memory_order_release);
         set_ctrl(g, i, ctrl_busy, tag);
         return;
       }
