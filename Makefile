@@ -1,6 +1,6 @@
 # Developer entry points for cmap. The build is CMake + Ninja; this file only drives it.
 #   make test    the test matrix: GCC, Clang + ThreadSanitizer, GCC + AddressSanitizer/UBSan
-#   make bench   Release build, then race-demo and the micro-benchmarks
+#   make bench   Release build, then race-demo, cmap-bench --standard and the micro-benchmarks
 #   make deps    check (as root: install) the Debian packages
 #   make clean   remove build/
 
@@ -51,6 +51,9 @@ bench: deps
 	$(CMAKE) --build $(BUILD)/release -j $(JOBS)
 	@echo "=== cmap race-demo ==="
 	$(BUILD)/release/tools/race-demo/race-demo
+	@echo "=== cmap-bench --standard ==="
+	$(BUILD)/release/tools/cmap-bench/cmap-bench --standard \
+	  --json $(BUILD)/release/cmap-bench-standard.json --report $(BUILD)/release/cmap-bench-standard.html
 	@echo "=== cmap micro-benchmarks ==="
 	@found=0; \
 	for b in $(BUILD)/release/bench/*_bench; do \

@@ -14,6 +14,15 @@ packages=(
   libgmock-dev
   libbenchmark-dev
   make
+  # cmap-bench: command line, formatting, workload files and JSON output
+  libcli11-dev
+  libfmt-dev
+  nlohmann-json3-dev
+  # cmap-bench peers (each optional at configure time; installed so that CI compares them)
+  libtbb-dev
+  libcuckoo-dev
+  libabsl-dev
+  libboost1.81-dev
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

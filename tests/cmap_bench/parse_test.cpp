@@ -1,0 +1,166 @@
+// Option and workload-file parsing: every bad input gives exit status 2, one message naming
+// the problem, and leaves no output file behind.
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_util.hpp"
+#include "workload.hpp"
+
+namespace cmap_bench {
+namespace {
+
+using testing::run_cli;
+using testing::temp_dir;
+
+struct bad_case {
+  std::vector<std::string> args;
+  std::string message;  // a part of the expected message
+};
+
+void write(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+}
+
+TEST(Parse, BadInputsExitWith2AndLeaveNoFile) {
+  temp_dir dir;
+  const std::string bad_json = dir.file("bad.json");
+  write(bad_json, "{\"ops\": 1000, \"mix\": {\"find\": 100}");  // unterminated
+  const std::string unknown_field = dir.file("unknown.json");
+  write(unknown_field, R"({"ops": 1000, "mixx": {"find": 100}})");
+  const std::string contradictory = dir.file("contra.json");
+  write(contradictory, R"({"ops": 1000, "duration_ms": 100, "mix": {"find": 100}})");
+  const std::string bad_mix = dir.file("mix.json");
+  write(bad_mix, R"({"mix": {"find": 60, "update": 30}})");
+  const std::string bad_type = dir.file("type.json");
+  write(bad_type, R"({"threads": "two"})");
+  const std::string bad_op = dir.file("op.json");
+  write(bad_op, R"({"mix": {"fnd": 100}})");
+  const std::string empty_reads = dir.file("empty.json");
+  write(empty_reads, R"({"mix": {"find": 100}, "preload": 0})");
+  const std::string key_length_u64 = dir.file("klen.json");
+  write(key_length_u64, R"({"key_type": "u64", "key_length": 12})");
+  const std::string unavailable = dir.file("cow.json");
+  write(unavailable, R"({"preset": "cow-vs-persistent"})");
+  const std::size_t inputs = dir.entries();
+
+  const std::vector<bad_case> cases = {
+      {{"--preset", "read-hevy"}, "unknown preset 'read-hevy'"},
+      {{"--preset", "read-heavy", "--maps", "nosuchmap"}, "unknown map 'nosuchmap'"},
+      {{"--preset", "read-heavy", "--maps", "sharded_map:3"}, "power of two"},
+      {{"--preset", "read-heavy", "--maps", "locked_map:4"}, "takes no ':N' variant"},
+      {{"--preset", "read-heavy", "--threads", "0"}, "thread count 0"},
+      {{"--preset", "read-heavy", "--value-size", "7"}, "value_size 7"},
+      {{"--preset", "read-heavy", "--preload", "2"}, "preload 2"},
+      {{"--preset", "read-heavy", "--ops", "10", "--duration-ms", "10"}, "contradict"},
+      {{"--preset", "read-heavy", "--dist", "pareto"}, "unknown key distribution 'pareto'"},
+      {{"--preset", "read-heavy", "--mix", "find=50"}, "adds up to 50%"},
+      {{"--preset", "read-heavy", "--key-type", "float"}, "--key-type 'float'"},
+      {{"--preset", "read-heavy", "--baseline", "nosuchmap"}, "--baseline 'nosuchmap'"},
+      {{"--preset", "read-heavy", "--reps", "0"}, "repetitions 0"},
+      {{"--preset", "read-heavy", "--csv", dir.file("missing/out.csv")}, "does not exist"},
+      {{"--standard", "--preset", "read-heavy"}, "cannot be combined"},
+      {{}, "nothing to run"},
+      {{"--no-such-flag"}, "--no-such-flag"},
+      {{"--workload", dir.file("absent.json")}, "cannot open workload file"},
+      {{"--workload", bad_json}, "malformed JSON"},
+      {{"--workload", unknown_field}, "unknown field 'mixx'"},
+      {{"--workload", contradictory}, "contradict"},
+      {{"--workload", bad_mix}, "adds up to 90%"},
+      {{"--workload", bad_type}, "field 'threads'"},
+      {{"--workload", bad_op}, "unknown operation 'fnd'"},
+      {{"--workload", empty_reads}, "measures nothing"},
+      {{"--workload", key_length_u64}, "'key_length' applies to string keys only"},
+      {{"--workload", unavailable}, "not available yet"},
+      {{"advise"}, "--workload"},
+      {{"advise", "--workload", bad_mix}, "adds up to 90%"},
+  };
+  for (const auto& c : cases) {
+    auto args = c.args;
+    for (const char* flag : {"--csv", "--json", "--report"}) {
+      const bool given = std::find(args.begin(), args.end(), flag) != args.end();
+      if (!given && (args.empty() || args[0] != "advise")) {
+        args.push_back(flag);
+        args.push_back(dir.file(std::string("out") + flag));
+      }
+    }
+    std::string line;
+    for (const auto& a : c.args) line += a + " ";
+    const auto r = run_cli(args);
+    EXPECT_EQ(r.status, 2) << line << "\nstderr: " << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << line << "\nstderr: " << r.err;
+    EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line expected: " << r.err;
+    EXPECT_TRUE(r.out.empty()) << line << "\nstdout: " << r.out;
+    EXPECT_EQ(dir.entries(), inputs) << line << ": an output file was left behind";
+  }
+}
+
+TEST(Parse, WorkloadFileRoundTrip) {
+  const auto j = nlohmann::json::parse(R"({
+    "name": "sessions", "threads": [1, 2, 8], "ops": 5000, "key_universe": 2000,
+    "key_type": "string", "key_length": 24, "value_size": 64,
+    "mix": {"find": 90, "insert_or_assign": 5, "erase": 4, "for_each": 1},
+    "distribution": {"type": "hotset", "hot_fraction": 0.1, "hot_probability": 0.8},
+    "preload": 0.75, "seed": 9, "repetitions": 5})");
+  const workload w = parse_workload_json(j, "test");
+  EXPECT_EQ(w.name, "sessions");
+  EXPECT_EQ(w.threads, (std::vector<unsigned>{1, 2, 8}));
+  EXPECT_TRUE(w.string_keys);
+  EXPECT_EQ(w.key_length, 24u);
+  EXPECT_EQ(w.value_size, 64u);
+  EXPECT_EQ(w.dist.type, key_dist::hotset);
+  EXPECT_DOUBLE_EQ(w.dist.hot_fraction, 0.1);
+  EXPECT_DOUBLE_EQ(w.mix[static_cast<int>(op_kind::for_each)], 1);
+  EXPECT_EQ(w.repetitions, 5u);
+  // Back through to_json and parse again: the same workload.
+  auto again = to_json(w);
+  again.erase("description");
+  again["distribution"] = w.dist_string();
+  const workload w2 = parse_workload_json(again, "round trip");
+  EXPECT_EQ(w2.mix_string(), w.mix_string());
+  EXPECT_EQ(w2.dist_string(), w.dist_string());
+  EXPECT_EQ(w2.key_universe, w.key_universe);
+}
+
+TEST(Parse, PresetWithOverrides) {
+  const auto j =
+      nlohmann::json::parse(R"({"preset": "parallel-load", "key_universe": 1000, "ops": 10000,
+                                          "distribution": "zipf:0.5"})");
+  const workload w = parse_workload_json(j, "test");
+  EXPECT_EQ(w.name, "parallel-load");
+  EXPECT_EQ(w.key_universe, 1000u);
+  EXPECT_DOUBLE_EQ(w.dist.theta, 0.5);
+  EXPECT_EQ(w.preload, 0);
+}
+
+TEST(Parse, EveryPresetIsValidOrSaysWhyNot) {
+  for (const auto& name : preset_names()) {
+    const workload w = preset(name);
+    if (w.unavailable.empty()) {
+      EXPECT_NO_THROW(validate(w)) << name;
+    } else {
+      EXPECT_NE(w.unavailable.find("not available yet"), std::string::npos) << name;
+    }
+  }
+  for (const auto& w : standard_suite()) {
+    if (w.unavailable.empty()) {
+      EXPECT_NO_THROW(validate(w)) << w.name;
+    }
+  }
+}
+
+TEST(Parse, ListAndHelp) {
+  const auto list = run_cli({"--list"});
+  EXPECT_EQ(list.status, 0);
+  EXPECT_NE(list.out.find("locked_map"), std::string::npos);
+  EXPECT_NE(list.out.find("std_shared_mutex"), std::string::npos);
+  EXPECT_NE(list.out.find("cow-vs-persistent"), std::string::npos);
+  const auto help = run_cli({"--help"});
+  EXPECT_EQ(help.status, 0);
+  EXPECT_NE(help.out.find("--workload"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cmap_bench

@@ -1,0 +1,86 @@
+#pragma once
+// What every adapter offers the runner, and the value types of the workloads.
+//
+// An adapter wraps one map for keys Key and values Value and has:
+//   explicit A(std::size_t param)            param: a variant's number (shards), 0 = default
+//   bool find(const Key&)                    true if found (the value is copied out)
+//   bool insert(const Key&, const Value&)    insert if absent
+//   void insert_or_assign(const Key&, const Value&)
+//   void update(const Key&)                  upsert-increment: ++value, or insert Value(1)
+//   bool erase(const Key&)
+//   std::size_t for_each()                   walks every entry, returns how many it saw
+//   std::size_t size()
+//   std::optional<std::size_t> allocated_bytes()   where the map reports it
+// Which of these may run concurrently is said once, in the map's registry entry (caps).
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace cmap_bench {
+
+// What a map allows; the runner reports a workload as n/a where it needs more.
+struct caps {
+  bool concurrent = true;           // false: unlocked map, run at 1 thread only
+  bool concurrent_erase = true;     // erase concurrently with other operations
+  bool concurrent_update = true;    // insert_or_assign / update of a present key
+  bool concurrent_for_each = true;  // for_each concurrently with writers
+};
+
+// A value of Bytes bytes (8 is a plain u64): the first word is the counter that update
+// increments, the rest is payload that copies cost.
+template <unsigned Bytes>
+struct payload {
+  std::uint64_t words[Bytes / 8] = {};
+  payload() = default;
+  explicit payload(std::uint64_t v) noexcept { words[0] = v; }
+  payload& operator++() noexcept {
+    ++words[0];
+    return *this;
+  }
+  friend bool operator==(const payload&, const payload&) = default;
+};
+
+template <unsigned Bytes>
+struct value_of {
+  using type = payload<Bytes>;
+};
+template <>
+struct value_of<8> {
+  using type = std::uint64_t;
+};
+
+// Keeps the compiler from dropping a copied-out value.
+template <class T>
+inline void keep(const T& v) noexcept {
+  asm volatile("" : : "m"(v));
+}
+
+// for_each of the maps that have iterators: walks (key, value) pairs, touching each value;
+// returns how many it saw.
+template <class Range>
+std::size_t walk_entries(const Range& range) {
+  std::size_t n = 0;
+  for (const auto& entry : range) {
+    keep(entry.second);
+    ++n;
+  }
+  return n;
+}
+
+// The peers do not report their memory: counting_allocator measures it instead.
+struct memory_from_allocator {
+  static std::optional<std::size_t> allocated_bytes() { return std::nullopt; }
+};
+
+// The increment every update applies.
+struct increment {
+  template <class V>
+  void operator()(V& v) const noexcept {
+    ++v;
+  }
+};
+
+}  // namespace cmap_bench

@@ -1,0 +1,87 @@
+#pragma once
+// One adapter for every cmap map: they share the calls of shared/API.md, so a new map needs
+// only an alias (one small header) and one registry line. A map constructible from a size_t
+// (sharded_map's shard count) receives the variant's number when one is given.
+
+#include <fmt/format.h>
+
+#include <concepts>
+#include <cstddef>
+#include <iterator>
+#include <optional>
+
+#include "adapter.hpp"
+
+namespace cmap_bench {
+
+enum class log_hook { none, inside, outside };
+
+// The simulated logging hook of the lock-scope preset: format one log line (~0.3 us).
+inline void simulated_log_line(std::uint64_t counter) {
+  thread_local fmt::memory_buffer line;
+  line.clear();
+  fmt::format_to(std::back_inserter(line), "{:>12} update counter={} shard={:#x} note={}", "INFO",
+                 counter, counter * 0x9e3779b97f4a7c15ULL, "lock-scope");
+  for (int i = 0; i < 4; ++i)
+    fmt::format_to(std::back_inserter(line), " field{}={:.3f}", i,
+                   static_cast<double>(counter) / (i + 1));
+}
+
+template <class Map, log_hook Hook = log_hook::none>
+class common_surface_adapter {
+ public:
+  using key_type = typename Map::key_type;
+  using value_type = typename Map::mapped_type;
+
+  explicit common_surface_adapter(std::size_t param) : map_(make(param)) {}
+
+  bool find(const key_type& k) { return map_.find(k).has_value(); }
+  bool insert(const key_type& k, const value_type& v) { return map_.insert(k, v); }
+  void insert_or_assign(const key_type& k, const value_type& v) { map_.insert_or_assign(k, v); }
+  void update(const key_type& k) {
+    if constexpr (Hook == log_hook::none) {
+      map_.upsert(k, increment{}, 1);
+    } else if constexpr (Hook == log_hook::inside) {
+      map_.upsert(
+          k,
+          [](value_type& v) {
+            ++v;
+            simulated_log_line(counter_of(v));
+          },
+          1);
+    } else {
+      simulated_log_line(0);
+      map_.upsert(k, increment{}, 1);
+    }
+  }
+  bool erase(const key_type& k) { return map_.erase(k); }
+  std::size_t for_each() {
+    std::size_t n = 0;
+    map_.for_each([&n](const key_type&, const value_type&) { ++n; });
+    return n;
+  }
+  std::size_t size() { return map_.size(); }
+  std::optional<std::size_t> allocated_bytes() {
+    if constexpr (requires { map_.allocated_bytes(); })
+      return map_.allocated_bytes();
+    else
+      return std::nullopt;
+  }
+
+ private:
+  static std::uint64_t counter_of(const value_type& v) {
+    if constexpr (std::integral<value_type>)
+      return v;
+    else
+      return v.words[0];
+  }
+  static Map make(std::size_t param) {
+    if constexpr (std::constructible_from<Map, std::size_t>) {
+      if (param != 0) return Map(param);
+    }
+    return Map();
+  }
+  Map map_;
+};
+
+}  // namespace cmap_bench

@@ -1,0 +1,38 @@
+#pragma once
+// absl::flat_hash_map and boost::unordered_flat_map with no lock at all, each with its own
+// default hash: the single-thread ceiling (what a map costs when no thread ever shares it).
+// Registered as not concurrent: they run at 1 thread only.
+
+#include "adapter.hpp"
+#include "counting_allocator.hpp"
+
+namespace cmap_bench {
+
+template <class Map>
+class unlocked_adapter : public memory_from_allocator {
+ public:
+  using key_type = typename Map::key_type;
+  using value_type = typename Map::mapped_type;
+  explicit unlocked_adapter(std::size_t /*param*/) {}
+  bool find(const key_type& k) {
+    auto it = map_.find(k);
+    if (it == map_.end()) return false;
+    const value_type copy = it->second;
+    keep(copy);
+    return true;
+  }
+  bool insert(const key_type& k, const value_type& v) { return map_.emplace(k, v).second; }
+  void insert_or_assign(const key_type& k, const value_type& v) { map_.insert_or_assign(k, v); }
+  void update(const key_type& k) {
+    auto [it, inserted] = map_.try_emplace(k, 1);
+    if (!inserted) ++it->second;
+  }
+  bool erase(const key_type& k) { return map_.erase(k) == 1; }
+  std::size_t for_each() { return walk_entries(map_); }
+  std::size_t size() { return map_.size(); }
+
+ private:
+  Map map_;
+};
+
+}  // namespace cmap_bench

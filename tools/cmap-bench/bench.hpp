@@ -1,0 +1,28 @@
+#pragma once
+// Running workloads over the selected maps.
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "registry.hpp"
+#include "results.hpp"
+#include "workload.hpp"
+
+namespace cmap_bench {
+
+struct run_options {
+  bool progress = false;                    // a progress line on stderr
+  const std::atomic<bool>* stop = nullptr;  // Ctrl-C
+};
+
+// Why map m cannot run w at this thread count; empty if it can.
+std::string not_applicable(const map_info& m, const workload& w, unsigned threads);
+// The maps a workload runs: its own list (lock-scope, shard-scaling), else the user's
+// patterns, else every registered (non-hidden) map.
+std::vector<selected_map> maps_for(const workload& w, const std::vector<std::string>& patterns);
+// One result per (thread count, map); an unavailable workload yields one "unavailable" row.
+std::vector<map_result> run_workload(const workload& w, const std::vector<selected_map>& maps,
+                                     const run_options& opt);
+
+}  // namespace cmap_bench

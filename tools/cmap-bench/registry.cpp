@@ -1,0 +1,149 @@
+// The registry: one line per map. The peers are compiled in when CMake found them
+// (CMAP_BENCH_HAVE_*); otherwise they are listed in skipped_peers().
+
+#include "registry.hpp"
+
+#include <fmt/format.h>
+#include <fnmatch.h>
+
+#include "adapters/concurrent_hash_map.hpp"
+#include "adapters/locked_map.hpp"
+#include "adapters/sharded_map.hpp"
+#include "adapters/std_shared_mutex.hpp"
+#include "runner.hpp"
+#ifdef CMAP_BENCH_HAVE_TBB
+#include "adapters/tbb_hash_map.hpp"
+#include "adapters/tbb_unordered_map.hpp"
+#endif
+#ifdef CMAP_BENCH_HAVE_LIBCUCKOO
+#include "adapters/cuckoo.hpp"
+#endif
+#ifdef CMAP_BENCH_HAVE_ABSL
+#include "adapters/absl_flat_map.hpp"
+#endif
+#ifdef CMAP_BENCH_HAVE_BOOST
+#include "adapters/boost_flat_map.hpp"
+#endif
+
+namespace cmap_bench {
+
+namespace {
+constexpr caps concurrent_full{};
+constexpr caps single_thread_only{false, false, false, false};
+}  // namespace
+
+const std::vector<map_info>& registry() {
+  static const std::vector<map_info> maps = {
+      // ---- cmap maps (common surface) --------------------------------------------------------
+      {"concurrent_hash_map", "cmap",
+       "cmap::concurrent_hash_map: lock-free reads, striped writers", concurrent_full, false,
+       false, run_adapter<concurrent_hash_map_adapter>},
+      {"locked_map", "cmap", "cmap::locked_map: one reader-writer lock", concurrent_full, false,
+       false, run_adapter<locked_map_adapter>},
+      {"sharded_map", "cmap", "cmap::sharded_map: lock striping ('sharded_map:N' for N shards)",
+       concurrent_full, true, false, run_adapter<sharded_map_adapter>},
+      {"locked_map+log-inside", "cmap", "locked_map, each update logged inside the lock",
+       concurrent_full, false, true, run_adapter<locked_map_log_inside>},
+      {"locked_map+log-outside", "cmap", "locked_map, each update logged before taking the lock",
+       concurrent_full, false, true, run_adapter<locked_map_log_outside>},
+      // ---- the hand-made baseline --------------------------------------------------------------
+      {"std_shared_mutex", "baseline", "std::unordered_map behind one std::shared_mutex",
+       concurrent_full, false, false, run_adapter<std_shared_mutex_adapter>},
+  // ---- peers ---------------------------------------------------------------------------------
+#ifdef CMAP_BENCH_HAVE_TBB
+      {"tbb_hash_map", "peer", "tbb::concurrent_hash_map (oneTBB)", caps{true, true, true, false},
+       false, false, run_adapter<tbb_hash_map_adapter>},
+      {"tbb_unordered_map", "peer", "tbb::concurrent_unordered_map (oneTBB)",
+       caps{true, false, false, true}, false, false, run_adapter<tbb_unordered_map_adapter>},
+#endif
+#ifdef CMAP_BENCH_HAVE_LIBCUCKOO
+      {"cuckoo", "peer", "libcuckoo::cuckoohash_map", concurrent_full, false, false,
+       run_adapter<cuckoo_adapter>},
+#endif
+#ifdef CMAP_BENCH_HAVE_ABSL
+      {"absl_flat_map", "peer", "absl::flat_hash_map, no lock (single-thread ceiling)",
+       single_thread_only, false, false, run_adapter<absl_flat_map_adapter>},
+#endif
+#ifdef CMAP_BENCH_HAVE_BOOST
+      {"boost_flat_map", "peer", "boost::unordered_flat_map, no lock (single-thread ceiling)",
+       single_thread_only, false, false, run_adapter<boost_flat_map_adapter>},
+#endif
+  };
+  return maps;
+}
+
+const std::vector<std::string>& skipped_peers() {
+  static const std::vector<std::string> skipped = [] {
+    std::vector<std::string> out;
+#ifndef CMAP_BENCH_HAVE_TBB
+    out.emplace_back("tbb_hash_map, tbb_unordered_map: skipped: not installed (libtbb-dev)");
+#endif
+#ifndef CMAP_BENCH_HAVE_LIBCUCKOO
+    out.emplace_back("cuckoo: skipped: not installed (libcuckoo-dev)");
+#endif
+#ifndef CMAP_BENCH_HAVE_ABSL
+    out.emplace_back("absl_flat_map: skipped: not installed (libabsl-dev)");
+#endif
+#ifndef CMAP_BENCH_HAVE_BOOST
+    out.emplace_back("boost_flat_map: skipped: not installed (libboost-dev 1.81+)");
+#endif
+    out.emplace_back("boost_concurrent_flat_map: skipped: needs Boost 1.83+ (Debian 12 has 1.81)");
+    out.emplace_back("libcds: skipped: no adapter yet");
+    return out;
+  }();
+  return skipped;
+}
+
+std::vector<selected_map> select_maps(const std::vector<std::string>& patterns) {
+  std::vector<selected_map> out;
+  auto add = [&](const map_info& m, std::size_t param, const std::string& name) {
+    for (const auto& s : out)
+      if (s.name == name) return;
+    out.push_back({&m, param, name});
+  };
+  for (const auto& pattern : patterns) {
+    bool matched = false;
+    const auto colon = pattern.find(':');
+    if (colon != std::string::npos) {
+      const std::string base = pattern.substr(0, colon);
+      const std::string number = pattern.substr(colon + 1);
+      std::size_t param = 0;
+      try {
+        std::size_t used = 0;
+        param = std::stoull(number, &used);
+        if (used != number.size()) throw std::invalid_argument(number);
+      } catch (const std::exception&) {
+        throw usage_error(fmt::format("map '{}': '{}' is not a number", pattern, number));
+      }
+      for (const auto& m : registry()) {
+        if (m.name != base) continue;
+        if (!m.takes_param) throw usage_error(fmt::format("map '{}' takes no ':N' variant", base));
+        if (base == "sharded_map" && (param == 0 || param > 65536 || (param & (param - 1)) != 0))
+          throw usage_error(fmt::format(
+              "map '{}': the shard count must be a power of two from 1 to 65536", pattern));
+        add(m, param, pattern);
+        matched = true;
+      }
+    } else {
+      for (const auto& m : registry()) {
+        const bool exact = m.name == pattern;
+        const bool glob = !m.hidden && fnmatch(pattern.c_str(), m.name.c_str(), 0) == 0;
+        if (exact || glob) {
+          add(m, 0, m.name);
+          matched = true;
+        }
+      }
+    }
+    if (!matched) {
+      std::string known;
+      for (const auto& m : registry()) known += (known.empty() ? "" : ", ") + m.name;
+      std::string skipped;
+      for (const auto& s : skipped_peers())
+        if (s.find(pattern) != std::string::npos) skipped = fmt::format(" ({})", s);
+      throw usage_error(fmt::format("unknown map '{}'{} (known: {})", pattern, skipped, known));
+    }
+  }
+  return out;
+}
+
+}  // namespace cmap_bench

@@ -1,0 +1,46 @@
+#pragma once
+// What a run measures: one map_result per (workload, map, thread count).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cmap_bench {
+
+struct rep_result {
+  double seconds = 0;
+  std::uint64_t ops = 0;
+  double mops = 0;  // million operations per second, all threads together
+};
+
+struct map_result {
+  std::string workload;
+  std::string map;
+  unsigned threads = 1;
+  // "ok"; "n/a" (the map cannot run this workload: note says why); "interrupted" (Ctrl-C
+  // before the first repetition ended); "unavailable" (the workload cannot run yet).
+  std::string status = "ok";
+  std::string note;
+  bool single_thread_ceiling = false;  // an unlocked map, shown for reference
+  std::vector<rep_result> reps;
+  double median_mops = 0;
+  double min_mops = 0;
+  double max_mops = 0;
+  double p50_ns = 0;
+  double p99_ns = 0;
+  double p999_ns = 0;
+  std::uint64_t latency_samples = 0;
+  // Memory, counted on one thread, untimed: after the first repetition's preload, or after
+  // replaying the whole run on one thread when the workload starts empty.
+  std::uint64_t entries = 0;
+  double bytes_per_entry = 0;        // 0 when not measured
+  std::string memory_method;         // "allocated_bytes" (the map's own) or "counting_allocator"
+  std::uint64_t peak_rss_bytes = 0;  // process peak RSS during this map's repetitions
+
+  [[nodiscard]] bool ok() const { return status == "ok"; }
+};
+
+// Fills median/min/max from reps.
+void summarise(map_result& r);
+
+}  // namespace cmap_bench

@@ -1,0 +1,207 @@
+#pragma once
+// The measurement loop, one instantiation per adapter, key type and value size.
+//
+// For each repetition: a fresh map, the preload (one thread, untimed), then the threads
+// start together on a barrier and run their pre-generated streams; the timed phase is from
+// the first thread's start to the last thread's end, and covers only operations. Every 64th
+// operation is timed on its own for the latency histogram. Each thread writes only its own
+// result slot; the main thread reads them after join(), so the runner itself shares nothing
+// mutable between threads but the map under test.
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <latch>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include "adapters/counting_allocator.hpp"
+#include "measures.hpp"
+#include "registry.hpp"
+
+namespace cmap_bench {
+
+constexpr unsigned latency_sample_shift = 6;  // every 64th operation is timed
+
+// One operation of a stream on the map; returns something the caller keeps, so that the
+// compiler cannot drop a call.
+template <class Map, class KeyOf>
+inline std::uint64_t apply(Map& map, std::uint64_t op, const KeyOf& key_of) {
+  using value_type = typename Map::value_type;
+  const std::uint64_t index = index_of(op);
+  switch (op_of(op)) {
+    case op_kind::find:
+    case op_kind::find_miss:
+      return map.find(key_of(index));
+    case op_kind::insert:
+      return map.insert(key_of(index), value_type(index));
+    case op_kind::insert_or_assign:
+      map.insert_or_assign(key_of(index), value_type(index));
+      return 1;
+    case op_kind::update:
+      map.update(key_of(index));
+      return 1;
+    case op_kind::erase:
+      return map.erase(key_of(index));
+    case op_kind::for_each:
+      return map.for_each();
+  }
+  return 0;
+}
+
+template <template <class, class> class Adapter, class Key, class Value>
+map_result run_typed(const run_request& rq) {
+  using clock = std::chrono::steady_clock;
+  const workload& w = *rq.w;
+  // A u64 key is index + 1; a string key comes from the pre-built table.
+  auto key_of = [&](std::uint64_t index) -> decltype(auto) {
+    if constexpr (std::is_same_v<Key, std::uint64_t>) {
+      return Key{index + 1};
+    } else {
+      return static_cast<const Key&>((*rq.string_keys)[index]);
+    }
+  };
+
+  map_result result;
+  result.threads = rq.threads;
+  latency_histogram latency;
+  // Memory (untimed, one thread, first thread count only): bytes per entry from the map's
+  // allocated_bytes() or, for peers, from counting_allocator, counted while the map is built:
+  // after the first repetition's preload or, when the workload starts empty, in a separate
+  // pass that replays the whole run on one thread.
+  auto record_memory = [&](auto& map) {
+    result.entries = map.size();
+    const auto counted = allocation_counter::bytes.load(std::memory_order_relaxed);
+    allocation_counter::enabled.store(false, std::memory_order_relaxed);
+    if (result.entries == 0) return;
+    if (auto bytes = map.allocated_bytes()) {
+      result.bytes_per_entry = static_cast<double>(*bytes) / static_cast<double>(result.entries);
+      result.memory_method = std::string("allocated_bytes");
+    } else if (counted > 0) {
+      result.bytes_per_entry = static_cast<double>(counted) / static_cast<double>(result.entries);
+      result.memory_method = std::string("counting_allocator");
+    }
+  };
+  auto start_counting = [] {
+    allocation_counter::bytes.store(0, std::memory_order_relaxed);
+    allocation_counter::enabled.store(true, std::memory_order_relaxed);
+  };
+  if (rq.measure_memory && w.preload == 0) {
+    trim_heap();
+    start_counting();
+    Adapter<Key, Value> map(rq.param);
+    for (const auto& stream : rq.ops->per_thread)
+      for (const std::uint64_t op : stream) apply(map, op, key_of);
+    record_memory(map);
+  }
+
+  const bool can_reset_peak = reset_peak_rss();
+  for (unsigned rep = 0; rep < w.repetitions; ++rep) {
+    if (rq.stop->load(std::memory_order_relaxed)) break;
+    trim_heap();
+    const bool count_preload = rep == 0 && rq.measure_memory && w.preload > 0;
+    if (count_preload) start_counting();
+    Adapter<Key, Value> map(rq.param);
+    for (std::uint64_t i = 0; i < w.key_universe; ++i)
+      if (preloaded(w, i)) map.insert(key_of(i), Value(i));
+    if (count_preload) record_memory(map);
+
+    struct alignas(64) slot {
+      clock::time_point start{};
+      clock::time_point end{};
+      std::uint64_t ops = 0;
+      std::uint64_t sink = 0;
+      latency_histogram latency;
+    };
+    std::vector<slot> slots(rq.threads);
+    std::latch ready(rq.threads + 1);
+    std::atomic<bool> go{false};
+    const auto deadline_ms = std::chrono::milliseconds(w.duration_ms);
+    std::vector<std::thread> workers;
+    workers.reserve(rq.threads);
+    for (unsigned t = 0; t < rq.threads; ++t) {
+      workers.emplace_back([&, t] {
+        const auto& stream = rq.ops->per_thread[t];
+        slot& my = slots[t];
+        ready.count_down();
+        // Released by the main thread's store (release) once every thread is ready.
+        while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+        my.start = clock::now();
+        const auto deadline = my.start + deadline_ms;
+        const std::size_t n = stream.size();
+        std::uint64_t done = 0;
+        for (std::uint64_t j = 0;; ++j) {
+          if ((j & 1023) == 0) {
+            if (rq.stop->load(std::memory_order_relaxed)) break;
+            if (w.duration_ms > 0 ? clock::now() >= deadline : j >= n) break;
+          } else if (w.duration_ms == 0 && j >= n) {
+            break;
+          }
+          const std::uint64_t op = stream[j % n];
+          const bool sampled = (j & ((1u << latency_sample_shift) - 1)) == 0;
+          const auto t0 = sampled ? clock::now() : clock::time_point{};
+          my.sink += apply(map, op, key_of);
+          if (sampled)
+            my.latency.record(static_cast<std::uint64_t>(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - t0).count()));
+          ++done;
+        }
+        my.end = clock::now();
+        my.ops = done;
+      });
+    }
+    ready.arrive_and_wait();
+    go.store(true, std::memory_order_release);
+    for (auto& th : workers) th.join();
+
+    auto first = slots[0].start;
+    auto last = slots[0].end;
+    std::uint64_t ops = 0;
+    for (const auto& s : slots) {
+      first = std::min(first, s.start);
+      last = std::max(last, s.end);
+      ops += s.ops;
+      latency.merge(s.latency);
+    }
+    const double seconds = std::chrono::duration<double>(last - first).count();
+    const bool complete =
+        w.duration_ms > 0 ? !rq.stop->load(std::memory_order_relaxed) : ops == w.ops;
+    if (!complete) break;  // interrupted: a partial repetition is not a measurement
+    result.reps.push_back(
+        {seconds, ops, seconds > 0 ? static_cast<double>(ops) / seconds / 1e6 : 0});
+  }
+  if (auto peak = peak_rss_bytes()) result.peak_rss_bytes = *peak;
+  if (!can_reset_peak)
+    result.note = std::string("peak RSS is the process peak (clear_refs unavailable)");
+  result.p50_ns = latency.percentile(0.50);
+  result.p99_ns = latency.percentile(0.99);
+  result.p999_ns = latency.percentile(0.999);
+  result.latency_samples = latency.total();
+  if (result.reps.empty()) result.status = std::string("interrupted");
+  summarise(result);
+  return result;
+}
+
+// Dispatches on the workload's key type and value size.
+template <template <class, class> class Adapter>
+map_result run_adapter(const run_request& rq) {
+  const workload& w = *rq.w;
+  auto with_key = [&]<class Key>() -> map_result {
+    switch (w.value_size) {
+      case 64:
+        return run_typed<Adapter, Key, typename value_of<64>::type>(rq);
+      case 256:
+        return run_typed<Adapter, Key, typename value_of<256>::type>(rq);
+      case 1024:
+        return run_typed<Adapter, Key, typename value_of<1024>::type>(rq);
+      default:
+        return run_typed<Adapter, Key, typename value_of<8>::type>(rq);
+    }
+  };
+  if (w.string_keys) return with_key.template operator()<std::string>();
+  return with_key.template operator()<std::uint64_t>();
+}
+
+}  // namespace cmap_bench

@@ -1,0 +1,462 @@
+#include "workload.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+namespace cmap_bench {
+
+namespace {
+
+constexpr const char* op_names[op_kind_count] = {
+    "find", "find_miss", "insert", "insert_or_assign", "update", "erase", "for_each"};
+
+void set_mix(workload& w, std::initializer_list<std::pair<op_kind, double>> parts) {
+  std::fill(std::begin(w.mix), std::end(w.mix), 0.0);
+  for (auto [k, p] : parts) w.mix[static_cast<int>(k)] = p;
+}
+
+op_kind op_from_name(const std::string& name, const std::string& where) {
+  for (int i = 0; i < op_kind_count; ++i)
+    if (name == op_names[i]) return static_cast<op_kind>(i);
+  throw usage_error(fmt::format(
+      "{}: unknown operation '{}' (known: find, find_miss, insert, insert_or_assign, update, "
+      "erase, for_each)",
+      where, name));
+}
+
+double parse_double(const std::string& text, const std::string& what) {
+  try {
+    std::size_t used = 0;
+    const double v = std::stod(text, &used);
+    if (used != text.size() || !std::isfinite(v)) throw std::invalid_argument(text);
+    return v;
+  } catch (const std::exception&) {
+    throw usage_error(fmt::format("{}: '{}' is not a number", what, text));
+  }
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  std::istringstream in(s);
+  while (std::getline(in, cur, sep)) out.push_back(cur);
+  if (!s.empty() && s.back() == sep) out.emplace_back();
+  return out;
+}
+
+}  // namespace
+
+const char* op_name(op_kind k) noexcept { return op_names[static_cast<int>(k)]; }
+
+const char* dist_name(key_dist d) noexcept {
+  switch (d) {
+    case key_dist::uniform:
+      return "uniform";
+    case key_dist::zipf:
+      return "zipf";
+    case key_dist::sequential:
+      return "sequential";
+    case key_dist::hotset:
+      return "hotset";
+  }
+  return "?";
+}
+
+bool workload::writes() const {
+  return has(op_kind::insert) || has(op_kind::insert_or_assign) || has(op_kind::update) ||
+         has(op_kind::erase);
+}
+
+std::string workload::mix_string() const {
+  std::string out;
+  for (int i = 0; i < op_kind_count; ++i) {
+    if (mix[i] <= 0) continue;
+    if (!out.empty()) out += ',';
+    out += fmt::format("{}={:g}", op_names[i], mix[i]);
+  }
+  return out;
+}
+
+std::string workload::dist_string() const {
+  switch (dist.type) {
+    case key_dist::zipf:
+      return fmt::format("zipf:{:g}", dist.theta);
+    case key_dist::hotset:
+      return fmt::format("hotset:{:g}:{:g}", dist.hot_fraction, dist.hot_probability);
+    default:
+      return dist_name(dist.type);
+  }
+}
+
+void validate(const workload& w) {
+  const std::string where = fmt::format("workload '{}'", w.name);
+  if (w.threads.empty()) throw usage_error(where + ": the thread list is empty");
+  for (unsigned t : w.threads)
+    if (t == 0 || t > 1024)
+      throw usage_error(fmt::format("{}: thread count {} is out of range (1 to 1024)", where, t));
+  if (w.ops == 0 && w.duration_ms == 0)
+    throw usage_error(where + ": give either ops (> 0) or duration_ms (> 0)");
+  if (w.ops != 0 && w.duration_ms != 0)
+    throw usage_error(where + ": ops and duration_ms contradict each other; give only one");
+  if (w.duration_ms > 600'000) throw usage_error(where + ": duration_ms above 600000 (10 minutes)");
+  if (w.ops > 2'000'000'000ULL)
+    throw usage_error(where + ": ops above 2e9 cannot be pre-generated");
+  for (unsigned t : w.threads)
+    if (w.ops != 0 && w.ops < t)
+      throw usage_error(fmt::format("{}: {} ops cannot be shared by {} threads", where, w.ops, t));
+  if (w.key_universe == 0) throw usage_error(where + ": key_universe must be at least 1");
+  if (w.key_universe > (1ULL << 32))
+    throw usage_error(where + ": key_universe above 2^32 is not supported");
+  if (w.string_keys && (w.key_length < 8 || w.key_length > 256))
+    throw usage_error(
+        fmt::format("{}: key_length {} is out of range (8 to 256)", where, w.key_length));
+  if (w.value_size != 8 && w.value_size != 64 && w.value_size != 256 && w.value_size != 1024)
+    throw usage_error(fmt::format("{}: value_size {} is not supported (8, 64, 256 or 1024 bytes)",
+                                  where, w.value_size));
+  double sum = 0;
+  for (double p : w.mix) {
+    if (p < 0 || !std::isfinite(p)) throw usage_error(where + ": a mix percentage is negative");
+    sum += p;
+  }
+  if (std::fabs(sum - 100.0) > 1e-6)
+    throw usage_error(fmt::format("{}: the operation mix adds up to {:g}%, not 100%", where, sum));
+  if (w.preload < 0 || w.preload > 1 || !std::isfinite(w.preload))
+    throw usage_error(
+        fmt::format("{}: preload {:g} is not a fraction in [0, 1]", where, w.preload));
+  if (w.dist.type == key_dist::zipf && (w.dist.theta < 0 || w.dist.theta > 5))
+    throw usage_error(
+        fmt::format("{}: zipf theta {:g} is out of range (0 to 5)", where, w.dist.theta));
+  if (w.dist.type == key_dist::hotset && (w.dist.hot_fraction <= 0 || w.dist.hot_fraction >= 1 ||
+                                          w.dist.hot_probability < 0 || w.dist.hot_probability > 1))
+    throw usage_error(where + ": hotset needs 0 < hot_fraction < 1 and 0 <= hot_probability <= 1");
+  if (w.repetitions == 0 || w.repetitions > 100)
+    throw usage_error(
+        fmt::format("{}: repetitions {} is out of range (1 to 100)", where, w.repetitions));
+  // Contradictions: reads of a map that is empty and never written find nothing to measure.
+  if (!w.writes() && w.preload == 0 && (w.has(op_kind::find) || w.has(op_kind::for_each)))
+    throw usage_error(where +
+                      ": a read-only mix over an empty map (preload 0) measures nothing; "
+                      "set preload > 0 or add writes");
+  if (w.dist.type == key_dist::sequential && w.has(op_kind::find) && !w.writes() && w.preload < 1)
+    throw usage_error(where + ": sequential reads of a partly preloaded map: use preload 1");
+}
+
+const std::vector<std::string>& preset_names() {
+  static const std::vector<std::string> names = {
+      "parallel-load", "read-heavy",    "read-only",        "mixed", "insert-only", "write-heavy",
+      "lock-scope",    "shard-scaling", "cow-vs-persistent"};
+  return names;
+}
+
+workload preset(const std::string& name) {
+  workload w;
+  w.name = name;
+  w.threads = {1, 2, 4};
+  if (name == "parallel-load") {
+    // Boost.Unordered's concurrent benchmark: int -> int from empty, 10*N operations: 10%
+    // upsert-increment and 45% lookups of Zipf keys over [1,N], 45% lookups over [N+1,2N].
+    w.description =
+        "Boost.Unordered's parallel load: from empty, 10N ops, 10% upsert-increment "
+        "+ 45% find of Zipf keys in [1,N], 45% find in [N+1,2N]";
+    w.key_universe = 500'000;
+    w.ops = 10 * w.key_universe;
+    w.preload = 0;
+    w.dist = {key_dist::zipf, 0.99, 0.01, 0.9};
+    set_mix(w, {{op_kind::update, 10}, {op_kind::find, 45}, {op_kind::find_miss, 45}});
+  } else if (name == "read-heavy") {
+    w.description = "1M keys preloaded, 90% find / 10% update (upsert-increment), Zipf 0.99";
+    w.key_universe = 1'000'000;
+    w.ops = 4'000'000;
+    w.dist = {key_dist::zipf, 0.99, 0.01, 0.9};
+    set_mix(w, {{op_kind::find, 90}, {op_kind::update, 10}});
+  } else if (name == "read-only") {
+    w.description = "1M keys preloaded, 100% find, Zipf 0.99";
+    w.key_universe = 1'000'000;
+    w.ops = 4'000'000;
+    w.dist = {key_dist::zipf, 0.99, 0.01, 0.9};
+    set_mix(w, {{op_kind::find, 100}});
+  } else if (name == "mixed") {
+    w.description =
+        "1M keys, half preloaded; 50% find / 25% update / 15% insert / 10% erase, Zipf 0.8";
+    w.key_universe = 1'000'000;
+    w.ops = 4'000'000;
+    w.preload = 0.5;
+    w.dist = {key_dist::zipf, 0.8, 0.01, 0.9};
+    set_mix(
+        w,
+        {{op_kind::find, 50}, {op_kind::update, 25}, {op_kind::insert, 15}, {op_kind::erase, 10}});
+  } else if (name == "insert-only") {
+    w.description = "from empty, no reserve: every op inserts a new key";
+    w.key_universe = 2'000'000;
+    w.ops = 2'000'000;
+    w.preload = 0;
+    w.dist.type = key_dist::sequential;
+    set_mix(w, {{op_kind::insert, 100}});
+  } else if (name == "write-heavy") {
+    w.description = "sync.Map's worst case: 100% stores (insert_or_assign) of new keys";
+    w.key_universe = 2'000'000;
+    w.ops = 2'000'000;
+    w.preload = 0;
+    w.dist.type = key_dist::sequential;
+    set_mix(w, {{op_kind::insert_or_assign, 100}});
+  } else if (name == "lock-scope") {
+    w.description =
+        "locked_map, 80% find / 20% update, each update logged (~0.3 us of formatting) "
+        "inside vs outside the critical section";
+    w.key_universe = 100'000;
+    w.ops = 1'000'000;
+    w.dist = {key_dist::zipf, 0.8, 0.01, 0.9};
+    set_mix(w, {{op_kind::find, 80}, {op_kind::update, 20}});
+    w.maps = {"locked_map+log-inside", "locked_map+log-outside"};
+  } else if (name == "shard-scaling") {
+    w.description =
+        "sharded_map with 1 to 256 shards vs locked_map (one global lock), 50% find / "
+        "50% update, uniform keys";
+    w.key_universe = 100'000;
+    w.ops = 2'000'000;
+    w.dist.type = key_dist::uniform;
+    set_mix(w, {{op_kind::find, 50}, {op_kind::update, 50}});
+    w.threads = {1, 2, 4};
+    w.maps = {"locked_map",     "sharded_map:1",  "sharded_map:4",
+              "sharded_map:16", "sharded_map:64", "sharded_map:256"};
+  } else if (name == "cow-vs-persistent") {
+    w.description = "copy-on-write full copy vs snapshot_map updates";
+    w.unavailable = "not available yet: cmap::snapshot_map does not exist yet";
+  } else {
+    std::string known;
+    for (const auto& n : preset_names()) known += (known.empty() ? "" : ", ") + n;
+    throw usage_error(fmt::format("unknown preset '{}' (known: {})", name, known));
+  }
+  return w;
+}
+
+std::vector<workload> standard_suite() {
+  // Sized for the 2-core development machine: about 3 minutes with every peer installed.
+  std::vector<workload> out;
+  auto add = [&](const std::string& name, std::uint64_t universe, std::uint64_t ops) {
+    workload w = preset(name);
+    w.key_universe = universe;
+    w.ops = ops;
+    w.threads = {1, 2, 4};
+    out.push_back(w);
+  };
+  add("parallel-load", 100'000, 1'000'000);
+  add("read-heavy", 1'000'000, 2'000'000);
+  add("read-only", 1'000'000, 2'000'000);
+  add("mixed", 1'000'000, 2'000'000);
+  add("insert-only", 1'000'000, 1'000'000);
+  add("write-heavy", 1'000'000, 1'000'000);
+  add("lock-scope", 100'000, 400'000);
+  add("shard-scaling", 100'000, 1'000'000);
+  out.push_back(preset("cow-vs-persistent"));
+  return out;
+}
+
+void parse_mix(const std::string& text, workload& w) {
+  std::fill(std::begin(w.mix), std::end(w.mix), 0.0);
+  if (text.empty()) throw usage_error("--mix: empty (expected e.g. find=90,update=10)");
+  for (const auto& part : split(text, ',')) {
+    const auto eq = part.find('=');
+    if (eq == std::string::npos)
+      throw usage_error(
+          fmt::format("--mix: '{}' is not op=percent (e.g. find=90,update=10)", part));
+    const op_kind k = op_from_name(part.substr(0, eq), "--mix");
+    w.mix[static_cast<int>(k)] += parse_double(part.substr(eq + 1), "--mix " + part.substr(0, eq));
+  }
+}
+
+distribution parse_distribution(const std::string& text) {
+  distribution d;
+  const auto parts = split(text, ':');
+  const std::string& kind = parts.empty() ? text : parts[0];
+  if (kind == "uniform" && parts.size() == 1) {
+    d.type = key_dist::uniform;
+  } else if (kind == "sequential" && parts.size() == 1) {
+    d.type = key_dist::sequential;
+  } else if (kind == "zipf" && parts.size() <= 2) {
+    d.type = key_dist::zipf;
+    if (parts.size() == 2) d.theta = parse_double(parts[1], "zipf theta");
+  } else if (kind == "hotset" && parts.size() <= 3) {
+    d.type = key_dist::hotset;
+    if (parts.size() >= 2) d.hot_fraction = parse_double(parts[1], "hotset fraction");
+    if (parts.size() == 3) d.hot_probability = parse_double(parts[2], "hotset probability");
+  } else {
+    throw usage_error(
+        fmt::format("unknown key distribution '{}' (known: uniform, zipf[:theta], sequential, "
+                    "hotset[:fraction[:probability]])",
+                    text));
+  }
+  return d;
+}
+
+workload parse_workload_json(const nlohmann::json& j, const std::string& origin) {
+  if (!j.is_object()) throw usage_error(origin + ": a workload file must hold a JSON object");
+  workload w;
+  if (j.contains("preset")) {
+    if (!j["preset"].is_string()) throw usage_error(origin + ": 'preset' must be a string");
+    w = preset(j["preset"].get<std::string>());
+    if (!w.unavailable.empty())
+      throw usage_error(origin + ": preset '" + w.name + "' is " + w.unavailable);
+  } else {
+    w.name = "custom";
+  }
+  bool has_ops = false;
+  bool has_duration = false;
+  const std::set<std::string> known = {"preset",      "name",         "threads",      "ops",
+                                       "duration_ms", "key_universe", "key_type",     "key_length",
+                                       "value_size",  "mix",          "distribution", "preload",
+                                       "seed",        "repetitions",  "maps"};
+  for (const auto& item : j.items()) {
+    // Named variables, not a structured binding: the lambdas below capture them.
+    const std::string field = item.key();
+    const nlohmann::json& value = item.value();
+    const std::string where = fmt::format("{}: field '{}'", origin, field);
+    if (!known.count(field))
+      throw usage_error(fmt::format("{}: unknown field '{}'", origin, field));
+    auto need_uint = [&](std::uint64_t max) {
+      if (!value.is_number_unsigned() &&
+          !(value.is_number_integer() && value.get<std::int64_t>() >= 0))
+        throw usage_error(where + " must be a non-negative integer");
+      const auto v = value.get<std::uint64_t>();
+      if (v > max) throw usage_error(fmt::format("{} is too large (at most {})", where, max));
+      return v;
+    };
+    auto need_number = [&]() {
+      if (!value.is_number()) throw usage_error(where + " must be a number");
+      return value.get<double>();
+    };
+    if (field == "preset") continue;
+    if (field == "name") {
+      if (!value.is_string()) throw usage_error(where + " must be a string");
+      w.name = value.get<std::string>();
+    } else if (field == "threads") {
+      if (!value.is_array() || value.empty())
+        throw usage_error(where + " must be a non-empty array of integers");
+      w.threads.clear();
+      for (const auto& t : value) {
+        if (!t.is_number_integer() || t.get<std::int64_t>() < 1 || t.get<std::int64_t>() > 1024)
+          throw usage_error(where + " must hold integers from 1 to 1024");
+        w.threads.push_back(t.get<unsigned>());
+      }
+    } else if (field == "ops") {
+      w.ops = need_uint(2'000'000'000ULL);
+      has_ops = true;
+    } else if (field == "duration_ms") {
+      w.duration_ms = need_uint(600'000);
+      has_duration = true;
+    } else if (field == "key_universe") {
+      w.key_universe = need_uint(1ULL << 32);
+    } else if (field == "key_type") {
+      if (!value.is_string()) throw usage_error(where + " must be \"u64\" or \"string\"");
+      const auto s = value.get<std::string>();
+      if (s == "u64")
+        w.string_keys = false;
+      else if (s == "string")
+        w.string_keys = true;
+      else
+        throw usage_error(fmt::format("{}: '{}' is not a key type (u64 or string)", where, s));
+    } else if (field == "key_length") {
+      w.key_length = static_cast<unsigned>(need_uint(100'000));
+    } else if (field == "value_size") {
+      w.value_size = static_cast<unsigned>(need_uint(1'000'000));
+    } else if (field == "mix") {
+      if (!value.is_object() || value.empty())
+        throw usage_error(where + " must be an object like {\"find\": 90, \"update\": 10}");
+      std::fill(std::begin(w.mix), std::end(w.mix), 0.0);
+      for (const auto& [op, pct] : value.items()) {
+        const op_kind k = op_from_name(op, where);
+        if (!pct.is_number())
+          throw usage_error(fmt::format("{}: '{}' must be a number", where, op));
+        w.mix[static_cast<int>(k)] = pct.get<double>();
+      }
+    } else if (field == "distribution") {
+      if (value.is_string()) {
+        w.dist = parse_distribution(value.get<std::string>());
+      } else if (value.is_object()) {
+        if (!value.contains("type") || !value["type"].is_string())
+          throw usage_error(where + " needs a string 'type'");
+        w.dist = parse_distribution(value["type"].get<std::string>());
+        for (const auto& [k, v] : value.items()) {
+          if (k == "type") continue;
+          if (!v.is_number()) throw usage_error(fmt::format("{}: '{}' must be a number", where, k));
+          if (k == "theta" && w.dist.type == key_dist::zipf)
+            w.dist.theta = v.get<double>();
+          else if (k == "hot_fraction" && w.dist.type == key_dist::hotset)
+            w.dist.hot_fraction = v.get<double>();
+          else if (k == "hot_probability" && w.dist.type == key_dist::hotset)
+            w.dist.hot_probability = v.get<double>();
+          else
+            throw usage_error(fmt::format("{}: '{}' does not apply to a {} distribution", where, k,
+                                          dist_name(w.dist.type)));
+        }
+      } else {
+        throw usage_error(where + " must be a string or an object");
+      }
+    } else if (field == "preload") {
+      w.preload = need_number();
+    } else if (field == "seed") {
+      w.seed = need_uint(~0ULL);
+    } else if (field == "repetitions") {
+      w.repetitions = static_cast<unsigned>(need_uint(1000));
+    } else if (field == "maps") {
+      if (!value.is_array()) throw usage_error(where + " must be an array of map names");
+      w.maps.clear();
+      for (const auto& m : value) {
+        if (!m.is_string()) throw usage_error(where + " must hold strings");
+        w.maps.push_back(m.get<std::string>());
+      }
+    }
+  }
+  if (has_ops && has_duration)
+    throw usage_error(origin + ": 'ops' and 'duration_ms' contradict each other; give only one");
+  if (has_duration) w.ops = 0;
+  if (has_ops) w.duration_ms = 0;
+  if (!w.string_keys && j.contains("key_length"))
+    throw usage_error(origin + ": 'key_length' applies to string keys only (key_type is u64)");
+  validate(w);
+  return w;
+}
+
+workload load_workload_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw usage_error(fmt::format("cannot open workload file '{}'", path));
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw usage_error(fmt::format("{}: malformed JSON: {}", path, e.what()));
+  }
+  return parse_workload_json(j, path);
+}
+
+nlohmann::json to_json(const workload& w) {
+  nlohmann::json mix = nlohmann::json::object();
+  for (int i = 0; i < op_kind_count; ++i)
+    if (w.mix[i] > 0) mix[op_names[i]] = w.mix[i];
+  nlohmann::json j = {{"name", w.name},
+                      {"description", w.description},
+                      {"threads", w.threads},
+                      {"key_universe", w.key_universe},
+                      {"key_type", w.string_keys ? "string" : "u64"},
+                      {"value_size", w.value_size},
+                      {"mix", mix},
+                      {"distribution", w.dist_string()},
+                      {"preload", w.preload},
+                      {"seed", w.seed},
+                      {"repetitions", w.repetitions}};
+  if (w.duration_ms > 0)
+    j["duration_ms"] = w.duration_ms;
+  else
+    j["ops"] = w.ops;
+  if (w.string_keys) j["key_length"] = w.key_length;
+  if (!w.maps.empty()) j["maps"] = w.maps;
+  return j;
+}
+
+}  // namespace cmap_bench

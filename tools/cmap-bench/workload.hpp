@@ -1,0 +1,94 @@
+#pragma once
+// cmap-bench workloads: what one measurement runs (threads, operation count or duration, key
+// universe and type, value size, operation mix, key distribution, preload, seed), the named
+// presets of docs/benchmarks.md, and the parsing of workload files (JSON).
+//
+// Every problem a user can cause (unknown preset, malformed file, contradictory or impossible
+// parameters) is reported by throwing usage_error with a message that names the problem; the
+// command line turns it into exit status 2.
+
+#include <cstdint>
+#include <nlohmann/json_fwd.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace cmap_bench {
+
+// A user error: the message is printed as is, and the tool exits with status 2.
+struct usage_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+enum class op_kind : std::uint8_t {
+  find,
+  find_miss,
+  insert,
+  insert_or_assign,
+  update,
+  erase,
+  for_each
+};
+inline constexpr int op_kind_count = 7;
+const char* op_name(op_kind k) noexcept;
+
+enum class key_dist : std::uint8_t { uniform, zipf, sequential, hotset };
+const char* dist_name(key_dist d) noexcept;
+
+struct distribution {
+  key_dist type = key_dist::uniform;
+  double theta = 0.99;           // zipf
+  double hot_fraction = 0.01;    // hotset: this fraction of the keys ...
+  double hot_probability = 0.9;  // ... receives this fraction of the accesses
+};
+
+struct workload {
+  std::string name = "custom";
+  std::string description;
+  std::vector<unsigned> threads{1, 2};
+  std::uint64_t ops = 1'000'000;  // total over all threads (0 when duration_ms is used)
+  std::uint64_t duration_ms = 0;  // if > 0: each thread cycles its stream until time is up
+  std::uint64_t key_universe = 100'000;
+  bool string_keys = false;
+  unsigned key_length = 16;                             // string keys only
+  unsigned value_size = 8;                              // bytes: 8, 64, 256 or 1024
+  double mix[op_kind_count] = {100, 0, 0, 0, 0, 0, 0};  // percent, indexed by op_kind
+  distribution dist;
+  double preload = 1.0;  // fraction of the key universe inserted before timing
+  std::uint64_t seed = 42;
+  unsigned repetitions = 3;
+  // The maps this workload compares by default (empty: every registered map). Presets
+  // that are about one map's variants (lock-scope, shard-scaling) name them here.
+  std::vector<std::string> maps;
+  // Non-empty: the workload cannot run yet, and this says why (it is reported, never faked).
+  std::string unavailable;
+
+  [[nodiscard]] bool has(op_kind k) const { return mix[static_cast<int>(k)] > 0; }
+  [[nodiscard]] bool writes() const;
+  [[nodiscard]] std::string mix_string() const;
+  [[nodiscard]] std::string dist_string() const;
+};
+
+// Throws usage_error naming the first problem found.
+void validate(const workload& w);
+
+// The named presets, in the order of docs/benchmarks.md.
+const std::vector<std::string>& preset_names();
+// Throws usage_error for an unknown name (listing the known ones).
+workload preset(const std::string& name);
+// The presets of --standard, sized to finish in about 3 minutes on a 2-core machine.
+std::vector<workload> standard_suite();
+
+// A workload file: a JSON object, optionally starting from {"preset": NAME}. Unknown fields,
+// wrong types and invalid values throw usage_error naming the file and the field.
+workload parse_workload_json(const nlohmann::json& j, const std::string& origin);
+workload load_workload_file(const std::string& path);
+
+// "find=90,update=10" -> mix (percent); throws usage_error.
+void parse_mix(const std::string& text, workload& w);
+// "uniform", "zipf", "zipf:0.8", "sequential", "hotset:0.01:0.9"; throws usage_error.
+distribution parse_distribution(const std::string& text);
+
+nlohmann::json to_json(const workload& w);
+
+}  // namespace cmap_bench
