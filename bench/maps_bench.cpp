@@ -2,10 +2,12 @@
 // std::unordered_map behind one std::shared_mutex, measured in the same run: find (hit and
 // miss), insert into an empty map, erase, and a full walk, at 1 thread; and a 90% find /
 // 10% insert_or_assign mix over a shared map at 1, 2 and 8 threads (8 oversubscribes this
-// 2-core machine on purpose). Read the ratios between rows, not the absolute times.
+// 2-core machine on purpose). Read the ratios between rows, not the absolute times. Also
+// concurrent_hash_map's visit_bulk against one lookup at a time on a 5M-entry table.
 
 #include <benchmark/benchmark.h>
 
+#include <cmap/concurrent_hash_map.hpp>
 #include <cmap/locked_map.hpp>
 #include <cmap/sharded_map.hpp>
 #include <cstdint>
@@ -55,6 +57,7 @@ class shared_mutex_map {
 
 using locked = cmap::locked_map<std::uint64_t, std::uint64_t>;
 using sharded = cmap::sharded_map<std::uint64_t, std::uint64_t>;
+using concurrent = cmap::concurrent_hash_map<std::uint64_t, std::uint64_t>;
 
 // Keys spread over the 64-bit range, as a hash map's users' keys usually are.
 std::vector<std::uint64_t> make_keys(std::size_t n, std::uint64_t salt) {
@@ -161,12 +164,67 @@ void read_mostly_mix(benchmark::State& state) {
   }
 }
 
+// visit_bulk against one find per key, single thread, on a table far larger than the caches
+// (5M entries): batches of 1024 random present keys.
+constexpr std::size_t bulk_entries = 5'000'000;
+const concurrent& bulk_map() {
+  static const concurrent* m = [] {
+    auto* built = new concurrent(bulk_entries);
+    for (auto k : make_keys(bulk_entries, 0)) built->insert(k, k);
+    return built;
+  }();
+  return *m;
+}
+std::vector<std::uint64_t> bulk_batch(std::size_t n, std::uint64_t seed) {
+  const auto keys = make_keys(bulk_entries, 0);
+  std::vector<std::uint64_t> out(n);
+  std::uint64_t x = seed;
+  for (auto& k : out) {
+    x = cmap::detail::mix64(x + 1);
+    k = keys[x % bulk_entries];
+  }
+  return out;
+}
+
+void lookups_one_by_one(benchmark::State& state) {
+  const concurrent& m = bulk_map();
+  const auto batch = bulk_batch(1 << 16, 7);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    std::uint64_t sum = 0;
+    for (std::size_t j = 0; j < 1024; ++j, i = (i + 1) & (batch.size() - 1)) {
+      m.visit(batch[i], [&](const std::uint64_t& v) { sum += v; });
+    }
+    benchmark::DoNotOptimize(sum);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * 1024));
+}
+
+void lookups_visit_bulk(benchmark::State& state) {
+  const concurrent& m = bulk_map();
+  const auto batch = bulk_batch(1 << 16, 7);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    std::uint64_t sum = 0;
+    m.visit_bulk(batch.begin() + static_cast<std::ptrdiff_t>(i),
+                 batch.begin() + static_cast<std::ptrdiff_t>(i + 1024),
+                 [&](std::size_t, const std::uint64_t& v) { sum += v; });
+    i = (i + 1024) & (batch.size() - 1);
+    benchmark::DoNotOptimize(sum);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * 1024));
+}
+
 }  // namespace
+
+BENCHMARK(lookups_one_by_one)->Name("bulk_5M/concurrent_hash_map/one_by_one");
+BENCHMARK(lookups_visit_bulk)->Name("bulk_5M/concurrent_hash_map/visit_bulk");
 
 #define CMAP_SINGLE_THREAD(fn, arg)                                                            \
   BENCHMARK_TEMPLATE(fn, shared_mutex_map)->Arg(arg)->Name(#fn "/shared_mutex+unordered_map"); \
   BENCHMARK_TEMPLATE(fn, locked)->Arg(arg)->Name(#fn "/locked_map");                           \
-  BENCHMARK_TEMPLATE(fn, sharded)->Arg(arg)->Name(#fn "/sharded_map")
+  BENCHMARK_TEMPLATE(fn, sharded)->Arg(arg)->Name(#fn "/sharded_map");                         \
+  BENCHMARK_TEMPLATE(fn, concurrent)->Arg(arg)->Name(#fn "/concurrent_hash_map")
 
 CMAP_SINGLE_THREAD(find_hit, 1 << 20);
 CMAP_SINGLE_THREAD(find_miss, 1 << 20);
@@ -182,6 +240,12 @@ BENCHMARK_TEMPLATE(read_mostly_mix, shared_mutex_map)
     ->UseRealTime();
 BENCHMARK_TEMPLATE(read_mostly_mix, locked)
     ->Name("read_mostly_mix/locked_map")
+    ->Threads(1)
+    ->Threads(2)
+    ->Threads(8)
+    ->UseRealTime();
+BENCHMARK_TEMPLATE(read_mostly_mix, concurrent)
+    ->Name("read_mostly_mix/concurrent_hash_map")
     ->Threads(1)
     ->Threads(2)
     ->Threads(8)

@@ -741,7 +741,12 @@ class concurrent_table {
         if (!empty.any()) continue;
         const unsigned i = empty.lowest();
         g.slots[i].store(n, std::memory_order_relaxed);
-        set_ctrl(g, i, ctrl_empty, tag_of(h));
+        // No CAS: the fresh table is private until published.
+        std::atomic<std::uint64_t>& word = g.ctrl[i / 8];
+        const unsigned shift = 8 * (i % 8);
+        word.store((word.load(std::memory_order_relaxed) & ~(std::uint64_t{0xFF} << shift)) |
+                       (std::uint64_t{static_cast<std::uint8_t>(tag_of(h))} << shift),
+                   std::memory_order_relaxed);
         break;
       }
       ++live;
