@@ -54,6 +54,7 @@
 #include <vector>
 
 #include "map_types.hpp"
+#include "stress/watchdog.hpp"
 
 #if defined(__linux__)
 #include <pthread.h>
@@ -72,6 +73,7 @@ namespace {
 
 using cmap_test::all_map_families;
 using cmap_test::family_names;
+using cmap_test::watchdog;
 using u64 = std::uint64_t;
 using slot = std::optional<u64>;  // the sequential model of one key: absent, or its value
 
@@ -460,42 +462,6 @@ TEST(LinearizabilityChecker, RejectsNonLinearizableHistories) {
 }
 
 // ---- runs against the maps -------------------------------------------------------------
-
-// Aborts the process, naming the test, if the test outlives its limit: a deadlocked map
-// then fails the run instead of hanging it.
-class watchdog {
- public:
-  explicit watchdog(std::chrono::seconds limit = std::chrono::seconds(300))
-      : name_(current_test_name()), thread_([this, limit] {
-          std::unique_lock lock(mutex_);
-          if (!cv_.wait_for(lock, limit, [this] { return done_; })) {
-            std::fprintf(stderr, "\nwatchdog: %s still running after %llds: deadlock?\n",
-                         name_.c_str(), static_cast<long long>(limit.count()));
-            std::abort();
-          }
-        }) {}
-  ~watchdog() {
-    {
-      std::lock_guard lock(mutex_);
-      done_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-  watchdog(const watchdog&) = delete;
-  watchdog& operator=(const watchdog&) = delete;
-
- private:
-  static std::string current_test_name() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    return info == nullptr ? "?" : std::string(info->test_suite_name()) + "." + info->name();
-  }
-  std::string name_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;  // last: starts once the members above exist
-};
 
 u64 base_seed() {
   // Read on the test's only thread. NOLINTNEXTLINE(concurrency-mt-unsafe)

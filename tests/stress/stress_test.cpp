@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "map_types.hpp"
+#include "stress/watchdog.hpp"
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define CMAP_STRESS_SANITIZED 1
@@ -45,6 +46,7 @@ namespace {
 
 using cmap_test::all_map_families;
 using cmap_test::family_names;
+using cmap_test::watchdog;
 using u64 = std::uint64_t;
 
 // Work per test. The base counts below, times 6, keep the whole binary at 10 to 40 s under
@@ -80,42 +82,6 @@ void run_threads(int n, F body) {
 void wait_for_first_sample(const std::atomic<u64>& samples) {
   while (samples.load(std::memory_order_relaxed) == 0) std::this_thread::yield();
 }
-
-// Aborts the process, naming the test, if the test outlives its limit: a deadlocked map
-// then fails the run instead of hanging it.
-class watchdog {
- public:
-  explicit watchdog(std::chrono::seconds limit = std::chrono::seconds(300))
-      : name_(current_test_name()), thread_([this, limit] {
-          std::unique_lock lock(mutex_);
-          if (!cv_.wait_for(lock, limit, [this] { return done_; })) {
-            std::fprintf(stderr, "\nwatchdog: %s still running after %llds: deadlock?\n",
-                         name_.c_str(), static_cast<long long>(limit.count()));
-            std::abort();
-          }
-        }) {}
-  ~watchdog() {
-    {
-      std::lock_guard lock(mutex_);
-      done_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-  watchdog(const watchdog&) = delete;
-  watchdog& operator=(const watchdog&) = delete;
-
- private:
-  static std::string current_test_name() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    return info == nullptr ? "?" : std::string(info->test_suite_name()) + "." + info->name();
-  }
-  std::string name_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;  // last: starts once the members above exist
-};
 
 // Failures found on worker threads: counted, the first few kept with their messages.
 class failure_log {
