@@ -60,6 +60,7 @@
 #include <utility>
 
 #include "detail/callback.hpp"
+#include "detail/common_surface.hpp"
 #include "detail/concurrent_table.hpp"
 #include "detail/hash.hpp"
 
@@ -67,7 +68,10 @@ namespace cmap {
 
 template <class Key, class T, class Hash = cmap::hash<Key>, class KeyEqual = std::equal_to<Key>,
           class Allocator = std::allocator<std::pair<const Key, T>>>
-class concurrent_hash_map {
+class concurrent_hash_map
+    : public detail::common_surface<concurrent_hash_map<Key, T, Hash, KeyEqual, Allocator>, Key, T,
+                                    Hash, KeyEqual> {
+  friend detail::common_surface<concurrent_hash_map, Key, T, Hash, KeyEqual>;
   using engine = detail::concurrent_table<Key, T, Hash, KeyEqual, Allocator>;
   using position = typename engine::position;
   static constexpr bool copyable = std::is_copy_constructible_v<T>;
@@ -93,59 +97,21 @@ class concurrent_hash_map {
                                const KeyEqual& eq = KeyEqual(),
                                size_type stripe_count = default_stripe_count())
       : table_(stripe_count, capacity, hash, eq) {}
-  concurrent_hash_map(std::initializer_list<std::pair<Key, T>> init)
-    requires copyable
+  concurrent_hash_map(std::initializer_list<std::pair<Key, T>> init) requires copyable
       : concurrent_hash_map(init.size()) {
-    for (const auto& [k, v] : init) insert(k, v);
+    for (const auto& [k, v] : init) this->insert(k, v);
   }
 
   // Not copyable or movable: other threads may be inside at any time.
   concurrent_hash_map(const concurrent_hash_map&) = delete;
   concurrent_hash_map& operator=(const concurrent_hash_map&) = delete;
 
-  // ---- lookup: no lock, no shared write ---------------------------------------------------
-  // A copy of the value under key, or nullopt.
-  [[nodiscard]] std::optional<T> find(const Key& key) const
-    requires copyable
-  {
-    return find_impl(key);
-  }
-  template <class K>
-    requires(copyable && detail::transparent_lookup<Hash, KeyEqual>)
-  [[nodiscard]] std::optional<T> find(const K& key) const {
-    return find_impl(key);
-  }
-
-  [[nodiscard]] bool contains(const Key& key) const { return table_.contains(key); }
-  template <class K>
-    requires detail::transparent_lookup<Hash, KeyEqual>
-  [[nodiscard]] bool contains(const K& key) const {
-    return table_.contains(key);
-  }
-
-  // f(const T&) on the value under key; false if absent. f may run while a writer of the
-  // key replaces the value: it sees the value as it was when read.
-  template <class F>
-  bool visit(const Key& key, F&& f) const {
-    return table_.read(key, [&](const Key&, const T& v) { f(v); });
-  }
-  template <class K, class F>
-    requires detail::transparent_lookup<Hash, KeyEqual>
-  bool visit(const K& key, F&& f) const {
-    return table_.read(key, [&](const Key&, const T& v) { f(v); });
-  }
-
-  // f(T&) on the value under key, under its stripe lock (atomic with respect to other
-  // writers of the key); false if absent.
-  template <class F>
-  bool visit(const Key& key, F&& f) {
-    return visit_mut_impl(key, f);
-  }
-  template <class K, class F>
-    requires detail::transparent_lookup<Hash, KeyEqual>
-  bool visit(const K& key, F&& f) {
-    return visit_mut_impl(key, f);
-  }
+  // The single-key calls (find, contains, visit, insert, emplace, insert_or_assign,
+  // find_or_insert, upsert, exchange, compare_exchange, erase, extract, compare_erase) come
+  // from detail/common_surface.hpp. Here: lookups take no lock and write no shared memory
+  // (mutable visit and upsert run f under the key's stripe lock); writers take the key's
+  // stripe lock. Const visit's f may run while a writer of the key replaces the value: it
+  // sees the value as it was when read.
 
   // Looks up the keys of [first, last), calling f(index, const T&) for each one present
   // (index: the key's position in the range); returns how many were found. The batch's
@@ -155,100 +121,7 @@ class concurrent_hash_map {
     return table_.visit_bulk(first, last, f);
   }
 
-  // ---- insertion: the key's stripe lock ----------------------------------------------------
-  bool insert(const Key& key, const T& value)
-    requires copyable
-  {
-    return emplace(key, value);
-  }
-  bool insert(const Key& key, T&& value) { return emplace(key, std::move(value)); }
-  bool insert(Key&& key, const T& value)
-    requires copyable
-  {
-    return emplace(std::move(key), value);
-  }
-  bool insert(Key&& key, T&& value) { return emplace(std::move(key), std::move(value)); }
-
-  // Constructs T(args...) only if key is absent; true if inserted.
-  template <class... Args>
-  bool emplace(const Key& key, Args&&... args) {
-    return emplace_impl(key, std::forward<Args>(args)...);
-  }
-  template <class... Args>
-  bool emplace(Key&& key, Args&&... args) {
-    return emplace_impl(std::move(key), std::forward<Args>(args)...);
-  }
-
-  // Stores value under key; true if inserted, false if assigned (Go: Store).
-  bool insert_or_assign(const Key& key, T value) {
-    return insert_or_assign_impl(key, std::move(value));
-  }
-  bool insert_or_assign(Key&& key, T value) {
-    return insert_or_assign_impl(std::move(key), std::move(value));
-  }
-
-  // The value now under key and whether this call inserted it (Go: LoadOrStore).
-  std::pair<T, bool> find_or_insert(const Key& key, T value)
-    requires copyable
-  {
-    return find_or_insert_impl(key, std::move(value));
-  }
-  std::pair<T, bool> find_or_insert(Key&& key, T value)
-    requires copyable
-  {
-    return find_or_insert_impl(std::move(key), std::move(value));
-  }
-
-  // If key is present f(T&) under its stripe lock, else inserts T(args...); true if inserted.
-  template <class F, class... Args>
-  bool upsert(const Key& key, F&& f, Args&&... args) {
-    return upsert_impl(key, f, std::forward<Args>(args)...);
-  }
-  template <class F, class... Args>
-  bool upsert(Key&& key, F&& f, Args&&... args) {
-    return upsert_impl(std::move(key), f, std::forward<Args>(args)...);
-  }
-
-  // Stores value and returns the previous value, if any (Go: Swap).
-  std::optional<T> exchange(const Key& key, T value) { return exchange_impl(key, std::move(value)); }
-  std::optional<T> exchange(Key&& key, T value) {
-    return exchange_impl(std::move(key), std::move(value));
-  }
-
-  // Replaces the value with desired only if it equals expected (Go: CompareAndSwap).
-  bool compare_exchange(const Key& key, const T& expected, T desired) {
-    return compare_exchange_impl(key, expected, desired);
-  }
-  template <class K>
-    requires detail::transparent_lookup<Hash, KeyEqual>
-  bool compare_exchange(const K& key, const T& expected, T desired) {
-    return compare_exchange_impl(key, expected, desired);
-  }
-
-  // ---- erasure --------------------------------------------------------------------------
-  bool erase(const Key& key) { return erase_impl(key); }
-  template <class K>
-    requires detail::transparent_lookup<Hash, KeyEqual>
-  bool erase(const K& key) {
-    return erase_impl(key);
-  }
-
-  // Erases key and returns its value (Go: LoadAndDelete).
-  std::optional<T> extract(const Key& key) { return extract_impl(key); }
-  template <class K>
-    requires detail::transparent_lookup<Hash, KeyEqual>
-  std::optional<T> extract(const K& key) {
-    return extract_impl(key);
-  }
-
-  // Erases key only if its value equals expected (Go: CompareAndDelete).
-  bool compare_erase(const Key& key, const T& expected) { return compare_erase_impl(key, expected); }
-  template <class K>
-    requires detail::transparent_lookup<Hash, KeyEqual>
-  bool compare_erase(const K& key, const T& expected) {
-    return compare_erase_impl(key, expected);
-  }
-
+  // ---- whole map --------------------------------------------------------------------------
   // Erases every entry with pred(const Key&, const T&); returns how many. Locks one stripe
   // at a time, entry by entry.
   template <class P>
@@ -256,7 +129,6 @@ class concurrent_hash_map {
     return table_.erase_if(pred);
   }
 
-  // ---- whole map ------------------------------------------------------------------------
   // f(const Key&, const T&) on each entry, lock-free (Go: Range); false from f stops.
   template <class F>
   void for_each(F&& f) const {
@@ -264,7 +136,6 @@ class concurrent_hash_map {
   }
 
   [[nodiscard]] size_type size() const { return table_.size(); }
-  [[nodiscard]] bool empty() const { return size() == 0; }
   void clear() { table_.clear(); }
   void reserve(size_type n) { table_.reserve(n); }
   // Bytes of the slot table plus one node per entry, as asked of the allocator (its own
@@ -279,6 +150,16 @@ class concurrent_hash_map {
   [[nodiscard]] allocator_type get_allocator() const { return allocator_type(); }
 
  private:
+  template <class K>
+  bool contains_impl(const K& key) const {
+    return table_.contains(key);
+  }
+
+  template <class K, class F>
+  bool visit_impl(const K& key, F& f) const {
+    return table_.read(key, [&](const Key&, const T& v) { f(v); });
+  }
+
   template <class K>
   std::optional<T> find_impl(const K& key) const {
     std::optional<T> out;

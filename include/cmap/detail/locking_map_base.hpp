@@ -1,8 +1,9 @@
 #pragma once
 // locking_map_base: the common surface (docs/api.md) implemented once
-// for every map made of "reader-writer lock + flat_table" shards. locked_map has one shard,
-// sharded_map many; each facade only says how a hash picks a shard (CRTP, so locked_map
-// pays nothing for the choice).
+// for every map made of "reader-writer lock + flat_table" shards (the overload set itself is
+// detail/common_surface.hpp; this file supplies its *_impl hooks and the whole-map calls).
+// locked_map has one shard, sharded_map many; each facade only says how a hash picks a
+// shard (CRTP, so locked_map pays nothing for the choice).
 //
 // Locking: a call on one key hashes the key (outside any lock), picks the key's shard, and
 // holds that shard's lock for the call: shared for find, contains and const visit;
@@ -30,6 +31,7 @@
 
 #include "cache_line.hpp"
 #include "callback.hpp"
+#include "common_surface.hpp"
 #include "flat_table.hpp"
 #include "reentrancy.hpp"
 #include "rw_lock.hpp"
@@ -48,7 +50,11 @@ struct alignas(cache_line_size) locked_shard {
 };
 
 template <class Derived, class Key, class T, class Hash, class KeyEqual, class Allocator>
-class locking_map_base {
+class locking_map_base
+    : public common_surface<locking_map_base<Derived, Key, T, Hash, KeyEqual, Allocator>, Key, T,
+                            Hash, KeyEqual> {
+  friend common_surface<locking_map_base, Key, T, Hash, KeyEqual>;
+
  public:
   using key_type = Key;
   using mapped_type = T;
@@ -60,121 +66,7 @@ class locking_map_base {
   using table_type = flat_table<Key, T, Hash, KeyEqual, Allocator>;
   using shard_type = locked_shard<table_type>;
 
-  // ---- lookup (shared lock) ----------------------------------------------------------------
-  // A copy of the value under key, or nullopt.
-  [[nodiscard]] std::optional<T> find(const Key& key) const { return find_impl(key); }
-  template <class K>
-  requires transparent_lookup<Hash, KeyEqual>
-  [[nodiscard]] std::optional<T> find(const K& key) const { return find_impl(key); }
-
-  [[nodiscard]] bool contains(const Key& key) const { return contains_impl(key); }
-  template <class K>
-  requires transparent_lookup<Hash, KeyEqual>
-  [[nodiscard]] bool contains(const K& key) const { return contains_impl(key); }
-
-  // f(const T&) on the value under key, under the shard's shared lock; false if absent.
-  template <class F>
-  bool visit(const Key& key, F&& f) const {
-    return visit_impl(key, f);
-  }
-  template <class K, class F>
-  requires transparent_lookup<Hash, KeyEqual>
-  bool visit(const K& key, F&& f) const { return visit_impl(key, f); }
-
-  // f(T&) on the value under key, under the shard's exclusive lock (so atomically with
-  // respect to every other writer of the key); false if absent.
-  template <class F>
-  bool visit(const Key& key, F&& f) {
-    return visit_mut_impl(key, f);
-  }
-  template <class K, class F>
-  requires transparent_lookup<Hash, KeyEqual>
-  bool visit(const K& key, F&& f) { return visit_mut_impl(key, f); }
-
-  // ---- insertion (exclusive lock) ----------------------------------------------------------
-  // Inserts {key, value} if key is absent; true if inserted.
-  bool insert(const Key& key, const T& value) { return emplace(key, value); }
-  bool insert(const Key& key, T&& value) { return emplace(key, std::move(value)); }
-  bool insert(Key&& key, const T& value) { return emplace(std::move(key), value); }
-  bool insert(Key&& key, T&& value) { return emplace(std::move(key), std::move(value)); }
-
-  // Constructs T(args...) only if key is absent (like try_emplace); true if inserted.
-  template <class... Args>
-  bool emplace(const Key& key, Args&&... args) {
-    return emplace_impl(key, std::forward<Args>(args)...);
-  }
-  template <class... Args>
-  bool emplace(Key&& key, Args&&... args) {
-    return emplace_impl(std::move(key), std::forward<Args>(args)...);
-  }
-
-  // Stores value under key; true if inserted, false if it replaced a value (Go: Store).
-  bool insert_or_assign(const Key& key, T value) {
-    return insert_or_assign_impl(key, std::move(value));
-  }
-  bool insert_or_assign(Key&& key, T value) {
-    return insert_or_assign_impl(std::move(key), std::move(value));
-  }
-
-  // The value now under key and whether this call inserted it (Go: LoadOrStore).
-  std::pair<T, bool> find_or_insert(const Key& key, T value) {
-    return find_or_insert_impl(key, std::move(value));
-  }
-  std::pair<T, bool> find_or_insert(Key&& key, T value) {
-    return find_or_insert_impl(std::move(key), std::move(value));
-  }
-
-  // If key is present, f(T&) on its value; else inserts T(args...). True if inserted.
-  template <class F, class... Args>
-  bool upsert(const Key& key, F&& f, Args&&... args) {
-    return upsert_impl(key, f, std::forward<Args>(args)...);
-  }
-  template <class F, class... Args>
-  bool upsert(Key&& key, F&& f, Args&&... args) {
-    return upsert_impl(std::move(key), f, std::forward<Args>(args)...);
-  }
-
-  // Stores value under key and returns the previous value, if any (Go: Swap).
-  std::optional<T> exchange(const Key& key, T value) {
-    return exchange_impl(key, std::move(value));
-  }
-  std::optional<T> exchange(Key&& key, T value) {
-    return exchange_impl(std::move(key), std::move(value));
-  }
-
-  // Replaces the value under key with desired only if it equals expected (Go:
-  // CompareAndSwap). False if absent or different.
-  bool compare_exchange(const Key& key, const T& expected, T desired) {
-    return compare_exchange_impl(key, expected, desired);
-  }
-  template <class K>
-  requires transparent_lookup<Hash, KeyEqual>
-  bool compare_exchange(const K& key, const T& expected, T desired) {
-    return compare_exchange_impl(key, expected, desired);
-  }
-
-  // ---- erasure (exclusive lock) ------------------------------------------------------------
-  // True if key was present (Go: Delete).
-  bool erase(const Key& key) { return erase_impl(key); }
-  template <class K>
-  requires transparent_lookup<Hash, KeyEqual>
-  bool erase(const K& key) { return erase_impl(key); }
-
-  // Erases key and returns its value, or nullopt if absent (Go: LoadAndDelete).
-  std::optional<T> extract(const Key& key) { return extract_impl(key); }
-  template <class K>
-  requires transparent_lookup<Hash, KeyEqual> std::optional<T> extract(const K& key) {
-    return extract_impl(key);
-  }
-
-  // Erases key only if its value equals expected (Go: CompareAndDelete).
-  bool compare_erase(const Key& key, const T& expected) {
-    return compare_erase_impl(key, expected);
-  }
-  template <class K>
-  requires transparent_lookup<Hash, KeyEqual>
-  bool compare_erase(const K& key, const T& expected) { return compare_erase_impl(key, expected); }
-
+  // ---- whole map ---------------------------------------------------------------------------
   // Erases every entry for which pred(const Key&, const T&) holds, one shard at a time under
   // its exclusive lock; returns how many were erased.
   template <class P>
@@ -189,7 +81,6 @@ class locking_map_base {
     return erased;
   }
 
-  // ---- whole map ---------------------------------------------------------------------------
   // f(const Key&, const T&) on each entry, one shard at a time under its shared lock; if f
   // returns bool, false stops the walk (Go: Range). Weakly consistent: an entry present for
   // the whole walk is seen exactly once; entries inserted or erased during it in shards not
@@ -214,7 +105,6 @@ class locking_map_base {
     for (size_type i = 0; i < n; ++i) derived().shard_at(i).lock.unlock_shared();
     return total;
   }
-  [[nodiscard]] bool empty() const { return size() == 0; }
 
   // Erases every entry, one shard at a time (Go: Clear). Keeps the capacity.
   void clear() {

@@ -1,0 +1,186 @@
+#pragma once
+// common_surface: the public overload set of the common surface (docs/api.md), written once
+// for every concurrent hash map. It only forwards: each call's meaning is documented here,
+// and how a map carries it out (what it locks, what a reader may observe) is documented in
+// the map's own header. Every map adds the calls over the whole map (for_each, erase_if,
+// size, clear, reserve) itself, since their consistency differs from map to map.
+//
+// Why a CRTP front: every single-key call comes in up to four overloads (const Key& or
+// Key&& for calls that may insert, const Key& or a transparent K for calls that only look
+// up), and the overloads are the same for every map. Writing them once keeps the maps'
+// surfaces identical, so that one can replace another by changing a type name.
+//
+// Requirements on Impl (the class that derives from this one; it befriends common_surface):
+//   find_impl(const K&) const -> std::optional<T>
+//   contains_impl(const K&) const -> bool
+//   visit_impl(const K&, F&) const -> bool              f(const T&)
+//   visit_mut_impl(const K&, F&) -> bool                f(T&), atomic w.r.t. other writers
+//   emplace_impl(KK&&, Args&&...) -> bool
+//   insert_or_assign_impl(KK&&, T&&) -> bool
+//   find_or_insert_impl(KK&&, T&&) -> std::pair<T, bool>
+//   upsert_impl(KK&&, F&, Args&&...) -> bool
+//   exchange_impl(KK&&, T&&) -> std::optional<T>
+//   compare_exchange_impl(const K&, const T&, T&) -> bool
+//   erase_impl(const K&) -> bool
+//   extract_impl(const K&) -> std::optional<T>
+//   compare_erase_impl(const K&, const T&) -> bool
+//   size() const
+// where K is Key or a transparent lookup type, and KK is const Key& or Key (an Impl hashes
+// the key before it moves it into the map).
+//
+// Calls that copy T out (find, find_or_insert, insert from const T&) exist only when T is
+// copy-constructible; the rest also serve move-only values such as std::unique_ptr.
+
+#include <cstddef>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "callback.hpp"
+
+namespace cmap::detail {
+
+template <class Impl, class Key, class T, class Hash, class KeyEqual>
+class common_surface {
+  static constexpr bool copyable = std::is_copy_constructible_v<T>;
+
+ public:
+  // ---- lookup --------------------------------------------------------------------------------
+  // A copy of the value under key, or nullopt (Go: Load).
+  [[nodiscard]] std::optional<T> find(const Key& key) const requires copyable {
+    return impl().find_impl(key);
+  }
+  template <class K>
+  requires(copyable&& transparent_lookup<Hash, KeyEqual>)
+      [[nodiscard]] std::optional<T> find(const K& key) const {
+    return impl().find_impl(key);
+  }
+
+  [[nodiscard]] bool contains(const Key& key) const { return impl().contains_impl(key); }
+  template <class K>
+  requires transparent_lookup<Hash, KeyEqual>
+  [[nodiscard]] bool contains(const K& key) const { return impl().contains_impl(key); }
+
+  // f(const T&) on the value under key while the entry is protected; false if absent.
+  template <class F>
+  bool visit(const Key& key, F&& f) const {
+    return impl().visit_impl(key, f);
+  }
+  template <class K, class F>
+  requires transparent_lookup<Hash, KeyEqual>
+  bool visit(const K& key, F&& f) const { return impl().visit_impl(key, f); }
+
+  // f(T&) on the value under key, atomically with respect to every other writer of the key;
+  // false if absent.
+  template <class F>
+  bool visit(const Key& key, F&& f) {
+    return impl().visit_mut_impl(key, f);
+  }
+  template <class K, class F>
+  requires transparent_lookup<Hash, KeyEqual>
+  bool visit(const K& key, F&& f) { return impl().visit_mut_impl(key, f); }
+
+  // ---- insertion -----------------------------------------------------------------------------
+  // Inserts {key, value} if key is absent; true if inserted.
+  bool insert(const Key& key, const T& value) requires copyable { return emplace(key, value); }
+  bool insert(const Key& key, T&& value) { return emplace(key, std::move(value)); }
+  bool insert(Key&& key, const T& value) requires copyable {
+    return emplace(std::move(key), value);
+  }
+  bool insert(Key&& key, T&& value) { return emplace(std::move(key), std::move(value)); }
+
+  // Constructs T(args...) only if key is absent (like try_emplace); true if inserted.
+  template <class... Args>
+  bool emplace(const Key& key, Args&&... args) {
+    return impl().emplace_impl(key, std::forward<Args>(args)...);
+  }
+  template <class... Args>
+  bool emplace(Key&& key, Args&&... args) {
+    return impl().emplace_impl(std::move(key), std::forward<Args>(args)...);
+  }
+
+  // Stores value under key; true if inserted, false if it replaced a value (Go: Store).
+  bool insert_or_assign(const Key& key, T value) {
+    return impl().insert_or_assign_impl(key, std::move(value));
+  }
+  bool insert_or_assign(Key&& key, T value) {
+    return impl().insert_or_assign_impl(std::move(key), std::move(value));
+  }
+
+  // The value now under key and whether this call inserted it (Go: LoadOrStore).
+  std::pair<T, bool> find_or_insert(const Key& key, T value) requires copyable {
+    return impl().find_or_insert_impl(key, std::move(value));
+  }
+  std::pair<T, bool> find_or_insert(Key&& key, T value) requires copyable {
+    return impl().find_or_insert_impl(std::move(key), std::move(value));
+  }
+
+  // If key is present, f(T&) on its value (atomically with respect to other writers of the
+  // key); else inserts T(args...). True if inserted.
+  template <class F, class... Args>
+  bool upsert(const Key& key, F&& f, Args&&... args) {
+    return impl().upsert_impl(key, f, std::forward<Args>(args)...);
+  }
+  template <class F, class... Args>
+  bool upsert(Key&& key, F&& f, Args&&... args) {
+    return impl().upsert_impl(std::move(key), f, std::forward<Args>(args)...);
+  }
+
+  // Stores value under key and returns the previous value, if any (Go: Swap).
+  std::optional<T> exchange(const Key& key, T value) {
+    return impl().exchange_impl(key, std::move(value));
+  }
+  std::optional<T> exchange(Key&& key, T value) {
+    return impl().exchange_impl(std::move(key), std::move(value));
+  }
+
+  // Replaces the value under key with desired only if it equals expected (Go:
+  // CompareAndSwap). False if absent or different.
+  bool compare_exchange(const Key& key, const T& expected, T desired) {
+    return impl().compare_exchange_impl(key, expected, desired);
+  }
+  template <class K>
+  requires transparent_lookup<Hash, KeyEqual>
+  bool compare_exchange(const K& key, const T& expected, T desired) {
+    return impl().compare_exchange_impl(key, expected, desired);
+  }
+
+  // ---- erasure -------------------------------------------------------------------------------
+  // True if key was present (Go: Delete).
+  bool erase(const Key& key) { return impl().erase_impl(key); }
+  template <class K>
+  requires transparent_lookup<Hash, KeyEqual>
+  bool erase(const K& key) { return impl().erase_impl(key); }
+
+  // Erases key and returns its value, or nullopt if absent (Go: LoadAndDelete).
+  std::optional<T> extract(const Key& key) { return impl().extract_impl(key); }
+  template <class K>
+  requires transparent_lookup<Hash, KeyEqual> std::optional<T> extract(const K& key) {
+    return impl().extract_impl(key);
+  }
+
+  // Erases key only if its value equals expected (Go: CompareAndDelete).
+  bool compare_erase(const Key& key, const T& expected) {
+    return impl().compare_erase_impl(key, expected);
+  }
+  template <class K>
+  requires transparent_lookup<Hash, KeyEqual>
+  bool compare_erase(const K& key, const T& expected) {
+    return impl().compare_erase_impl(key, expected);
+  }
+
+  // ---- whole map -----------------------------------------------------------------------------
+  [[nodiscard]] bool empty() const { return impl().size() == 0; }
+
+ protected:
+  common_surface() = default;
+  ~common_surface() = default;
+  common_surface(const common_surface&) = default;
+  common_surface& operator=(const common_surface&) = default;
+
+ private:
+  Impl& impl() noexcept { return static_cast<Impl&>(*this); }
+  const Impl& impl() const noexcept { return static_cast<const Impl&>(*this); }
+};
+
+}  // namespace cmap::detail
