@@ -9,6 +9,7 @@
 
 #include <cmap/concurrent_hash_map.hpp>
 #include <cmap/locked_map.hpp>
+#include <cmap/read_mostly_map.hpp>
 #include <cmap/sharded_map.hpp>
 #include <cstddef>
 #include <functional>
@@ -23,21 +24,26 @@ namespace cmap_test {
 //   values; memory of erased entries is reclaimed after a grace period (epochs).
 // for_each_locks: for_each holds a lock while its callback runs (so the callback must not
 //   call into the map at all), rather than being lock-free.
-template <template <class, class, class, class, class> class Map, bool NodeBased,
-          bool ForEachLocks>
+// move_only_values: the map accepts a T that is not copyable (std::unique_ptr); a map that
+//   does not rejects it at compile time (its class template requires a copyable T).
+template <template <class, class, class, class, class> class Map, bool NodeBased, bool ForEachLocks,
+          bool MoveOnlyValues = true>
 struct family {
   template <class K, class V, class Hash = cmap::hash<K>, class Eq = std::equal_to<K>,
             class Alloc = std::allocator<std::pair<const K, V>>>
   using map = Map<K, V, Hash, Eq, Alloc>;
   static constexpr bool node_based = NodeBased;
   static constexpr bool for_each_locks = ForEachLocks;
+  static constexpr bool move_only_values = MoveOnlyValues;
 };
 
 using locked_family = family<cmap::locked_map, false, true>;
 using sharded_family = family<cmap::sharded_map, false, true>;
 using concurrent_family = family<cmap::concurrent_hash_map, true, false>;
+using read_mostly_family = family<cmap::read_mostly_map, true, false, false>;
 
-using all_map_families = ::testing::Types<locked_family, sharded_family, concurrent_family>;
+using all_map_families =
+    ::testing::Types<locked_family, sharded_family, concurrent_family, read_mostly_family>;
 
 // Readable names in test output: "CommonSurface/locked_map.Find" rather than ".../0.Find".
 struct family_names {
@@ -46,6 +52,7 @@ struct family_names {
     if constexpr (std::is_same_v<F, locked_family>) return "locked_map";
     if constexpr (std::is_same_v<F, sharded_family>) return "sharded_map";
     if constexpr (std::is_same_v<F, concurrent_family>) return "concurrent_hash_map";
+    if constexpr (std::is_same_v<F, read_mostly_family>) return "read_mostly_map";
     return "unknown";
   }
 };

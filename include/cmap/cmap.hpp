@@ -4,4 +4,5 @@
 #include "checked_map.hpp"
 #include "concurrent_hash_map.hpp"
 #include "locked_map.hpp"
+#include "read_mostly_map.hpp"
 #include "sharded_map.hpp"
