@@ -8,6 +8,7 @@
 
 #include "adapters/concurrent_hash_map.hpp"
 #include "adapters/locked_map.hpp"
+#include "adapters/read_mostly_map.hpp"
 #include "adapters/sharded_map.hpp"
 #include "adapters/std_shared_mutex.hpp"
 #include "runner.hpp"
@@ -35,9 +36,11 @@ constexpr caps single_thread_only{false, false, false, false};
 const std::vector<map_info>& registry() {
   static const std::vector<map_info> maps = {
       // ---- cmap maps (common surface) --------------------------------------------------------
-      {"concurrent_hash_map", "cmap",
-       "cmap::concurrent_hash_map: lock-free reads, striped writers", concurrent_full, false,
-       false, run_adapter<concurrent_hash_map_adapter>},
+      {"concurrent_hash_map", "cmap", "cmap::concurrent_hash_map: lock-free reads, striped writers",
+       concurrent_full, false, false, run_adapter<concurrent_hash_map_adapter>},
+      {"read_mostly_map", "cmap",
+       "cmap::read_mostly_map: sync.Map's operations on concurrent_hash_map's engine",
+       concurrent_full, false, false, run_adapter<read_mostly_map_adapter>},
       {"locked_map", "cmap", "cmap::locked_map: one reader-writer lock", concurrent_full, false,
        false, run_adapter<locked_map_adapter>},
       {"sharded_map", "cmap", "cmap::sharded_map: lock striping ('sharded_map:N' for N shards)",
