@@ -728,4 +728,162 @@ TYPED_TEST(Stress, SizeWithAConstantPopulationStaysInItsRange) {
   }
 }
 
+// ---- throwing hash, copies and callbacks ----------------------------------------------------
+
+struct stress_boom {};
+
+// A value whose copies throw now and then (moves never do), on threads that arm it.
+struct fragile_value {
+  u64 v = 0;
+  static inline thread_local unsigned copy_failure_percent = 0;  // 0: copies never throw
+  static inline thread_local std::minstd_rand failure_rng{1};
+  fragile_value() = default;
+  explicit fragile_value(u64 x) noexcept : v(x) {}
+  fragile_value(const fragile_value& o) : v(o.v) { maybe_throw(); }
+  fragile_value& operator=(const fragile_value& o) {
+    maybe_throw();
+    v = o.v;
+    return *this;
+  }
+  fragile_value(fragile_value&&) noexcept = default;
+  fragile_value& operator=(fragile_value&&) noexcept = default;
+  ~fragile_value() = default;
+  friend bool operator==(const fragile_value&, const fragile_value&) = default;
+
+ private:
+  static void maybe_throw() {
+    if (copy_failure_percent != 0 && failure_rng() % 100 < copy_failure_percent)
+      throw stress_boom{};
+  }
+};
+
+// Throws for "poisoned" keys, every time (a hash must be a function of the key).
+struct fragile_hash {
+  static bool poisoned(u64 k) noexcept { return k % 53 == 7; }
+  std::size_t operator()(u64 k) const {
+    if (poisoned(k)) throw stress_boom{};
+    return cmap::hash<u64>{}(k);
+  }
+};
+
+// Each thread owns a key range and runs random writes on it while its copies of values throw
+// (about 1 in 5), its upsert callbacks throw (1 in 4, before changing anything) and every call
+// on a poisoned key throws from the hash. A single-key call that throws must leave the map
+// unchanged, so the thread's model skips it; every result of a call that returns is checked
+// against the model. The map starts empty, so it grows under the throwing calls. At the end
+// (copies disarmed) the map equals the union of the models and holds no poisoned key.
+TYPED_TEST(Stress, ThrowingHashCopiesAndCallbacksLeaveTheMapValidAndUnchanged) {
+  watchdog dog;
+  using map_t = typename TypeParam::template map<u64, fragile_value, fragile_hash>;
+  for (const int threads : thread_counts) {
+    SCOPED_TRACE(::testing::Message() << threads << " threads");
+    const u64 range = 24000 / static_cast<u64>(threads);
+    const std::size_t ops = 20000 * work_scale / static_cast<std::size_t>(threads);
+    map_t m;
+    failure_log log;
+    std::atomic<u64> copy_throws{0}, callback_throws{0}, hash_throws{0};
+    std::vector<std::unordered_map<u64, u64>> models(static_cast<std::size_t>(threads));
+    run_threads(threads, [&](int t) {
+      auto& model = models[static_cast<std::size_t>(t)];
+      const u64 base = static_cast<u64>(t) * range;
+      std::mt19937_64 rng(static_cast<u64>(t) * 131 + 9);
+      fragile_value::failure_rng.seed(static_cast<unsigned>(t) + 1);
+      fragile_value::copy_failure_percent = 20;
+      for (std::size_t i = 0; i < ops; ++i) {
+        const u64 k = base + rng() % range;
+        const u64 v = (k << 20) | (i & 0xFFFFF);
+        const unsigned dice = static_cast<unsigned>(rng() % 7);
+        const bool callback_throws_now = rng() % 4 == 0;
+        const auto it = model.find(k);
+        const bool present = it != model.end();
+        const u64 old = present ? it->second : 0;
+        try {
+          switch (dice) {
+            case 0: {  // insert from a const value: the map copies it
+              const fragile_value value(v);
+              if (m.insert(k, value) == present) log.add("insert(", k, ") disagrees");
+              if (!present) model.emplace(k, v);
+              break;
+            }
+            case 1:
+              if (m.insert_or_assign(k, fragile_value(v)) == present)
+                log.add("insert_or_assign(", k, ") disagrees");
+              model[k] = v;
+              break;
+            case 2: {
+              const bool inserted = m.upsert(
+                  k,
+                  [&](fragile_value& x) {
+                    if (callback_throws_now) throw stress_boom{};
+                    ++x.v;
+                  },
+                  v);
+              if (inserted == present) log.add("upsert(", k, ") disagrees");
+              model[k] = present ? old + 1 : v;
+              break;
+            }
+            case 3:
+              if (m.erase(k) != present) log.add("erase(", k, ") disagrees");
+              model.erase(k);
+              break;
+            case 4: {
+              const std::optional<fragile_value> got = m.extract(k);
+              if (got.has_value() != present || (got && got->v != old))
+                log.add("extract(", k, ") disagrees");
+              model.erase(k);
+              break;
+            }
+            case 5: {
+              const std::optional<fragile_value> got = m.exchange(k, fragile_value(v));
+              if (got.has_value() != present || (got && got->v != old))
+                log.add("exchange(", k, ") disagrees");
+              model[k] = v;
+              break;
+            }
+            default: {
+              const std::optional<fragile_value> got = m.find(k);
+              if (got.has_value() != present || (got && got->v != old))
+                log.add("find(", k, ") disagrees");
+              break;
+            }
+          }
+        } catch (const stress_boom&) {
+          if (fragile_hash::poisoned(k)) {
+            hash_throws.fetch_add(1, std::memory_order_relaxed);
+          } else if (dice == 2 && callback_throws_now && present) {
+            callback_throws.fetch_add(1, std::memory_order_relaxed);
+          } else {
+            copy_throws.fetch_add(1, std::memory_order_relaxed);
+          }
+          // The call threw: the map must be as before it, so the model stays as it is.
+        } catch (...) {
+          log.add("call on key ", k, " threw something other than the hash's or the value's");
+        }
+      }
+      fragile_value::copy_failure_percent = 0;
+    });
+    EXPECT_NO_THREAD_FAILURES(log);
+    EXPECT_GT(copy_throws.load(), 0u);
+    EXPECT_GT(callback_throws.load(), 0u);
+    EXPECT_GT(hash_throws.load(), 0u);
+    std::unordered_map<u64, u64> want;
+    for (const auto& model : models) want.insert(model.begin(), model.end());
+    std::unordered_map<u64, u64> got;
+    std::size_t duplicates = 0;
+    m.for_each([&](const u64& k, const fragile_value& x) {
+      if (!got.emplace(k, x.v).second) ++duplicates;
+    });
+    EXPECT_EQ(duplicates, 0u);
+    EXPECT_EQ(m.size(), want.size());
+    EXPECT_TRUE(got == want) << "the map differs from the union of the threads' models ("
+                             << got.size() << " entries walked, " << want.size() << " expected)";
+    for (const auto& [k, x] : got) EXPECT_FALSE(fragile_hash::poisoned(k)) << "poisoned " << k;
+    // Still fully usable after all those exceptions.
+    u64 fresh = 1'000'000'000;
+    while (fragile_hash::poisoned(fresh)) ++fresh;
+    EXPECT_TRUE(m.insert(fresh, fragile_value(1)));
+    EXPECT_EQ(m.size(), want.size() + 1);
+  }
+}
+
 }  // namespace
