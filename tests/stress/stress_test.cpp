@@ -748,7 +748,6 @@ struct fragile_value {
   fragile_value(fragile_value&&) noexcept = default;
   fragile_value& operator=(fragile_value&&) noexcept = default;
   ~fragile_value() = default;
-  friend bool operator==(const fragile_value&, const fragile_value&) = default;
 
  private:
   static void maybe_throw() {
