@@ -10,6 +10,7 @@
 #include <cmap/concurrent_hash_map.hpp>
 #include <cmap/locked_map.hpp>
 #include <cmap/sharded_map.hpp>
+#include <cmap/snapshot_map.hpp>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -23,21 +24,30 @@ namespace cmap_test {
 //   values; memory of erased entries is reclaimed after a grace period (epochs).
 // for_each_locks: for_each holds a lock while its callback runs (so the callback must not
 //   call into the map at all), rather than being lock-free.
-template <template <class, class, class, class, class> class Map, bool NodeBased,
-          bool ForEachLocks>
+// persistent: a persistent trie (snapshot_map): no slot table (reserve has nothing to
+//   reserve), every write copies the entries of the nodes on its key's path (so a throwing
+//   copy can fail any write, not only growth; the map is then unchanged), old versions are
+//   freed after a grace period, and values must be copyable (versions share them).
+template <template <class, class, class, class, class> class Map, bool NodeBased, bool ForEachLocks,
+          bool Persistent = false>
 struct family {
   template <class K, class V, class Hash = cmap::hash<K>, class Eq = std::equal_to<K>,
             class Alloc = std::allocator<std::pair<const K, V>>>
   using map = Map<K, V, Hash, Eq, Alloc>;
   static constexpr bool node_based = NodeBased;
   static constexpr bool for_each_locks = ForEachLocks;
+  static constexpr bool persistent = Persistent;
 };
 
 using locked_family = family<cmap::locked_map, false, true>;
 using sharded_family = family<cmap::sharded_map, false, true>;
 using concurrent_family = family<cmap::concurrent_hash_map, true, false>;
+// Entries live inline in trie nodes that writes copy (not node_based); for_each walks a
+// snapshot without any lock.
+using snapshot_family = family<cmap::snapshot_map, false, false, true>;
 
-using all_map_families = ::testing::Types<locked_family, sharded_family, concurrent_family>;
+using all_map_families =
+    ::testing::Types<locked_family, sharded_family, concurrent_family, snapshot_family>;
 
 // Readable names in test output: "CommonSurface/locked_map.Find" rather than ".../0.Find".
 struct family_names {
@@ -46,6 +56,7 @@ struct family_names {
     if constexpr (std::is_same_v<F, locked_family>) return "locked_map";
     if constexpr (std::is_same_v<F, sharded_family>) return "sharded_map";
     if constexpr (std::is_same_v<F, concurrent_family>) return "concurrent_hash_map";
+    if constexpr (std::is_same_v<F, snapshot_family>) return "snapshot_map";
     return "unknown";
   }
 };
