@@ -5,3 +5,4 @@
 #include "concurrent_hash_map.hpp"
 #include "locked_map.hpp"
 #include "sharded_map.hpp"
+#include "snapshot_map.hpp"
