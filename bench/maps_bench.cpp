@@ -4,18 +4,24 @@
 // 10% insert_or_assign mix over a shared map at 1, 2 and 8 threads (8 oversubscribes this
 // 2-core machine on purpose). Read the ratios between rows, not the absolute times. Also
 // concurrent_hash_map's visit_bulk against one lookup at a time on a 5M-entry table.
+// snapshot_map: snapshot() at 1k and 1M entries (its cost must not depend on the size), and
+// single-key updates at 100k entries against cow_map (tools/cmap-bench/adapters/cow_map.hpp:
+// a std::unordered_map copied in full on every write).
 
 #include <benchmark/benchmark.h>
 
 #include <cmap/concurrent_hash_map.hpp>
 #include <cmap/locked_map.hpp>
 #include <cmap/sharded_map.hpp>
+#include <cmap/snapshot_map.hpp>
 #include <cstdint>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <unordered_map>
 #include <vector>
+
+#include "../tools/cmap-bench/adapters/cow_map.hpp"
 
 namespace {
 
@@ -58,6 +64,7 @@ class shared_mutex_map {
 using locked = cmap::locked_map<std::uint64_t, std::uint64_t>;
 using sharded = cmap::sharded_map<std::uint64_t, std::uint64_t>;
 using concurrent = cmap::concurrent_hash_map<std::uint64_t, std::uint64_t>;
+using snapshot = cmap::snapshot_map<std::uint64_t, std::uint64_t>;
 
 // Keys spread over the 64-bit range, as a hash map's users' keys usually are.
 std::vector<std::uint64_t> make_keys(std::size_t n, std::uint64_t salt) {
@@ -215,7 +222,51 @@ void lookups_visit_bulk(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * 1024));
 }
 
+// snapshot(): a pin, a load and a reference count increment, whatever the size.
+void snapshot_cost(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  snapshot m;
+  m.update([&](auto& t) {
+    for (auto k : make_keys(n, 0)) t.insert(k, k);
+  });
+  for (auto _ : state) {
+    auto s = m.snapshot();
+    benchmark::DoNotOptimize(s.size());
+  }
+}
+
+// One insert_or_assign of a present key in a map of 100k entries.
+void update_snapshot_map(benchmark::State& state) {
+  constexpr std::size_t n = 100000;
+  const auto keys = make_keys(n, 0);
+  snapshot m;
+  m.update([&](auto& t) {
+    for (auto k : keys) t.insert(k, k);
+  });
+  std::size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(m.insert_or_assign(keys[i], i));
+    if (++i == n) i = 0;
+  }
+}
+void update_cow_map(benchmark::State& state) {
+  constexpr std::size_t n = 100000;
+  const auto keys = make_keys(n, 0);
+  cmap_bench::cow_map_adapter<std::uint64_t, std::uint64_t> m(0);
+  for (auto k : keys) m.insert(k, k);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    m.insert_or_assign(keys[i], i);
+    if (++i == n) i = 0;
+  }
+}
+
 }  // namespace
+
+BENCHMARK(snapshot_cost)->Arg(1000)->Name("snapshot/snapshot_map/1k");
+BENCHMARK(snapshot_cost)->Arg(1000000)->Name("snapshot/snapshot_map/1M");
+BENCHMARK(update_snapshot_map)->Name("update_100k/snapshot_map");
+BENCHMARK(update_cow_map)->Name("update_100k/cow_map");
 
 BENCHMARK(lookups_one_by_one)->Name("bulk_5M/concurrent_hash_map/one_by_one");
 BENCHMARK(lookups_visit_bulk)->Name("bulk_5M/concurrent_hash_map/visit_bulk");
@@ -224,7 +275,8 @@ BENCHMARK(lookups_visit_bulk)->Name("bulk_5M/concurrent_hash_map/visit_bulk");
   BENCHMARK_TEMPLATE(fn, shared_mutex_map)->Arg(arg)->Name(#fn "/shared_mutex+unordered_map"); \
   BENCHMARK_TEMPLATE(fn, locked)->Arg(arg)->Name(#fn "/locked_map");                           \
   BENCHMARK_TEMPLATE(fn, sharded)->Arg(arg)->Name(#fn "/sharded_map");                         \
-  BENCHMARK_TEMPLATE(fn, concurrent)->Arg(arg)->Name(#fn "/concurrent_hash_map")
+  BENCHMARK_TEMPLATE(fn, concurrent)->Arg(arg)->Name(#fn "/concurrent_hash_map");              \
+  BENCHMARK_TEMPLATE(fn, snapshot)->Arg(arg)->Name(#fn "/snapshot_map")
 
 CMAP_SINGLE_THREAD(find_hit, 1 << 20);
 CMAP_SINGLE_THREAD(find_miss, 1 << 20);

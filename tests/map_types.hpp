@@ -11,6 +11,7 @@
 #include <cmap/locked_map.hpp>
 #include <cmap/read_mostly_map.hpp>
 #include <cmap/sharded_map.hpp>
+#include <cmap/snapshot_map.hpp>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -26,8 +27,12 @@ namespace cmap_test {
 //   call into the map at all), rather than being lock-free.
 // move_only_values: the map accepts a T that is not copyable (std::unique_ptr); a map that
 //   does not rejects it at compile time (its class template requires a copyable T).
+// persistent: a persistent trie (snapshot_map): no slot table (reserve has nothing to
+//   reserve), every write copies the entries of the nodes on its key's path (so a throwing
+//   copy can fail any write, not only growth; the map is then unchanged), old versions are
+//   freed after a grace period, and values must be copyable (versions share them).
 template <template <class, class, class, class, class> class Map, bool NodeBased, bool ForEachLocks,
-          bool MoveOnlyValues = true>
+          bool MoveOnlyValues = true, bool Persistent = false>
 struct family {
   template <class K, class V, class Hash = cmap::hash<K>, class Eq = std::equal_to<K>,
             class Alloc = std::allocator<std::pair<const K, V>>>
@@ -35,15 +40,19 @@ struct family {
   static constexpr bool node_based = NodeBased;
   static constexpr bool for_each_locks = ForEachLocks;
   static constexpr bool move_only_values = MoveOnlyValues;
+  static constexpr bool persistent = Persistent;
 };
 
 using locked_family = family<cmap::locked_map, false, true>;
 using sharded_family = family<cmap::sharded_map, false, true>;
 using concurrent_family = family<cmap::concurrent_hash_map, true, false>;
 using read_mostly_family = family<cmap::read_mostly_map, true, false, false>;
+// Entries live inline in trie nodes that writes copy (not node_based); for_each walks a
+// snapshot without any lock.
+using snapshot_family = family<cmap::snapshot_map, false, false, false, true>;
 
-using all_map_families =
-    ::testing::Types<locked_family, sharded_family, concurrent_family, read_mostly_family>;
+using all_map_families = ::testing::Types<locked_family, sharded_family, concurrent_family,
+                                          read_mostly_family, snapshot_family>;
 
 // Readable names in test output: "CommonSurface/locked_map.Find" rather than ".../0.Find".
 struct family_names {
@@ -53,6 +62,7 @@ struct family_names {
     if constexpr (std::is_same_v<F, sharded_family>) return "sharded_map";
     if constexpr (std::is_same_v<F, concurrent_family>) return "concurrent_hash_map";
     if constexpr (std::is_same_v<F, read_mostly_family>) return "read_mostly_map";
+    if constexpr (std::is_same_v<F, snapshot_family>) return "snapshot_map";
     return "unknown";
   }
 };

@@ -6,3 +6,4 @@
 #include "locked_map.hpp"
 #include "read_mostly_map.hpp"
 #include "sharded_map.hpp"
+#include "snapshot_map.hpp"

@@ -1,7 +1,7 @@
 // A tiny end-to-end run through every output format: the table, CSV and JSON parsed back, and
 // the HTML report rendered in headless Chromium when /usr/bin/chromium exists (else parsed),
 // checking that its charts exist and are not empty. Also advise, string keys, Ctrl-C-free
-// n/a reporting and the unavailable preset.
+// n/a reporting and the cow-vs-persistent comparison (cow_map vs snapshot_map).
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -187,10 +187,13 @@ TEST(Output, StringKeysLargeValuesAndPeers) {
   }
 }
 
-TEST(Output, UnavailablePresetIsReportedNotFaked) {
-  const auto r = run_cli({"--preset", "cow-vs-persistent"});
-  EXPECT_EQ(r.status, 0) << r.err;
-  EXPECT_NE(r.out.find("not available yet"), std::string::npos) << r.out;
+TEST(Output, CowVsPersistentComparesTheTwoMaps) {
+  const auto r = run_cli({"--preset", "cow-vs-persistent", "--keys", "2000", "--ops", "2000",
+                          "--threads", "1", "--reps", "1"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.find("not available"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cow_map"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("snapshot_map"), std::string::npos) << r.out;
 }
 
 TEST(Output, ShardScalingVariants) {

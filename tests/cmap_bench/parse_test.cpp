@@ -42,8 +42,6 @@ TEST(Parse, BadInputsExitWith2AndLeaveNoFile) {
   write(empty_reads, R"({"mix": {"find": 100}, "preload": 0})");
   const std::string key_length_u64 = dir.file("klen.json");
   write(key_length_u64, R"({"key_type": "u64", "key_length": 12})");
-  const std::string unavailable = dir.file("cow.json");
-  write(unavailable, R"({"preset": "cow-vs-persistent"})");
   const std::size_t inputs = dir.entries();
 
   const std::vector<bad_case> cases = {
@@ -73,7 +71,6 @@ TEST(Parse, BadInputsExitWith2AndLeaveNoFile) {
       {{"--workload", bad_op}, "unknown operation 'fnd'"},
       {{"--workload", empty_reads}, "measures nothing"},
       {{"--workload", key_length_u64}, "'key_length' applies to string keys only"},
-      {{"--workload", unavailable}, "not available yet"},
       {{"advise"}, "--workload"},
       {{"advise", "--workload", bad_mix}, "adds up to 90%"},
   };

@@ -7,9 +7,11 @@
 #include <fnmatch.h>
 
 #include "adapters/concurrent_hash_map.hpp"
+#include "adapters/cow_map.hpp"
 #include "adapters/locked_map.hpp"
 #include "adapters/read_mostly_map.hpp"
 #include "adapters/sharded_map.hpp"
+#include "adapters/snapshot_map.hpp"
 #include "adapters/std_shared_mutex.hpp"
 #include "runner.hpp"
 #ifdef CMAP_BENCH_HAVE_TBB
@@ -45,6 +47,9 @@ const std::vector<map_info>& registry() {
        false, run_adapter<locked_map_adapter>},
       {"sharded_map", "cmap", "cmap::sharded_map: lock striping ('sharded_map:N' for N shards)",
        concurrent_full, true, false, run_adapter<sharded_map_adapter>},
+      {"snapshot_map", "cmap",
+       "cmap::snapshot_map: persistent trie, O(1) snapshots, lock-free reads, serialised writers",
+       concurrent_full, false, false, run_adapter<snapshot_map_adapter>},
       {"locked_map+log-inside", "cmap", "locked_map, each update logged inside the lock",
        concurrent_full, false, true, run_adapter<locked_map_log_inside>},
       {"locked_map+log-outside", "cmap", "locked_map, each update logged before taking the lock",
@@ -52,6 +57,10 @@ const std::vector<map_info>& registry() {
       // ---- the hand-made baseline --------------------------------------------------------------
       {"std_shared_mutex", "baseline", "std::unordered_map behind one std::shared_mutex",
        concurrent_full, false, false, run_adapter<std_shared_mutex_adapter>},
+      {"cow_map", "baseline",
+       "std::unordered_map copied in full on every write, published atomically (the article's "
+       "atomic.Value + immutable map)",
+       concurrent_full, false, true, run_adapter<cow_map_adapter>},
   // ---- peers ---------------------------------------------------------------------------------
 #ifdef CMAP_BENCH_HAVE_TBB
       {"tbb_hash_map", "peer", "tbb::concurrent_hash_map (oneTBB)", caps{true, true, true, false},

@@ -1,0 +1,781 @@
+#pragma once
+// cmap::snapshot_map: a concurrent map whose every version is an immutable value. Readers
+// never block; snapshot() hands out a consistent view of the whole map in O(1).
+//
+// It is the "atomic.Value holding an immutable map" pattern without that pattern's O(n)
+// copy per write: the map is a persistent hash trie (detail/champ.hpp) whose root is
+// published atomically, so a write copies only the O(log32 n) nodes on its key's path and
+// shares the rest with the previous version.
+//
+// Choose it when readers need a consistent view of many keys at once (a configuration, a
+// routing table, a catalogue that is read as a whole), when long walks must neither block
+// writers nor see them half-way, or when writes come in batches that must appear all at
+// once (update()).
+// Consider instead: concurrent_hash_map for plain key-value traffic, especially
+// write-heavy or with large values: it updates in place and its lookups touch fewer
+// cache lines; writers of snapshot_map are serialised (one at a time), and every write
+// allocates its path (about log32 n nodes, each copying up to 32 entries). Values must be
+// copyable (versions share them; a move-only value could not be handed to two versions).
+//
+// Guarantees
+//  - Every call is linearizable; a whole update() batch is one atomic step.
+//  - Readers (find, contains, const visit, size, snapshot, for_each) take no lock: they pin
+//    an epoch (detail/epoch.hpp; a store to the caller's own record), load the root
+//    (acquire) and walk immutable nodes. A reader sees one version, before or after any
+//    write, never part of one.
+//  - Writers are serialised by one mutex, held while the write builds its new version;
+//    each publishes its new root with a release store. No update is ever lost.
+//  - snapshot(): O(1) (a pin, a load, a reference count increment; no allocation). The
+//    snapshot, and the iterators into it, stay valid and unchanged however the map changes,
+//    and even after the map is destroyed; the memory of a version is freed when the map has
+//    moved on and its last snapshot is gone.
+//  - for_each walks one snapshot: it sees exactly the entries of one version, each once,
+//    and holds no lock and no epoch pin while f runs, so f may call any method of the map,
+//    writes included (they do not show in the walk).
+//  - update(f): f gets a transient, which offers the single-key calls of the common
+//    surface and sees its own earlier changes; when f returns, the batch is published at
+//    once. If f throws, nothing is published. f must not write to the map itself (that
+//    would take the writer lock it already holds; debug builds report it), but may read it
+//    (it sees the published version, not the batch).
+//  - Mutable visit(k, f) and upsert run f on a copy of the entry under the writer lock; if f
+//    throws, nothing is published. Their callbacks, like erase_if's predicate, must not
+//    write to the map (debug builds report it).
+//  - Exceptions: a throwing hash, equality, constructor, allocation or callback leaves the
+//    map unchanged and its lock released (strong guarantee, batches included).
+//  - size() is exact: it is stored with each version.
+//
+// Costs (n entries): find/contains: a hash, an epoch pin, about log32 n nodes (4 at 1M),
+// one or two cache lines each. Single-key write: the writer lock, about log32 n node
+// allocations and the copy of their entries (up to 32 each), and the retire of the old root.
+// A batch copies each node at most once. snapshot(): O(1). allocated_bytes(): O(nodes).
+// Memory: entries inline in nodes, plus a 32-byte header and a pointer per child per node.
+//
+// The allocator must be stateless (std::allocator, or any with is_always_equal): nodes are
+// freed on whichever thread drops the last reference.
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <iterator>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "detail/callback.hpp"
+#include "detail/champ.hpp"
+#include "detail/epoch.hpp"
+#include "detail/hash.hpp"
+#include "detail/reentrancy.hpp"
+
+namespace cmap {
+
+template <class Key, class T, class Hash = cmap::hash<Key>, class KeyEqual = std::equal_to<Key>,
+          class Allocator = std::allocator<std::pair<const Key, T>>>
+requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapshot_map {
+  using trie = detail::champ<Key, T, Hash, KeyEqual, Allocator>;
+  using node = typename trie::node;
+
+ public:
+  using key_type = Key;
+  using mapped_type = T;
+  using value_type = std::pair<const Key, T>;
+  using hasher = Hash;
+  using key_equal = KeyEqual;
+  using allocator_type = Allocator;
+  using size_type = std::size_t;
+
+  class snapshot_type;
+  class transient;
+
+  snapshot_map() : snapshot_map(Hash(), KeyEqual()) {}
+  explicit snapshot_map(const Hash& hash, const KeyEqual& eq = KeyEqual())
+      : hash_(hash), eq_(eq), root_(trie::make_empty(0)) {}
+  snapshot_map(std::initializer_list<std::pair<Key, T>> init) : snapshot_map() {
+    update([&](transient& t) {
+      for (const auto& [k, v] : init) t.insert(k, v);
+    });
+  }
+
+  // Not copyable or movable: other threads may be inside at any time. Copy a snapshot.
+  snapshot_map(const snapshot_map&) = delete;
+  snapshot_map& operator=(const snapshot_map&) = delete;
+
+  // No reader or writer may still be inside. Snapshots may outlive the map.
+  ~snapshot_map() {
+    domain().drain(this);  // the versions this map retired: no reader can be inside any more
+    trie::release(root_.load(std::memory_order_relaxed));
+  }
+
+  // ---- snapshots ----------------------------------------------------------------------
+  // An immutable view of the map as it is now: O(1), no allocation.
+  [[nodiscard]] snapshot_type snapshot() const {
+    auto pin = domain().pin();
+    // acquire: pairs with the release store in publish(); the node is fully built.
+    node* r = root_.load(std::memory_order_acquire);
+    // The map's reference keeps r alive while we are pinned (it is released only through
+    // the epoch), so the count is at least 1 here.
+    trie::acquire(r);
+    return snapshot_type(r, hash_, eq_);
+  }
+
+  // Applies f(transient&) as one batch, published atomically when f returns; returns what
+  // f returns. If f throws, nothing is published and the exception propagates.
+  template <class F>
+  decltype(auto) update(F&& f) {
+    return write([&](transient& t) -> decltype(auto) { return std::invoke(f, t); });
+  }
+
+  // ---- lookup: no lock, no shared write -------------------------------------------------
+  [[nodiscard]] std::optional<T> find(const Key& key) const { return find_impl(key); }
+  template <class K>
+  requires detail::transparent_lookup<Hash, KeyEqual>
+  [[nodiscard]] std::optional<T> find(const K& key) const { return find_impl(key); }
+
+  [[nodiscard]] bool contains(const Key& key) const {
+    return read(key, [](const value_type&) {});
+  }
+  template <class K>
+  requires detail::transparent_lookup<Hash, KeyEqual>
+  [[nodiscard]] bool contains(const K& key) const {
+    return read(key, [](const value_type&) {});
+  }
+
+  // f(const T&) on the value in the current version; false if absent. The epoch stays
+  // pinned while f runs (a long f delays the reclamation of old versions).
+  template <class F>
+  bool visit(const Key& key, F&& f) const {
+    return read(key, [&](const value_type& e) { f(e.second); });
+  }
+  template <class K, class F>
+  requires detail::transparent_lookup<Hash, KeyEqual>
+  bool visit(const K& key, F&& f) const {
+    return read(key, [&](const value_type& e) { f(e.second); });
+  }
+
+  // ---- writes: the writer lock, one new version each ---------------------------------
+  // f(T&) on a new copy of the entry, then publishes it; false if absent (nothing copied).
+  template <class F>
+  bool visit(const Key& key, F&& f) {
+    return write([&](transient& t) { return t.visit(key, f); });
+  }
+  template <class K, class F>
+  requires detail::transparent_lookup<Hash, KeyEqual>
+  bool visit(const K& key, F&& f) {
+    return write([&](transient& t) { return t.visit(key, f); });
+  }
+
+  bool insert(const Key& key, const T& value) {
+    return write([&](transient& t) { return t.insert(key, value); });
+  }
+  bool insert(const Key& key, T&& value) {
+    return write([&](transient& t) { return t.insert(key, std::move(value)); });
+  }
+  bool insert(Key&& key, const T& value) {
+    return write([&](transient& t) { return t.insert(std::move(key), value); });
+  }
+  bool insert(Key&& key, T&& value) {
+    return write([&](transient& t) { return t.insert(std::move(key), std::move(value)); });
+  }
+
+  // Constructs T(args...) only if key is absent; true if inserted.
+  template <class... Args>
+  bool emplace(const Key& key, Args&&... args) {
+    return write([&](transient& t) { return t.emplace(key, std::forward<Args>(args)...); });
+  }
+  template <class... Args>
+  bool emplace(Key&& key, Args&&... args) {
+    return write(
+        [&](transient& t) { return t.emplace(std::move(key), std::forward<Args>(args)...); });
+  }
+
+  // Stores value under key; true if inserted, false if assigned (Go: Store).
+  bool insert_or_assign(const Key& key, T value) {
+    return write([&](transient& t) { return t.insert_or_assign(key, std::move(value)); });
+  }
+  bool insert_or_assign(Key&& key, T value) {
+    return write(
+        [&](transient& t) { return t.insert_or_assign(std::move(key), std::move(value)); });
+  }
+
+  // The value now under key and whether this call inserted it (Go: LoadOrStore). A present
+  // key is answered without the lock.
+  std::pair<T, bool> find_or_insert(const Key& key, T value) {
+    if (auto v = find(key)) return {std::move(*v), false};
+    return write([&](transient& t) { return t.find_or_insert(key, std::move(value)); });
+  }
+  std::pair<T, bool> find_or_insert(Key&& key, T value) {
+    if (auto v = find(key)) return {std::move(*v), false};
+    return write([&](transient& t) { return t.find_or_insert(std::move(key), std::move(value)); });
+  }
+
+  // If key is present f(T&) on a new copy of the entry, else inserts T(args...); true if
+  // inserted.
+  template <class F, class... Args>
+  bool upsert(const Key& key, F&& f, Args&&... args) {
+    return write([&](transient& t) { return t.upsert(key, f, std::forward<Args>(args)...); });
+  }
+  template <class F, class... Args>
+  bool upsert(Key&& key, F&& f, Args&&... args) {
+    return write(
+        [&](transient& t) { return t.upsert(std::move(key), f, std::forward<Args>(args)...); });
+  }
+
+  // Stores value and returns the previous value, if any (Go: Swap).
+  std::optional<T> exchange(const Key& key, T value) {
+    return write([&](transient& t) { return t.exchange(key, std::move(value)); });
+  }
+  std::optional<T> exchange(Key&& key, T value) {
+    return write([&](transient& t) { return t.exchange(std::move(key), std::move(value)); });
+  }
+
+  // Replaces the value with desired only if it equals expected (Go: CompareAndSwap).
+  bool compare_exchange(const Key& key, const T& expected, T desired) {
+    return write(
+        [&](transient& t) { return t.compare_exchange(key, expected, std::move(desired)); });
+  }
+  template <class K>
+  requires detail::transparent_lookup<Hash, KeyEqual>
+  bool compare_exchange(const K& key, const T& expected, T desired) {
+    return write(
+        [&](transient& t) { return t.compare_exchange(key, expected, std::move(desired)); });
+  }
+
+  bool erase(const Key& key) {
+    return write([&](transient& t) { return t.erase(key); });
+  }
+  template <class K>
+  requires detail::transparent_lookup<Hash, KeyEqual>
+  bool erase(const K& key) {
+    return write([&](transient& t) { return t.erase(key); });
+  }
+
+  // Erases key and returns its value (Go: LoadAndDelete).
+  std::optional<T> extract(const Key& key) {
+    return write([&](transient& t) { return t.extract(key); });
+  }
+  template <class K>
+  requires detail::transparent_lookup<Hash, KeyEqual> std::optional<T> extract(const K& key) {
+    return write([&](transient& t) { return t.extract(key); });
+  }
+
+  // Erases key only if its value equals expected (Go: CompareAndDelete).
+  bool compare_erase(const Key& key, const T& expected) {
+    return write([&](transient& t) { return t.compare_erase(key, expected); });
+  }
+  template <class K>
+  requires detail::transparent_lookup<Hash, KeyEqual>
+  bool compare_erase(const K& key, const T& expected) {
+    return write([&](transient& t) { return t.compare_erase(key, expected); });
+  }
+
+  // Erases every entry with pred(const Key&, const T&), as one version; returns how many.
+  // pred runs under the writer lock.
+  template <class P>
+  size_type erase_if(P&& pred) {
+    return write([&](transient& t) { return t.erase_if(pred); });
+  }
+
+  // ---- whole map ------------------------------------------------------------------------
+  // f(const Key&, const T&) on each entry of one version (a snapshot taken now); false from
+  // f stops. No lock or pin is held while f runs: f may call any method of this map.
+  template <class F>
+  void for_each(F&& f) const {
+    snapshot().for_each(f);
+  }
+
+  // The entry count of the current version: exact.
+  [[nodiscard]] size_type size() const {
+    auto pin = domain().pin();
+    return root_.load(std::memory_order_acquire)->size;  // pairs with publish()
+  }
+  [[nodiscard]] bool empty() const { return size() == 0; }
+  // Publishes an empty version (snapshots keep theirs).
+  void clear() {
+    write([](transient& t) { t.clear(); });
+  }
+  // Nothing to reserve in a trie; throws std::length_error beyond max_size() as the other
+  // maps do.
+  void reserve(size_type n) {
+    if (n > max_size()) throw std::length_error("cmap::snapshot_map::reserve: too many entries");
+  }
+  [[nodiscard]] static constexpr size_type max_size() noexcept {
+    return static_cast<size_type>(PTRDIFF_MAX) / sizeof(value_type);
+  }
+  // Bytes of the current version's nodes, as asked of the allocator (not counting older
+  // versions kept by snapshots or waiting for their grace period). O(nodes).
+  [[nodiscard]] size_type allocated_bytes() const {
+    auto pin = domain().pin();
+    return trie::tree_bytes(root_.load(std::memory_order_acquire));  // pairs with publish()
+  }
+
+  [[nodiscard]] hasher hash_function() const { return hash_; }
+  [[nodiscard]] key_equal key_eq() const { return eq_; }
+  [[nodiscard]] allocator_type get_allocator() const { return allocator_type(); }
+
+  // ---- the view ---------------------------------------------------------------------------
+  // One immutable version. Cheap to copy (a reference count); thread-safe to share.
+  class snapshot_type {
+   public:
+    class const_iterator;
+    using iterator = const_iterator;
+
+    snapshot_type(const snapshot_type& o) noexcept : root_(o.root_), hash_(o.hash_), eq_(o.eq_) {
+      trie::acquire(root_);
+    }
+    snapshot_type(snapshot_type&& o) noexcept
+        : root_(std::exchange(o.root_, nullptr)), hash_(o.hash_), eq_(o.eq_) {}
+    snapshot_type& operator=(snapshot_type o) noexcept {
+      std::swap(root_, o.root_);
+      std::swap(hash_, o.hash_);
+      std::swap(eq_, o.eq_);
+      return *this;
+    }
+    ~snapshot_type() {
+      if (root_ != nullptr) trie::release(root_);
+    }
+
+    [[nodiscard]] std::optional<T> find(const Key& key) const { return find_impl(key); }
+    template <class K>
+    requires detail::transparent_lookup<Hash, KeyEqual>
+    [[nodiscard]] std::optional<T> find(const K& key) const { return find_impl(key); }
+    [[nodiscard]] bool contains(const Key& key) const { return lookup(key) != nullptr; }
+    template <class K>
+    requires detail::transparent_lookup<Hash, KeyEqual>
+    [[nodiscard]] bool contains(const K& key) const { return lookup(key) != nullptr; }
+    template <class F>
+    bool visit(const Key& key, F&& f) const {
+      return visit_impl(key, f);
+    }
+    template <class K, class F>
+    requires detail::transparent_lookup<Hash, KeyEqual>
+    bool visit(const K& key, F&& f) const { return visit_impl(key, f); }
+    // f(const Key&, const T&) on each entry; false from f stops.
+    template <class F>
+    void for_each(F&& f) const {
+      auto each = [&](const value_type& e) {
+        return detail::invoke_continue(f, e.first, e.second);
+      };
+      trie::walk(root_, each);
+    }
+    [[nodiscard]] size_type size() const noexcept { return root_->size; }
+    [[nodiscard]] bool empty() const noexcept { return size() == 0; }
+
+    [[nodiscard]] const_iterator begin() const { return const_iterator(root_); }
+    [[nodiscard]] const_iterator end() const noexcept { return const_iterator(); }
+
+    // A forward iterator over the entries (std::pair<const Key, T>), in trie order.
+    class const_iterator {
+     public:
+      using iterator_category = std::forward_iterator_tag;
+      using value_type = snapshot_map::value_type;
+      using difference_type = std::ptrdiff_t;
+      using pointer = const value_type*;
+      using reference = const value_type&;
+
+      const_iterator() noexcept = default;
+      reference operator*() const noexcept { return trie::entries(stack_[depth_ - 1].n)[entry_]; }
+      pointer operator->() const noexcept { return &**this; }
+      const_iterator& operator++() noexcept {
+        ++entry_;
+        settle();
+        return *this;
+      }
+      const_iterator operator++(int) noexcept {
+        const_iterator old = *this;
+        ++*this;
+        return old;
+      }
+      friend bool operator==(const const_iterator& a, const const_iterator& b) noexcept {
+        if (a.depth_ != b.depth_) return false;
+        return a.depth_ == 0 ||
+               (a.stack_[a.depth_ - 1].n == b.stack_[b.depth_ - 1].n && a.entry_ == b.entry_);
+      }
+
+     private:
+      friend class snapshot_type;
+      struct frame {
+        const node* n;
+        std::uint32_t next_child;
+      };
+      explicit const_iterator(const node* root) noexcept {
+        stack_[0] = frame{root, 0};
+        depth_ = 1;
+        settle();
+      }
+      // Moves to the first entry at or after the current position (depth first: a node's
+      // entries, then its children's), or to the end (depth 0).
+      void settle() noexcept {
+        while (depth_ > 0) {
+          frame& f = stack_[depth_ - 1];
+          if (entry_ < trie::entry_count(f.n)) return;
+          if (f.next_child < trie::child_count(f.n)) {
+            const node* c = trie::children(f.n)[f.next_child++];
+            stack_[depth_++] = frame{c, 0};
+            entry_ = 0;
+            continue;
+          }
+          --depth_;
+          entry_ = ~std::uint32_t{0};  // the parent's entries were already seen
+        }
+      }
+      frame stack_[trie::max_depth] = {};
+      unsigned depth_ = 0;
+      std::uint32_t entry_ = 0;
+    };
+
+   private:
+    friend class snapshot_map;
+    snapshot_type(node* root, const Hash& hash, const KeyEqual& eq) noexcept
+        : root_(root), hash_(hash), eq_(eq) {}
+    template <class K>
+    const value_type* lookup(const K& key) const {
+      return trie::find(root_, key, hash_(key), eq_);
+    }
+    template <class K>
+    std::optional<T> find_impl(const K& key) const {
+      if (const value_type* e = lookup(key)) return e->second;
+      return std::nullopt;
+    }
+    template <class K, class F>
+    bool visit_impl(const K& key, F& f) const {
+      const value_type* e = lookup(key);
+      if (e == nullptr) return false;
+      f(e->second);
+      return true;
+    }
+
+    node* root_;
+    [[no_unique_address]] Hash hash_;
+    [[no_unique_address]] KeyEqual eq_;
+  };
+
+  // ---- the batch editor ---------------------------------------------------------------
+  // Handed to update()'s f: the single-key calls of the common surface on the batch, which
+  // sees its own changes. Lives only during f; no other thread sees it.
+  class transient {
+   public:
+    transient(const transient&) = delete;
+    transient& operator=(const transient&) = delete;
+    ~transient() {
+      if (root_ != nullptr) trie::release(root_);  // null once published
+    }
+
+    [[nodiscard]] std::optional<T> find(const Key& key) const { return find_impl(key); }
+    template <class K>
+    requires detail::transparent_lookup<Hash, KeyEqual>
+    [[nodiscard]] std::optional<T> find(const K& key) const { return find_impl(key); }
+    [[nodiscard]] bool contains(const Key& key) const { return lookup(key).entry != nullptr; }
+    template <class K>
+    requires detail::transparent_lookup<Hash, KeyEqual>
+    [[nodiscard]] bool contains(const K& key) const { return lookup(key).entry != nullptr; }
+    template <class F>
+    bool visit(const Key& key, F&& f) const {
+      return visit_const_impl(key, f);
+    }
+    template <class K, class F>
+    requires detail::transparent_lookup<Hash, KeyEqual>
+    bool visit(const K& key, F&& f) const { return visit_const_impl(key, f); }
+    template <class F>
+    bool visit(const Key& key, F&& f) {
+      return visit_impl(key, f);
+    }
+    template <class K, class F>
+    requires detail::transparent_lookup<Hash, KeyEqual>
+    bool visit(const K& key, F&& f) { return visit_impl(key, f); }
+
+    bool insert(const Key& key, const T& value) { return emplace(key, value); }
+    bool insert(const Key& key, T&& value) { return emplace(key, std::move(value)); }
+    bool insert(Key&& key, const T& value) { return emplace(std::move(key), value); }
+    bool insert(Key&& key, T&& value) { return emplace(std::move(key), std::move(value)); }
+
+    template <class... Args>
+    bool emplace(const Key& key, Args&&... args) {
+      return emplace_impl(key, std::forward<Args>(args)...);
+    }
+    template <class... Args>
+    bool emplace(Key&& key, Args&&... args) {
+      return emplace_impl(std::move(key), std::forward<Args>(args)...);
+    }
+    bool insert_or_assign(const Key& key, T value) {
+      return insert_or_assign_impl(key, std::move(value));
+    }
+    bool insert_or_assign(Key&& key, T value) {
+      return insert_or_assign_impl(std::move(key), std::move(value));
+    }
+    std::pair<T, bool> find_or_insert(const Key& key, T value) {
+      return find_or_insert_impl(key, std::move(value));
+    }
+    std::pair<T, bool> find_or_insert(Key&& key, T value) {
+      return find_or_insert_impl(std::move(key), std::move(value));
+    }
+    template <class F, class... Args>
+    bool upsert(const Key& key, F&& f, Args&&... args) {
+      return upsert_impl(key, f, std::forward<Args>(args)...);
+    }
+    template <class F, class... Args>
+    bool upsert(Key&& key, F&& f, Args&&... args) {
+      return upsert_impl(std::move(key), f, std::forward<Args>(args)...);
+    }
+    std::optional<T> exchange(const Key& key, T value) {
+      return exchange_impl(key, std::move(value));
+    }
+    std::optional<T> exchange(Key&& key, T value) {
+      return exchange_impl(std::move(key), std::move(value));
+    }
+
+    template <class K>
+    bool compare_exchange(const K& key, const T& expected, T desired) {
+      const found f = lookup(key);
+      if (f.entry == nullptr || !(f.entry->second == expected)) return false;
+      mutable_entry(key, f.hash)->second = std::move(desired);
+      return true;
+    }
+
+    template <class K>
+    bool erase(const K& key) {
+      const found f = lookup(key);
+      if (f.entry == nullptr) return false;
+      erase_found(key, f.hash);
+      return true;
+    }
+
+    template <class K>
+    std::optional<T> extract(const K& key) {
+      const found f = lookup(key);
+      if (f.entry == nullptr) return std::nullopt;
+      std::optional<T> out(f.entry->second);  // a copy: older versions keep the value
+      erase_found(key, f.hash);
+      return out;
+    }
+
+    template <class K>
+    bool compare_erase(const K& key, const T& expected) {
+      const found f = lookup(key);
+      if (f.entry == nullptr || !(f.entry->second == expected)) return false;
+      erase_found(key, f.hash);
+      return true;
+    }
+
+    // Erases every entry with pred(const Key&, const T&); returns how many.
+    template <class P>
+    size_type erase_if(P&& pred) {
+      std::vector<Key> doomed;
+      auto collect = [&](const value_type& e) {
+        if (pred(e.first, e.second)) doomed.push_back(e.first);
+        return true;
+      };
+      trie::walk(root_, collect);
+      for (const Key& k : doomed) erase_found(k, map_.hash_(k));
+      return doomed.size();
+    }
+
+    // f(const Key&, const T&) on each entry of the batch as it is now; f must not change
+    // the transient. false from f stops.
+    template <class F>
+    void for_each(F&& f) const {
+      auto each = [&](const value_type& e) {
+        return detail::invoke_continue(f, e.first, e.second);
+      };
+      trie::walk(root_, each);
+    }
+
+    [[nodiscard]] size_type size() const noexcept { return size_; }
+    [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+    void clear() {
+      node* fresh = trie::make_empty(editor_.edit());
+      trie::release(std::exchange(root_, fresh));
+      size_ = 0;
+    }
+
+   private:
+    friend class snapshot_map;
+    // Under the writer lock: the batch starts from the published version.
+    transient(snapshot_map& map, node* published, std::uint64_t edit) noexcept
+        : map_(map),
+          editor_(map.hash_, map.eq_, edit),
+          root_(published),
+          start_(published),
+          size_(published->size) {
+      trie::acquire(published);
+    }
+
+    template <class KK, class... Args>
+    requires std::same_as<std::remove_cvref_t<KK>, Key>
+    bool emplace_impl(KK&& key, Args&&... args) {
+      const found f = lookup(key);
+      if (f.entry != nullptr) return false;
+      insert_new(f.hash, std::forward<KK>(key), std::forward<Args>(args)...);
+      return true;
+    }
+
+    template <class KK>
+    requires std::same_as<std::remove_cvref_t<KK>, Key>
+    bool insert_or_assign_impl(KK&& key, T value) {
+      const found f = lookup(key);
+      if (f.entry != nullptr) {
+        mutable_entry(key, f.hash)->second = std::move(value);
+        return false;
+      }
+      insert_new(f.hash, std::forward<KK>(key), std::move(value));
+      return true;
+    }
+
+    template <class KK>
+    requires std::same_as<std::remove_cvref_t<KK>, Key> std::pair<T, bool> find_or_insert_impl(
+        KK&& key, T value) {
+      const found f = lookup(key);
+      if (f.entry != nullptr) return {f.entry->second, false};
+      std::pair<T, bool> out(value, true);
+      insert_new(f.hash, std::forward<KK>(key), std::move(value));
+      return out;
+    }
+
+    template <class KK, class F, class... Args>
+    requires std::same_as<std::remove_cvref_t<KK>, Key>
+    bool upsert_impl(KK&& key, F&& fn, Args&&... args) {
+      const found f = lookup(key);
+      if (f.entry != nullptr) {
+        fn(mutable_entry(key, f.hash)->second);
+        return false;
+      }
+      insert_new(f.hash, std::forward<KK>(key), std::forward<Args>(args)...);
+      return true;
+    }
+
+    template <class KK>
+    requires std::same_as<std::remove_cvref_t<KK>, Key> std::optional<T> exchange_impl(KK&& key,
+                                                                                       T value) {
+      const found f = lookup(key);
+      if (f.entry != nullptr) {
+        T& slot = mutable_entry(key, f.hash)->second;
+        std::optional<T> old(std::move(slot));
+        slot = std::move(value);
+        return old;
+      }
+      insert_new(f.hash, std::forward<KK>(key), std::move(value));
+      return std::nullopt;
+    }
+
+    struct found {
+      const value_type* entry;
+      std::size_t hash;
+    };
+    template <class K>
+    found lookup(const K& key) const {
+      const std::size_t h = map_.hash_(key);
+      return found{trie::find(root_, key, h, map_.eq_), h};
+    }
+    template <class K>
+    std::optional<T> find_impl(const K& key) const {
+      if (const value_type* e = lookup(key).entry) return e->second;
+      return std::nullopt;
+    }
+    template <class K, class F>
+    bool visit_const_impl(const K& key, F& f) const {
+      const value_type* e = lookup(key).entry;
+      if (e == nullptr) return false;
+      f(e->second);
+      return true;
+    }
+    template <class K, class F>
+    bool visit_impl(const K& key, F& f) {
+      const found fd = lookup(key);
+      if (fd.entry == nullptr) return false;
+      f(mutable_entry(key, fd.hash)->second);
+      return true;
+    }
+    template <class K>
+    value_type* mutable_entry(const K& key, std::size_t h) {
+      return editor_.find_present(root_, key, h);
+    }
+    template <class KK, class... Args>
+    void insert_new(std::size_t h, KK&& key, Args&&... args) {
+      auto make = [&](value_type* p) {
+        std::construct_at(p, std::piecewise_construct, std::forward_as_tuple(std::forward<KK>(key)),
+                          std::forward_as_tuple(std::forward<Args>(args)...));
+      };
+      editor_.insert_absent(root_, h, make);
+      ++size_;
+    }
+    template <class K>
+    void erase_found(const K& key, std::size_t h) {
+      editor_.erase_present(root_, key, h);
+      --size_;
+    }
+
+    snapshot_map& map_;
+    typename trie::editor editor_;
+    node* root_;         // the batch's tree (one reference)
+    const node* start_;  // the version it started from: unchanged batch if root_ == start_
+    size_type size_;
+  };
+
+ private:
+  static detail::epoch_domain& domain() noexcept { return detail::epoch_domain::global(); }
+
+  template <class K, class F>
+  bool read(const K& key, F&& f) const {
+    const std::size_t h = hash_(key);
+    auto pin = domain().pin();
+    // acquire: pairs with the release store in publish().
+    const value_type* e = trie::find(root_.load(std::memory_order_acquire), key, h, eq_);
+    if (e == nullptr) return false;
+    f(*e);
+    return true;
+  }
+
+  template <class K>
+  std::optional<T> find_impl(const K& key) const {
+    std::optional<T> out;
+    read(key, [&](const value_type& e) { out.emplace(e.second); });
+    return out;
+  }
+
+  // Runs f on a transient of the current version under the writer lock, then publishes
+  // the transient if f changed it and returned normally.
+  template <class F>
+  decltype(auto) write(F&& f) {
+    detail::reentrancy_guard reentrancy(this);  // before the lock: report, do not deadlock
+    std::lock_guard lock(writer_);
+    transient t(*this, root_.load(std::memory_order_relaxed), ++last_edit_);
+    if constexpr (std::is_void_v<std::invoke_result_t<F&, transient&>>) {
+      f(t);
+      publish(t);
+    } else {
+      auto result = f(t);
+      publish(t);
+      return result;
+    }
+  }
+
+  // Under the writer lock: makes t's tree the current version, retires the old one.
+  void publish(transient& t) {
+    if (t.root_ == t.start_) return;  // nothing changed (the transient releases its ref)
+    node* fresh = std::exchange(t.root_, nullptr);
+    fresh->size = t.size_;
+    node* old = root_.load(std::memory_order_relaxed);
+    // release: the new version's nodes are built before a reader's acquire load finds them.
+    root_.store(fresh, std::memory_order_release);
+    // The map's reference to the old version is dropped once no pinned reader can be in it;
+    // snapshots hold their own references.
+    domain().retire(old, &release_version, nullptr, this);
+  }
+  static void release_version(void* n, void*) noexcept { trie::release(static_cast<node*>(n)); }
+
+  [[no_unique_address]] Hash hash_;
+  [[no_unique_address]] KeyEqual eq_;
+  // The current version. Written only under writer_; read by anyone (acquire).
+  std::atomic<node*> root_;
+  // Serialises writers. Guards last_edit_.
+  std::mutex writer_;
+  // The edit id of the last transient (ids are never reused, see detail/champ.hpp).
+  std::uint64_t last_edit_ = 0;
+};
+
+}  // namespace cmap
