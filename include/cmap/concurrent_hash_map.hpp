@@ -11,13 +11,17 @@
 //
 // Guarantees
 //  - Single-key calls are linearizable.
-//  - Readers never block and are never blocked, except readers of values that cannot be
-//    copied (see "Values"); they pin an epoch (detail/epoch.hpp), which writes only the
-//    calling thread's own record.
+//  - Readers take no lock, except readers of values that cannot be copied (see "Values");
+//    they pin an epoch (detail/epoch.hpp), which writes only the calling thread's own
+//    record. With inline slots (below) a reader re-reads a group that a writer is changing
+//    at that moment (a few stores long), so it waits only for that writer's stores, never
+//    for a callback, an allocation or a stripe lock.
 //  - Writers of the same key are serialised by its stripe's lock; writers of different
 //    stripes run in parallel. Growth takes every stripe lock for the copy of the slot
 //    pointers (entries never move) but never stops readers, who keep finding every entry.
 //  - for_each is weakly consistent: an entry present for the whole walk is seen exactly once.
+//    With node storage no key is seen twice either; with inline slots a key erased behind
+//    the walk and inserted again ahead of it may be seen again (as the new entry).
 //  - erase leaves a tombstone; tombstones are dropped when the table is rebuilt (at the same
 //    size when they make up half the load), so erase-heavy use does not grow the table.
 //  - Memory of erased or replaced entries is freed once no reader can hold it (epoch-based
@@ -30,7 +34,14 @@
 //  - Exceptions: a throwing hash, equality, constructor, allocation or callback leaves the
 //    map valid with every lock released; single-key calls then leave it unchanged.
 //
-// Values (chosen at compile time, see detail/concurrent_table.hpp)
+// Storage and values (chosen at compile time, see detail/concurrent_table.hpp)
+//  - inline slots: Key and T trivially copyable, at most 8 bytes each (u64 -> u64, int ->
+//    double, ...): key and value live in the table's slots; no node, no allocation per
+//    insert, no pointer to follow on a hit, nothing to retire on erase. Each group of 16
+//    slots has a version (a seqlock): writers make it odd while they change the group,
+//    readers check it around their reads, so a reader never returns a key with a value
+//    that was not that key's. Growth copies keys and values into the new table.
+//  Otherwise, nodes (one allocation per entry), with the value policy by T:
 //  - trivially copyable T of at most 8 bytes: stored as std::atomic<T> in the entry; updates
 //    in place, no allocation.
 //  - other copyable T: entries are immutable once published; an update copies the entry,
@@ -39,11 +50,16 @@
 //    and readers of the value (const visit, for_each) take that lock too; find(), which
 //    would return a copy, is not available. contains() stays lock-free.
 //
-// Costs: find/contains: a hash, one to two cache lines of the table, one of the entry, and
-// an epoch pin (a store and a fence on the caller's own line). Insert: one node allocation,
-// the stripe lock, a CAS on a control word. size(): takes every stripe lock (O(stripes)).
-// Memory: 9 bytes per slot (a pointer and a control byte) at a load of 7/16 to 7/8, plus one
-// node per entry (hash, key, value, rounded up by the allocator).
+// Costs: find/contains: a hash, one to two cache lines of the table (nodes: plus one of the
+// entry), and an epoch pin (a store on the caller's own line and a compiler barrier; the
+// matching heavy barrier, membarrier, is paid by the rare epoch advance; where membarrier
+// is unavailable, a full fence). Insert: the stripe lock, a CAS on the group's version
+// (inline) or a node allocation and two CAS on a control word (nodes). Erase: the stripe
+// lock and the version CAS (inline), or a retire of the node (nodes). size(): takes every
+// stripe lock (O(stripes)).
+// Memory: inline slots, sizeof(Key) + sizeof(T) + 1.5 bytes per slot (17.5 for u64 -> u64)
+// at a load of 7/16 to 7/8; nodes, 9 bytes per slot (a pointer and a control byte) plus one
+// node per entry (hash, birth, key, value, rounded up by the allocator).
 //
 // The allocator must be stateless (std::allocator, or any with is_always_equal): retired
 // entries are freed later, on whichever thread collects them.

@@ -2,14 +2,19 @@
 // concurrent_table: the engine of concurrent_hash_map. Lookups take no lock and write no
 // shared memory; writers lock a stripe of keys; the table grows while readers read on.
 //
-// Layout
-// ------
+// Layout: two storages, chosen at compile time from Key and T (storage_policy_for)
+// ---------------------------------------------------------------------------------
 // The table is a power-of-two array of groups. A group holds 16 control bytes (in two
-// atomic 64-bit words, so they can be read and changed atomically) and 16 slots, each an
-// atomic pointer to a node {hash, key, value}. Nodes are allocated one by one and never
-// move: a resize copies pointers, not entries. Control bytes are those of group.hpp (empty,
-// deleted, or the 7-bit tag of the key's hash), plus ctrl_busy: a slot claimed by a writer
-// that has not published its node yet.
+// atomic 64-bit words, so they can be read and changed atomically) and 16 slots. Control
+// bytes are those of group.hpp (empty, deleted, or the 7-bit tag of the key's hash).
+//  - nodes (any Key and T): each slot is an atomic pointer to a node {hash, birth, key,
+//    value}. Nodes are allocated one by one and never move: a resize copies pointers, not
+//    entries. ctrl_busy marks a slot claimed by a writer that has not published its node.
+//  - inline_slots (Key and T trivially copyable, each a lock-free atomic of at most 8
+//    bytes, e.g. u64 -> u64): each slot holds the key and the value themselves, as two
+//    atomics, and the group has a version word (a seqlock, "Readers" below). 16 + 1 + 0.5
+//    bytes per slot for u64 -> u64; no allocation per insert, no pointer to follow on a
+//    hit, nothing to retire on erase.
 //
 // Hash bits: bits 0..6 the tag, bits 7.. the home group (as flat_table), and the top
 // log2(stripes) bits the writer stripe, so the two choices are independent.
@@ -20,24 +25,41 @@
 // hash's top bits, independent of the table size). So all writers of one key are
 // serialised, which makes "search, then insert if absent" safe without any lock on the
 // table itself. Writers of different stripes may still meet in one group: they claim free
-// slots with a CAS on the control word (free -> busy), so two never take the same slot.
+// slots with a CAS on the control word (nodes: free -> busy) or inside the group's write
+// section (inline slots, below), so two never take the same slot.
 // A resize takes every stripe lock (in index order), so while a writer holds its stripe
 // lock the table cannot be replaced under it.
+//
+// Inline slots: writers change a group only inside its write section: a CAS makes the
+// group's version odd (waiting, briefly, for a writer of another stripe in the same group),
+// the slot and control stores follow, a release store makes it even again. An insert
+// stores key and value, then the tag; an erase turns the tag into a tombstone and leaves
+// key and value (a later insert overwrites them); an update (mutable visit, upsert) runs
+// the callback on a copy under the stripe lock, outside the section, and stores the result
+// inside it. The section is a few stores long; no callback, allocation or hash runs in it.
 //
 // Readers
 // -------
 // A reader pins the epoch (epoch.hpp), loads the table pointer, probes groups: for each
-// control byte equal to the tag it loads the slot's node and compares hash and key; it
-// stops at a group with an empty byte. It writes only its own epoch record.
+// control byte equal to the tag it compares the slot's key (nodes: loads the node first);
+// it stops at a group with an empty byte. It writes only its own epoch record.
+//   - Inline slots: per group, the reader reads the version (acquire), the control bytes,
+//     the candidate keys and the hit's value (relaxed), then an acquire fence and the
+//     version again, and starts the group over if the version was odd or changed. The key
+//     and value it returns were in one slot together at one moment. Reading key and value
+//     atomically one after the other is not enough: between the two loads the entry may be
+//     erased and its slot reused for another key by a writer of another stripe, and the
+//     value would be that key's. A reader waits only while a writer is inside the group's
+//     write section (a few stores; longer only if the OS deschedules that writer there).
 //   - Publication: a writer stores the node into the slot (release), then sets the tag with
 //     a release CAS; a reader's acquire load of either sees the node fully built.
 //   - Erase: the tag becomes deleted (a tombstone, always: never "empty", see below) and
 //     the slot null; the node is retired and freed two epochs later, so a reader that loaded
 //     it may still read it.
 //   - Resize: the resizer holds every stripe lock, so the old table is frozen while it copies
-//     the pointers; readers keep probing the old table and find everything; the new table is
-//     published with a release store, the old array retired. A reader that still walks the
-//     old table after that sees the map as it was at the moment of the freeze.
+//     the pointers (inline: the keys and values); readers keep probing the old table and find
+//     everything; the new table is published with a release store, the old array retired. A reader
+//     that still walks the old table after that sees the map as it was at the moment of the freeze.
 //
 // Invariants
 // ----------
@@ -51,8 +73,8 @@
 //     chunks, and an empty pool means: resize (double, or rebuild at the same size when
 //     tombstones are at least half of the load).
 //
-// Values: three policies, chosen at compile time from T
-// -----------------------------------------------------
+// Values (node storage): three policies, chosen at compile time from T
+// ---------------------------------------------------------------------
 //  - atomic_inline (trivially copyable T of at most 8 bytes, lock-free std::atomic<T>): the
 //    node holds std::atomic<T>; readers load it, writers (under the stripe lock) load,
 //    modify a copy, store. No allocation per update.
@@ -77,6 +99,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "backoff.hpp"
 #include "cache_line.hpp"
 #include "callback.hpp"
 #include "epoch.hpp"
@@ -102,6 +125,34 @@ constexpr value_policy value_policy_for() {
   return value_policy::locked_in_place;
 }
 
+// Where entries live, chosen at compile time from Key and T.
+//  - inline_slots: Key and T trivially copyable, default constructible, and each a lock-free
+//    std::atomic (at most 8 bytes): key and value sit in the table's slot array itself. No
+//    allocation per insert, no pointer to follow on a hit, nothing to retire on erase.
+//    Readers validate what they read with the group's version (a seqlock, see below).
+//  - nodes: everything else (strings, move-only or large values): slots hold pointers to
+//    nodes, with the value policies above.
+enum class storage_policy { inline_slots, nodes };
+
+template <class Key, class T>
+constexpr storage_policy storage_policy_for() {
+  if constexpr (std::is_trivially_copyable_v<Key> && std::is_trivially_copyable_v<T> &&
+                std::is_default_constructible_v<Key> && std::is_default_constructible_v<T> &&
+                sizeof(Key) <= 8 && sizeof(T) <= 8) {
+    if constexpr (std::atomic<Key>::is_always_lock_free && std::atomic<T>::is_always_lock_free)
+      return storage_policy::inline_slots;
+  }
+  return storage_policy::nodes;
+}
+
+// A slot of the inline_slots storage: the entry itself. Atomics so that a reader racing a
+// writer reads whole values (which the group's version then accepts or rejects).
+template <class Key, class T>
+struct inline_slot {
+  std::atomic<Key> key;
+  std::atomic<T> value;
+};
+
 // An entry. `birth` numbers the entry's insertion within its stripe (a copy made by an
 // update keeps it): for_each skips entries born after the walk began, which is what makes a
 // key re-inserted behind the walk's position not show up twice.
@@ -121,7 +172,11 @@ template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 class concurrent_table {
  public:
   static constexpr value_policy policy = value_policy_for<T>();
-  using node = concurrent_node<Key, T, policy>;
+  static constexpr storage_policy storage = storage_policy_for<Key, T>();
+  static constexpr bool inline_storage = storage == storage_policy::inline_slots;
+  // With inline_slots, a "node" is the slot itself (a position's n points into the table).
+  using node =
+      std::conditional_t<inline_storage, inline_slot<Key, T>, concurrent_node<Key, T, policy>>;
   using key_type = Key;
   using mapped_type = T;
   using hasher = Hash;
@@ -137,10 +192,21 @@ class concurrent_table {
   static_assert(node_traits::is_always_equal::value,
                 "concurrent_hash_map needs a stateless (always-equal) allocator");
 
-  struct group_block {
+  struct node_group {
     std::atomic<std::uint64_t> ctrl[2];
     std::atomic<node*> slots[group_width];
   };
+  // The group's version: even when no writer is inside the group, odd while one changes
+  // it. Writers (each already holding its key's stripe lock; writers of other stripes may
+  // share the group) make it odd with a CAS, which makes the version also the group's
+  // write lock, held for a few stores. Readers read it before and after their reads
+  // and accept only an unchanged even version (a seqlock).
+  struct inline_group {
+    std::atomic<std::uint64_t> version;
+    std::atomic<std::uint64_t> ctrl[2];
+    node slots[group_width];
+  };
+  using group_block = std::conditional_t<inline_storage, inline_group, node_group>;
 
   struct table {
     std::size_t group_mask;
@@ -149,7 +215,7 @@ class concurrent_table {
   };
 
   struct alignas(cache_line_size) stripe {
-    rw_lock lock;  // used exclusively: stripes serialise writers only
+    rw_lock lock;                      // used exclusively: stripes serialise writers only
     std::atomic<std::size_t> size{0};  // entries of this stripe's keys; written under lock
     // Insertions so far (the next entry's birth); written under lock, read by for_each.
     std::atomic<std::uint64_t> births{0};
@@ -179,7 +245,7 @@ class concurrent_table {
   // retired that is still waiting for its grace period.
   ~concurrent_table() {
     table* t = table_.load(std::memory_order_acquire);
-    for_each_node_of(t, [](node* n) { delete_node(n, nullptr); });
+    if constexpr (!inline_storage) for_each_node_of(t, [](node* n) { delete_node(n, nullptr); });
     delete_table(t, nullptr);
     epoch_domain::global().drain(this);
   }
@@ -194,7 +260,16 @@ class concurrent_table {
   template <class K, class F>
   bool read(const K& key, F&& f) const {
     const std::size_t h = hash_(key);
-    if constexpr (policy == value_policy::locked_in_place) {
+    if constexpr (inline_storage) {
+      Key k{};
+      T v{};
+      {
+        auto pin = epoch_domain::global().pin();
+        if (!lookup_inline(table_.load(std::memory_order_acquire), key, h, &k, &v)) return false;
+      }
+      f(std::as_const(k), std::as_const(v));  // on copies, unpinned
+      return true;
+    } else if constexpr (policy == value_policy::locked_in_place) {
       stripe& s = stripe_for(h);
       const reentrancy_guard not_reentered(this);
       std::lock_guard lock(s.lock);
@@ -216,14 +291,72 @@ class concurrent_table {
   [[nodiscard]] bool contains(const K& key) const {
     const std::size_t h = hash_(key);
     auto pin = epoch_domain::global().pin();
-    return lookup(table_.load(std::memory_order_acquire), key, h) != nullptr;
+    if constexpr (inline_storage) {
+      return lookup_inline(table_.load(std::memory_order_acquire), key, h, nullptr, nullptr);
+    } else {
+      return lookup(table_.load(std::memory_order_acquire), key, h) != nullptr;
+    }
   }
 
   // Looks up [first, last), calling f(index, const T&) for each key found; returns how many
   // were found. Batches of 16: hash all and prefetch their home groups, then match tags and
   // prefetch the candidate nodes, then compare; so the batch's cache misses overlap.
+  //
+  // Inline slots: software-pipelined over two batches, so that each batch's prefetches have
+  // the next batch's work to hide behind: match the tags of batch b (its groups were
+  // prefetched) and prefetch its candidate slots; hash batch b+1 and prefetch its groups;
+  // then look batch b up.
   template <class It, class F>
   std::size_t visit_bulk(It first, It last, F& f) const {
+    if constexpr (inline_storage) {
+      return visit_bulk_inline(first, last, f);
+    } else {
+      return visit_bulk_nodes(first, last, f);
+    }
+  }
+
+ private:
+  template <class It, class F>
+  std::size_t visit_bulk_inline(It first, It last, F& f) const {
+    constexpr std::size_t batch = 16;
+    std::size_t found = 0, index = 0;
+    auto pin = epoch_domain::global().pin();
+    const table* t = table_.load(std::memory_order_acquire);
+    std::size_t hashes[2][batch];
+    It keys[2][batch];
+    std::size_t count[2] = {0, 0};
+    auto hash_and_prefetch = [&](unsigned b) {
+      std::size_t n = 0;
+      for (; n < batch && first != last; ++n, ++first) {
+        keys[b][n] = first;
+        hashes[b][n] = hash_(*first);
+        prefetch(&t->groups[(hashes[b][n] >> 7) & t->group_mask]);
+      }
+      count[b] = n;
+    };
+    unsigned cur = 0;
+    hash_and_prefetch(cur);
+    while (count[cur] != 0) {
+      for (std::size_t i = 0; i < count[cur]; ++i) {
+        const group_block& g = t->groups[(hashes[cur][i] >> 7) & t->group_mask];
+        const bit_mask m = load_group_relaxed(g).match(tag_of(hashes[cur][i]));
+        if (m.any()) prefetch(&g.slots[m.lowest()]);
+      }
+      hash_and_prefetch(cur ^ 1u);
+      for (std::size_t i = 0; i < count[cur]; ++i, ++index) {
+        T v{};
+        if (lookup_inline(t, *keys[cur][i], hashes[cur][i], nullptr, &v)) {
+          f(index, std::as_const(v));
+          ++found;
+        }
+      }
+      cur ^= 1u;
+    }
+    return found;
+  }
+
+  template <class It, class F>
+  std::size_t visit_bulk_nodes(It first, It last, F& f) const {
     constexpr std::size_t batch = 16;
     std::size_t found = 0, index = 0;
     auto pin = epoch_domain::global().pin();
@@ -241,7 +374,7 @@ class concurrent_table {
         // Prefetch the first candidate node of each home group.
         const group_block& g = t->groups[(hashes[i] >> 7) & t->group_mask];
         const bit_mask m = load_group(g).match(tag_of(hashes[i]));
-        if (m.any()) prefetch(g.slots[m.lowest()].load(std::memory_order_acquire));
+        if (m.any()) prefetch(load_node(g.slots[m.lowest()]));
       }
       for (std::size_t i = 0; i < n; ++i, ++index) {
         if constexpr (policy == value_policy::locked_in_place) {
@@ -257,11 +390,22 @@ class concurrent_table {
     return found;
   }
 
+ public:
   // f(const Key&, const T&) on every entry; if f returns bool, false stops. Weakly
   // consistent (see the top of this file: entries present for the whole walk are seen
   // exactly once).
   template <class F>
   void for_each(F& f) const {
+    if constexpr (inline_storage) {
+      for_each_inline(f);
+    } else {
+      for_each_nodes(f);
+    }
+  }
+
+ private:
+  template <class F>
+  void for_each_nodes(F& f) const {
     // Each stripe's birth count at the start: entries born later are skipped, so a key
     // erased and inserted again during the walk is not seen twice (Go's Range promise: no
     // key visited more than once). acquire pairs with the release in insert_absent: an entry
@@ -275,7 +419,7 @@ class concurrent_table {
     for (std::size_t gi = 0; gi <= t->group_mask; ++gi) {
       const group_block& g = t->groups[gi];
       for (unsigned i : load_group(g).match_full()) {
-        node* n = g.slots[i].load(std::memory_order_acquire);
+        node* n = load_node(g.slots[i]);
         if (n == nullptr || n->birth >= born_before[stripe_index(n->hash)]) continue;
         bool go_on = true;
         if constexpr (policy == value_policy::locked_in_place) {
@@ -283,7 +427,7 @@ class concurrent_table {
           const reentrancy_guard not_reentered(this);
           std::lock_guard lock(s.lock);
           // Under the lock the node cannot be erased; check it is still the slot's entry.
-          if (g.slots[i].load(std::memory_order_acquire) != n) continue;
+          if (load_node(g.slots[i]) != n) continue;
           go_on = invoke_continue(f, n->key, std::as_const(n->value));
         } else {
           with_value(n, [&](const T& v) { go_on = invoke_continue(f, n->key, v); });
@@ -293,6 +437,7 @@ class concurrent_table {
     }
   }
 
+ public:
   // Exact: holds every stripe lock while it adds the counts.
   [[nodiscard]] size_type size() const {
     const reentrancy_guard not_reentered(this);
@@ -306,7 +451,13 @@ class concurrent_table {
 
   // The current table's bytes plus one node per entry (as the allocator was asked for them;
   // retired tables and nodes still waiting for their grace period are not counted).
-  [[nodiscard]] size_type allocated_bytes() const { return table_bytes() + size() * sizeof(node); }
+  [[nodiscard]] size_type allocated_bytes() const {
+    if constexpr (inline_storage) {
+      return table_bytes();
+    } else {
+      return table_bytes() + size() * sizeof(node);
+    }
+  }
   [[nodiscard]] size_type table_bytes() const {
     auto pin = epoch_domain::global().pin();
     return table_bytes_of(table_.load(std::memory_order_acquire));
@@ -336,7 +487,10 @@ class concurrent_table {
       {
         const reentrancy_guard not_reentered(this);
         std::unique_lock lock(s.lock);
-        auto pin = epoch_domain::global().pin();
+        // Nodes: find_position reads nodes of other stripes' keys, which their writers may
+        // retire meanwhile. Inline slots: it reads only the table, which cannot be replaced,
+        // let alone freed, while this stripe's lock is held: no pin.
+        [[maybe_unused]] const write_pin pin(epoch_domain::global());
         // relaxed: a resize changes table_ only while holding every stripe lock, ours too,
         // and our lock acquisition synchronises with its unlock.
         table* t = table_.load(std::memory_order_relaxed);
@@ -353,6 +507,21 @@ class concurrent_table {
   // if the node's construction throws, nothing changed.
   template <class KK, class... Args>
   node* insert_absent(position& p, KK&& key, Args&&... args) {
+    if constexpr (inline_storage) {
+      // Both built before anything changes: if T's construction throws, nothing did.
+      const T value(std::forward<Args>(args)...);
+      const Key k(std::forward<KK>(key));
+      claim_and_store(table_.load(std::memory_order_relaxed), p, k, value);
+      p.s->size.store(p.s->size.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      return p.n;
+    } else {
+      return insert_absent_node(p, std::forward<KK>(key), std::forward<Args>(args)...);
+    }
+  }
+
+ private:
+  template <class KK, class... Args>
+  node* insert_absent_node(position& p, KK&& key, Args&&... args) {
     const std::uint64_t birth = p.s->births.load(std::memory_order_relaxed);
     node* n = make_node(p.hash, birth, std::forward<KK>(key), std::forward<Args>(args)...);
     claim_and_publish(table_.load(std::memory_order_relaxed), *p.s, n);
@@ -363,11 +532,14 @@ class concurrent_table {
     return n;
   }
 
+ public:
   // Replaces p's value with v: in place (atomic_inline, locked_in_place) or by swapping in a
   // new node (copy_on_write).
   template <class V>
   void assign(position& p, V&& v) {
-    if constexpr (policy == value_policy::atomic_inline) {
+    if constexpr (inline_storage) {
+      store_value_inline(p, static_cast<T>(std::forward<V>(v)));
+    } else if constexpr (policy == value_policy::atomic_inline) {
       // release: pairs with the readers' acquire load in with_value.
       p.n->value.store(static_cast<T>(std::forward<V>(v)), std::memory_order_release);
     } else if constexpr (policy == value_policy::locked_in_place) {
@@ -380,7 +552,14 @@ class concurrent_table {
   // Applies f(T&) to p's value as one update.
   template <class F>
   void update(position& p, F& f) {
-    if constexpr (policy == value_policy::atomic_inline) {
+    if constexpr (inline_storage) {
+      // f runs on a copy, outside the group's write section (it may be slow, or throw:
+      // then nothing changed); the result is stored inside it, so no reader sees a torn
+      // value. Writers of this key are excluded by the stripe lock.
+      T v = p.n->value.load(std::memory_order_relaxed);
+      f(v);
+      store_value_inline(p, v);
+    } else if constexpr (policy == value_policy::atomic_inline) {
       // Writers of this key are excluded by the stripe lock, so load-modify-store is atomic
       // with respect to them; readers see the old or the new value.
       T v = p.n->value.load(std::memory_order_relaxed);
@@ -424,6 +603,22 @@ class concurrent_table {
   // and store its own node there, which a later store of null would wipe out. (A reader
   // that sees the tag and a null slot skips it, as for a busy slot.)
   void erase(position& p) {
+    if constexpr (inline_storage) {
+      // Only the control byte changes (to a tombstone); the key and value stay until a
+      // writer reuses the slot, and readers ignore them (their version check catches a
+      // reuse that races their read).
+      lock_group(*p.g);
+      set_ctrl_locked(*p.g, p.slot, ctrl_deleted);
+      unlock_group(*p.g);
+      p.s->size.store(p.s->size.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+      p.n = nullptr;
+    } else {
+      erase_node(p);
+    }
+  }
+
+ private:
+  void erase_node(position& p) {
     p.g->slots[p.slot].store(nullptr, std::memory_order_release);
     set_ctrl(*p.g, p.slot, tag_of(p.hash), ctrl_deleted);
     retire_node(p.n);
@@ -431,6 +626,7 @@ class concurrent_table {
     p.n = nullptr;
   }
 
+ public:
   // Erases every entry for which pred(const Key&, const T&) holds, each under its stripe's
   // lock in turn; returns how many.
   template <class P>
@@ -438,22 +634,41 @@ class concurrent_table {
     size_type erased = 0;
     auto pin = epoch_domain::global().pin();
     const table* t = table_.load(std::memory_order_acquire);
-    for (std::size_t gi = 0; gi <= t->group_mask; ++gi) {
-      for (unsigned i = 0; i < group_width; ++i) {
-        node* n = t->groups[gi].slots[i].load(std::memory_order_acquire);
-        if (n == nullptr) continue;
-        // Through the common write path, which finds the key in the current table.
-        erased += write(n->key, false, [&](position& p) -> size_type {
-          if (p.n == nullptr) return 0;  // erased meanwhile
-          bool hit = false;
-          with_value(p.n, [&](const T& v) { hit = static_cast<bool>(pred(p.n->key, v)); });
-          if (!hit) return 0;
-          erase(p);
-          return 1;
-        });
+    if constexpr (inline_storage) {
+      for (std::size_t gi = 0; gi <= t->group_mask; ++gi) {
+        Key keys[group_width];
+        T values[group_width];
+        const unsigned n = snapshot_group(t->groups[gi], keys, values);
+        for (unsigned j = 0; j < n; ++j) {
+          erased += write(keys[j], false, [&](position& p) -> size_type {
+            if (p.n == nullptr) return 0;  // erased meanwhile
+            const Key k = p.n->key.load(std::memory_order_relaxed);
+            const T v = p.n->value.load(std::memory_order_relaxed);
+            if (!static_cast<bool>(pred(std::as_const(k), std::as_const(v)))) return 0;
+            erase(p);
+            return 1;
+          });
+        }
       }
+      return erased;
+    } else {
+      for (std::size_t gi = 0; gi <= t->group_mask; ++gi) {
+        for (unsigned i = 0; i < group_width; ++i) {
+          node* n = load_node(t->groups[gi].slots[i]);
+          if (n == nullptr) continue;
+          // Through the common write path, which finds the key in the current table.
+          erased += write(n->key, false, [&](position& p) -> size_type {
+            if (p.n == nullptr) return 0;  // erased meanwhile
+            bool hit = false;
+            with_value(p.n, [&](const T& v) { hit = static_cast<bool>(pred(p.n->key, v)); });
+            if (!hit) return 0;
+            erase(p);
+            return 1;
+          });
+        }
+      }
+      return erased;
     }
-    return erased;
   }
 
   // Empties the map: a fresh table of the same capacity is published; the old one and its
@@ -469,7 +684,7 @@ class concurrent_table {
     pool_.store(static_cast<std::ptrdiff_t>(max_load(fresh->capacity())),
                 std::memory_order_relaxed);
     table_.store(fresh, std::memory_order_release);
-    for_each_node_of(old, [this](node* n) { retire_node(n); });
+    if constexpr (!inline_storage) for_each_node_of(old, [this](node* n) { retire_node(n); });
     retire_table(old);
   }
 
@@ -521,7 +736,11 @@ class concurrent_table {
       group_block* g = ::new (static_cast<void*>(blocks + 1 + i)) group_block;
       g->ctrl[0].store(empty_word, std::memory_order_relaxed);
       g->ctrl[1].store(empty_word, std::memory_order_relaxed);
-      for (auto& slot : g->slots) slot.store(nullptr, std::memory_order_relaxed);
+      if constexpr (inline_storage) {
+        g->version.store(0, std::memory_order_relaxed);
+      } else {
+        for (auto& slot : g->slots) slot.store(nullptr, std::memory_order_relaxed);
+      }
     }
     return t;
   }
@@ -597,7 +816,7 @@ class concurrent_table {
   // sees the tag also sees the node stored before it.
   static group load_group(const group_block& g) noexcept {
     return group(g.ctrl[0].load(std::memory_order_acquire),
-                      g.ctrl[1].load(std::memory_order_acquire));
+                 g.ctrl[1].load(std::memory_order_acquire));
   }
 
   static ctrl_t byte_of(std::uint64_t word, unsigned i) noexcept {
@@ -623,6 +842,182 @@ class concurrent_table {
     }
   }
 
+  // The epoch pin a writer takes (see write()): none for inline slots.
+  struct no_pin {
+    explicit no_pin(epoch_domain&) noexcept {}
+  };
+  using write_pin = std::conditional_t<inline_storage, no_pin, epoch_domain::guard>;
+
+  // A slot's node pointer (node storage). acquire: pairs with the release store that
+  // published the node (claim_and_publish, replace_node).
+  static node* load_node(const std::atomic<node*>& slot) noexcept {
+    return slot.load(std::memory_order_acquire);
+  }
+
+  // ---- inline slots: the group's version (seqlock) ------------------------------------------
+  // Writer side. lock_group makes the version odd (a CAS from even: writers of other stripes
+  // may want the same group); acquire pairs with the previous writer's unlock, so its slot
+  // stores happen before ours. The release fence then orders the odd version before the
+  // slot stores that follow: a reader that reads any of them, and then (after its acquire
+  // fence) the version, sees the version odd or moved on (Boehm, "Can seqlocks get along
+  // with programming language memory models?", 2012).
+  static void lock_group(group_block& g) noexcept {
+    std::uint64_t v = g.version.load(std::memory_order_relaxed);
+    for (backoff b;;) {
+      if ((v & 1) == 0 && g.version.compare_exchange_weak(v, v + 1, std::memory_order_acquire,
+                                                          std::memory_order_relaxed)) {
+        break;
+      }
+      b.wait();
+      v = g.version.load(std::memory_order_relaxed);
+    }
+    std::atomic_thread_fence(std::memory_order_release);
+  }
+  // release: the slot stores happen before a reader's acquire load of the new even version.
+  static void unlock_group(group_block& g) noexcept {
+    g.version.store(g.version.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
+
+  // Sets control byte i of g to `to`; the caller holds g's version (no other writer changes
+  // the word meanwhile). release: a writer of another stripe that reads the byte with
+  // acquire (find_position, claim) sees the key stored before it.
+  static void set_ctrl_locked(group_block& g, unsigned i, ctrl_t to) noexcept {
+    std::atomic<std::uint64_t>& word = g.ctrl[i / 8];
+    const unsigned shift = 8 * (i % 8);
+    word.store((word.load(std::memory_order_relaxed) & ~(std::uint64_t{0xFF} << shift)) |
+                   (std::uint64_t{static_cast<std::uint8_t>(to)} << shift),
+               std::memory_order_release);
+  }
+
+  // Control bytes read inside a reader's version check (or by a writer holding every
+  // stripe lock): relaxed, the version orders them.
+  static group load_group_relaxed(const group_block& g) noexcept {
+    return group(g.ctrl[0].load(std::memory_order_relaxed),
+                 g.ctrl[1].load(std::memory_order_relaxed));
+  }
+
+  // Reader side: looks key up; on a hit copies the stored key and value to *key_out and
+  // *value_out (either may be null). Per group: read the version (acquire), then the control
+  // bytes, candidate keys and the value (relaxed), then an acquire fence and the version
+  // again; an odd or changed version means a writer was inside the group: read it again.
+  //
+  // Why the version is needed even though key and value are each read atomically: between
+  // the reader's load of a matching key and its load of the value, the entry may be erased
+  // and its slot reused by a writer of another stripe for another key (with the same tag or
+  // not), so the value read would belong to that other key; and a key read from one entry
+  // with a control byte from another could end a probe early. The version check rejects any
+  // read that overlapped a change of the group.
+  template <class K>
+  bool lookup_inline(const table* t, const K& key, std::size_t h, Key* key_out,
+                     T* value_out) const {
+    const ctrl_t tag = tag_of(h);
+    std::size_t gi = (h >> 7) & t->group_mask;
+    for (std::size_t stride = 1;; gi = (gi + stride++) & t->group_mask) {
+      const group_block& g = t->groups[gi];
+      for (backoff b;; b.wait()) {
+        const std::uint64_t v1 = g.version.load(std::memory_order_acquire);
+        if ((v1 & 1) != 0) continue;  // a writer is inside
+        const group c = load_group_relaxed(g);
+        const node* hit = nullptr;
+        Key k{};
+        T v{};
+        for (unsigned i : c.match(tag)) {
+          k = g.slots[i].key.load(std::memory_order_relaxed);
+          if (eq_(k, key)) {
+            v = g.slots[i].value.load(std::memory_order_relaxed);
+            hit = &g.slots[i];
+            break;
+          }
+        }
+        // acquire: the loads above happen before the version's re-read (pairs with the
+        // release fence in lock_group).
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (g.version.load(std::memory_order_relaxed) != v1) continue;
+        if (hit != nullptr) {
+          if (key_out != nullptr) *key_out = k;
+          if (value_out != nullptr) *value_out = v;
+          return true;
+        }
+        if (c.match_empty().any()) return false;  // invariant (1)
+        break;                                    // next group
+      }
+    }
+  }
+
+  // Copies the full slots of g (a consistent snapshot, version-checked) into keys/values;
+  // returns how many.
+  static unsigned snapshot_group(const group_block& g, Key* keys, T* values) noexcept {
+    for (backoff b;; b.wait()) {
+      const std::uint64_t v1 = g.version.load(std::memory_order_acquire);
+      if ((v1 & 1) != 0) continue;
+      unsigned n = 0;
+      for (unsigned i : load_group_relaxed(g).match_full()) {
+        keys[n] = g.slots[i].key.load(std::memory_order_relaxed);
+        values[n] = g.slots[i].value.load(std::memory_order_relaxed);
+        ++n;
+      }
+      std::atomic_thread_fence(std::memory_order_acquire);  // as in lookup_inline
+      if (g.version.load(std::memory_order_relaxed) == v1) return n;
+    }
+  }
+
+  // for_each over inline slots: group by group, on version-checked copies (f runs with no
+  // group held). An entry present for the whole walk is in the same slot all along (entries
+  // move only when the table is replaced, and the walk keeps the table it started with), so
+  // it is seen exactly once. Unlike the node storage, there is no birth stamp: a key erased
+  // behind the walk and inserted again ahead of it is a new entry and may be seen again.
+  template <class F>
+  void for_each_inline(F& f) const {
+    auto pin = epoch_domain::global().pin();
+    const table* t = table_.load(std::memory_order_acquire);
+    Key keys[group_width];
+    T values[group_width];
+    for (std::size_t gi = 0; gi <= t->group_mask; ++gi) {
+      const unsigned n = snapshot_group(t->groups[gi], keys, values);
+      for (unsigned j = 0; j < n; ++j) {
+        if (!invoke_continue(f, std::as_const(keys[j]), std::as_const(values[j]))) return;
+      }
+    }
+  }
+
+  // Puts (key, value) into the first free slot of p's probe sequence in t, inside the
+  // group's write section, and points p at it. As claim_and_publish: the caller holds the
+  // stripe lock and a unit of its budget.
+  void claim_and_store(table* t, position& p, const Key& key, const T& value) {
+    std::size_t gi = (p.hash >> 7) & t->group_mask;
+    for (std::size_t stride = 1;; gi = (gi + stride++) & t->group_mask) {
+      group_block& g = t->groups[gi];
+      if (!load_group(g).match_free().any()) continue;  // full: next group
+      lock_group(g);
+      const group v = load_group_relaxed(g);
+      const bit_mask deleted = v.match_deleted();
+      const bit_mask empty = v.match_empty();
+      if (!deleted.any() && !empty.any()) {  // filled meanwhile by another stripe
+        unlock_group(g);
+        continue;
+      }
+      // Prefer a tombstone (costs no budget); else an empty slot (costs one unit).
+      const bool take_deleted = deleted.any();
+      const unsigned i = take_deleted ? deleted.lowest() : empty.lowest();
+      g.slots[i].key.store(key, std::memory_order_relaxed);
+      g.slots[i].value.store(value, std::memory_order_relaxed);
+      set_ctrl_locked(g, i, tag_of(p.hash));
+      unlock_group(g);
+      if (!take_deleted) --p.s->budget;
+      p.g = &g;
+      p.slot = i;
+      p.n = &g.slots[i];
+      return;
+    }
+  }
+
+  // Stores p's value inside the group's write section (assign, update).
+  static void store_value_inline(position& p, const T& v) noexcept {
+    lock_group(*p.g);
+    p.n->value.store(v, std::memory_order_relaxed);
+    unlock_group(*p.g);
+  }
+
   // ---- probing --------------------------------------------------------------------------
   template <class K>
   node* lookup(const table* t, const K& key, std::size_t h) const {
@@ -632,13 +1027,17 @@ class concurrent_table {
       const group_block& g = t->groups[gi];
       const group v = load_group(g);
       for (unsigned i : v.match(tag)) {
-        node* n = g.slots[i].load(std::memory_order_acquire);
+        node* n = load_node(g.slots[i]);
         if (n != nullptr && n->hash == h && eq_(n->key, key)) return n;
       }
       if (v.match_empty().any()) return nullptr;  // invariant (1)
     }
   }
 
+  // For writers, under key's stripe lock. With inline slots no version check is needed:
+  // only this stripe puts key into a slot or takes it out, so a slot that shows key holds
+  // it (a tag read with acquire comes with the key stored before it, see claim_and_store),
+  // and other stripes' concurrent changes to the group concern other keys.
   template <class K>
   position find_position(table* t, const K& key, std::size_t h) const {
     const ctrl_t tag = tag_of(h);
@@ -646,9 +1045,16 @@ class concurrent_table {
     for (std::size_t stride = 1;; gi = (gi + stride++) & t->group_mask) {
       group_block& g = t->groups[gi];
       const group v = load_group(g);
-      for (unsigned i : v.match(tag)) {
-        node* n = g.slots[i].load(std::memory_order_acquire);
-        if (n != nullptr && n->hash == h && eq_(n->key, key)) return position{&g, i, n, h};
+      if constexpr (inline_storage) {
+        for (unsigned i : v.match(tag)) {
+          if (eq_(g.slots[i].key.load(std::memory_order_relaxed), key))
+            return position{&g, i, &g.slots[i], h};
+        }
+      } else {
+        for (unsigned i : v.match(tag)) {
+          node* n = load_node(g.slots[i]);
+          if (n != nullptr && n->hash == h && eq_(n->key, key)) return position{&g, i, n, h};
+        }
       }
       if (v.match_empty().any()) return position{nullptr, 0, nullptr, h};
     }
@@ -732,25 +1138,57 @@ class concurrent_table {
   void rehash_locked(table* old, size_type groups) {
     table* fresh = new_table(groups);  // may throw bad_alloc: nothing changed
     size_type live = 0;
-    for_each_node_of(old, [&](node* n) {
-      const std::size_t h = n->hash;
-      std::size_t gi = (h >> 7) & fresh->group_mask;
-      for (std::size_t stride = 1;; gi = (gi + stride++) & fresh->group_mask) {
-        group_block& g = fresh->groups[gi];
-        const bit_mask empty = load_group(g).match_empty();
-        if (!empty.any()) continue;
-        const unsigned i = empty.lowest();
-        g.slots[i].store(n, std::memory_order_relaxed);
-        // No CAS: the fresh table is private until published.
-        std::atomic<std::uint64_t>& word = g.ctrl[i / 8];
-        const unsigned shift = 8 * (i % 8);
-        word.store((word.load(std::memory_order_relaxed) & ~(std::uint64_t{0xFF} << shift)) |
-                       (std::uint64_t{static_cast<std::uint8_t>(tag_of(h))} << shift),
-                   std::memory_order_relaxed);
-        break;
+    if constexpr (inline_storage) {
+      try {
+        for (size_type gi = 0; gi <= old->group_mask; ++gi) {
+          const group_block& og = old->groups[gi];
+          for (unsigned i : load_group_relaxed(og).match_full()) {
+            const Key k = og.slots[i].key.load(std::memory_order_relaxed);
+            const std::size_t h = hash_(k);  // may throw: then fresh is dropped
+            place_private(fresh, h, [&](group_block& g, unsigned j) {
+              g.slots[j].key.store(k, std::memory_order_relaxed);
+              g.slots[j].value.store(og.slots[i].value.load(std::memory_order_relaxed),
+                                     std::memory_order_relaxed);
+            });
+            ++live;
+          }
+        }
+      } catch (...) {
+        delete_table(fresh, nullptr);
+        throw;
       }
-      ++live;
-    });
+    } else {
+      for_each_node_of(old, [&](node* n) {
+        place_private(fresh, n->hash, [n](group_block& g, unsigned i) {
+          g.slots[i].store(n, std::memory_order_relaxed);
+        });
+        ++live;
+      });
+    }
+    publish_rehashed(old, fresh, live);
+  }
+
+  // Stores an entry of hash h into the first empty slot of its probe sequence in a table
+  // that is still private (no CAS, no version): store(group, slot) writes the slot.
+  template <class Store>
+  static void place_private(table* fresh, std::size_t h, Store&& store) {
+    std::size_t gi = (h >> 7) & fresh->group_mask;
+    for (std::size_t stride = 1;; gi = (gi + stride++) & fresh->group_mask) {
+      group_block& g = fresh->groups[gi];
+      const bit_mask empty = load_group_relaxed(g).match_empty();
+      if (!empty.any()) continue;
+      const unsigned i = empty.lowest();
+      store(g, i);
+      std::atomic<std::uint64_t>& word = g.ctrl[i / 8];
+      const unsigned shift = 8 * (i % 8);
+      word.store((word.load(std::memory_order_relaxed) & ~(std::uint64_t{0xFF} << shift)) |
+                     (std::uint64_t{static_cast<std::uint8_t>(tag_of(h))} << shift),
+                 std::memory_order_relaxed);
+      return;
+    }
+  }
+
+  void publish_rehashed(table* old, table* fresh, size_type live) {
     for (std::size_t i = 0; i < stripe_count_; ++i) stripes_[i].budget = 0;
     pool_.store(static_cast<std::ptrdiff_t>(max_load(fresh->capacity()) - live),
                 std::memory_order_relaxed);

@@ -30,23 +30,65 @@
 // process exit.
 //
 // Memory orders, made once here:
-//   pin:     announce (relaxed) + seq_cst fence: the announcement is visible to every
-//            try_advance before this reader's later loads of shared pointers (store-load
-//            ordering, which acquire/release alone do not give).
+//   pin:     announce (relaxed), then a store-load barrier: the announcement is visible to
+//            every try_advance before this reader's later loads of shared pointers
+//            (store-load ordering, which acquire/release alone do not give). The barrier is
+//            asymmetric where the OS allows it (below): a compiler-only fence here, and the
+//            heavy side in try_advance; otherwise a seq_cst fence here.
 //   retire:  seq_cst fence after the caller's unlink, before reading the epoch (pairs with
-//            the fence in pin).
+//            the barrier in pin).
 //   unpin:   release store of idle: the reader's loads happen before a writer that sees idle
 //            frees anything.
-//   advance: seq_cst fence, then acquire loads of announcements (pairs with the two above);
-//            the CAS on the global epoch is seq_cst.
+//   advance: the heavy side of the barrier (membarrier, or a seq_cst fence), then acquire
+//            loads of announcements (pairs with the two above); the CAS on the global epoch
+//            is seq_cst.
+//
+// The asymmetric barrier (folly's asymmetricLightBarrier/asymmetricHeavyBarrier, as in its
+// hazard pointers): pins are frequent and on every reader's fast path, advances are rare. On
+// Linux, membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) makes every running thread of the
+// process execute a full memory barrier before the call returns (threads not running get one
+// at the context switch). So when try_advance returns from membarrier, every reader is in
+// one of two cases:
+//   - its pin's announcement was made before the barrier it received: the store has left its
+//     store buffer, and the scan that follows sees it (the seq_cst fence's job in pin);
+//   - it had not announced yet: then its later loads of shared pointers come after that
+//     barrier, which comes after everything this thread (and, through the seq_cst CAS on
+//     the epoch and the retire fence, every writer's unlink before the epoch it read)
+//     did before the call: so it cannot load a pointer that was unlinked before, and the
+//     epoch it announces is the current one, which holds back the advance after next.
+// That is the same guarantee as a seq_cst fence on both sides, with the reader's cost a
+// compiler barrier (std::atomic_signal_fence, which keeps the compiler from moving the
+// reader's loads above the announcement). The choice is made once, when the domain is
+// built: registration (MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) failing, another OS, or a
+// ThreadSanitizer build (TSan does not model membarrier, so it would report the pin's
+// relaxed store and the reclaimer's loads as unordered) keep the seq_cst fence in pin.
+// The pre-scan in try_advance needs no barrier: a stale announcement can only make it give
+// up, which is always safe; the barrier is paid only when an advance looks possible.
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <utility>
 #include <vector>
+
+#if defined(__SANITIZE_THREAD__)
+#define CMAP_EPOCH_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CMAP_EPOCH_TSAN 1
+#endif
+#endif
+
+// membarrier is used where the kernel headers have it, except under ThreadSanitizer.
+#if defined(__linux__) && !defined(CMAP_EPOCH_TSAN) && __has_include(<linux/membarrier.h>)
+#define CMAP_EPOCH_MEMBARRIER 1
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include "backoff.hpp"
 #include "cache_line.hpp"
@@ -63,7 +105,7 @@ class epoch_domain {
   struct retired {
     void* object;
     void (*deleter)(void* object, void* context);
-    void* context;  // e.g. the owner that knows how to free it (allocator); may be null
+    void* context;      // e.g. the owner that knows how to free it (allocator); may be null
     const void* owner;  // for drain(owner); may be null
     epoch_t epoch;
   };
@@ -72,8 +114,8 @@ class epoch_domain {
   struct alignas(cache_line_size) record {
     std::atomic<epoch_t> announced{idle};
     std::atomic<bool> in_use{false};
-    record* next = nullptr;  // immutable once published in the list
-    unsigned nesting = 0;    // owner thread only
+    record* next = nullptr;    // immutable once published in the list
+    unsigned nesting = 0;      // owner thread only
     std::mutex retired_mutex;  // owner on retire, others only in drain()
     std::vector<retired> retired_list;
     std::size_t since_collect = 0;  // owner thread only
@@ -110,7 +152,12 @@ class epoch_domain {
       if (record_->nesting++ == 0) {
         record_->announced.store(d.global_epoch_.load(std::memory_order_relaxed),
                                  std::memory_order_relaxed);
-        std::atomic_thread_fence(std::memory_order_seq_cst);
+        // The light side of the store-load barrier (see the top of this file).
+        if (d.asymmetric_) [[likely]] {
+          std::atomic_signal_fence(std::memory_order_seq_cst);
+        } else {
+          std::atomic_thread_fence(std::memory_order_seq_cst);
+        }
       }
     }
     ~guard() {
@@ -182,14 +229,19 @@ class epoch_domain {
   // Advances the global epoch if every pinned thread has seen it; true if it moved.
   bool try_advance() {
     const epoch_t e = global_epoch_.load(std::memory_order_seq_cst);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    for (record* r = records_.load(std::memory_order_acquire); r != nullptr; r = r->next) {
-      const epoch_t a = r->announced.load(std::memory_order_acquire);
-      if (a != idle && a != e) return false;
+    if (asymmetric_) {
+      // Pre-scan with no barrier: a stale announcement can only make it give up (safe).
+      if (!all_announced(e)) return false;
     }
+    heavy_barrier();
+    if (!all_announced(e)) return false;
     epoch_t expected = e;
     return global_epoch_.compare_exchange_strong(expected, e + 1, std::memory_order_seq_cst);
   }
+
+  // Whether pins use the asymmetric barrier (a compiler fence, with membarrier in
+  // try_advance) rather than a seq_cst fence. Fixed when the domain is built.
+  [[nodiscard]] bool asymmetric_barrier() const noexcept { return asymmetric_; }
 
   [[nodiscard]] epoch_t current_epoch() const noexcept {
     return global_epoch_.load(std::memory_order_seq_cst);
@@ -212,7 +264,40 @@ class epoch_domain {
   }
 
  private:
-  epoch_domain() = default;
+  epoch_domain() : asymmetric_(register_membarrier()) {}
+
+  // True if this process may use membarrier(PRIVATE_EXPEDITED) from now on.
+  static bool register_membarrier() noexcept {
+#if defined(CMAP_EPOCH_MEMBARRIER)
+    const long supported = ::syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0);
+    if (supported < 0 || (supported & MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) return false;
+    return ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0;
+#else
+    return false;
+#endif
+  }
+
+  // The heavy side of the pin's store-load barrier (see the top of this file).
+  void heavy_barrier() const noexcept {
+#if defined(CMAP_EPOCH_MEMBARRIER)
+    if (asymmetric_) {
+      // Registered at construction, so it cannot fail with EPERM; on any other failure
+      // there is no safe way on: the readers rely on it.
+      if (::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) != 0) std::terminate();
+      return;
+    }
+#endif
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+
+  // Every pinned thread has announced e (acquire: pairs with the readers' unpin).
+  bool all_announced(epoch_t e) const noexcept {
+    for (record* r = records_.load(std::memory_order_acquire); r != nullptr; r = r->next) {
+      const epoch_t a = r->announced.load(std::memory_order_acquire);
+      if (a != idle && a != e) return false;
+    }
+    return true;
+  }
 
   // Frees what exited threads left behind, once it is two epochs old. Skipped if another
   // thread is at it.
@@ -303,6 +388,8 @@ class epoch_domain {
     return r;
   }
 
+  // Set once at construction (see heavy_barrier); read by every pin.
+  const bool asymmetric_;
   alignas(cache_line_size) std::atomic<epoch_t> global_epoch_{0};
   alignas(cache_line_size) std::atomic<record*> records_{nullptr};
   std::mutex orphans_mutex_;
