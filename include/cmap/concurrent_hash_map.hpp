@@ -81,14 +81,17 @@
 #include "detail/hash.hpp"
 
 namespace cmap {
+namespace detail {
 
-template <class Key, class T, class Hash = cmap::hash<Key>, class KeyEqual = std::equal_to<Key>,
-          class Allocator = std::allocator<std::pair<const Key, T>>>
-class concurrent_hash_map
-    : public detail::common_surface<concurrent_hash_map<Key, T, Hash, KeyEqual, Allocator>, Key, T,
-                                    Hash, KeyEqual> {
-  friend detail::common_surface<concurrent_hash_map, Key, T, Hash, KeyEqual>;
-  using engine = detail::concurrent_table<Key, T, Hash, KeyEqual, Allocator>;
+// The class body of concurrent_hash_map, with the engine's storage as a parameter:
+// concurrent_hash_map takes the storage the engine would choose (inline slots where they fit),
+// read_mostly_map always takes nodes.
+template <class Key, class T, class Hash, class KeyEqual, class Allocator, storage_policy Storage>
+class concurrent_map_facade
+    : public common_surface<concurrent_map_facade<Key, T, Hash, KeyEqual, Allocator, Storage>, Key,
+                            T, Hash, KeyEqual> {
+  friend common_surface<concurrent_map_facade, Key, T, Hash, KeyEqual>;
+  using engine = concurrent_table<Key, T, Hash, KeyEqual, Allocator, Storage>;
   using position = typename engine::position;
   static constexpr bool copyable = std::is_copy_constructible_v<T>;
 
@@ -106,21 +109,21 @@ class concurrent_hash_map
     return std::bit_ceil(std::max<size_type>(16, static_cast<size_type>(hw == 0 ? 1 : hw) * 4));
   }
 
-  concurrent_hash_map() : concurrent_hash_map(0) {}
+  concurrent_map_facade() : concurrent_map_facade(0) {}
   // Room for `capacity` entries before the first growth. stripe_count: a power of two
   // (throws std::invalid_argument otherwise).
-  explicit concurrent_hash_map(size_type capacity, const Hash& hash = Hash(),
-                               const KeyEqual& eq = KeyEqual(),
-                               size_type stripe_count = default_stripe_count())
+  explicit concurrent_map_facade(size_type capacity, const Hash& hash = Hash(),
+                                 const KeyEqual& eq = KeyEqual(),
+                                 size_type stripe_count = default_stripe_count())
       : table_(stripe_count, capacity, hash, eq) {}
-  concurrent_hash_map(std::initializer_list<std::pair<Key, T>> init) requires copyable
-      : concurrent_hash_map(init.size()) {
+  concurrent_map_facade(std::initializer_list<std::pair<Key, T>> init) requires copyable
+      : concurrent_map_facade(init.size()) {
     for (const auto& [k, v] : init) this->insert(k, v);
   }
 
   // Not copyable or movable: other threads may be inside at any time.
-  concurrent_hash_map(const concurrent_hash_map&) = delete;
-  concurrent_hash_map& operator=(const concurrent_hash_map&) = delete;
+  concurrent_map_facade(const concurrent_map_facade&) = delete;
+  concurrent_map_facade& operator=(const concurrent_map_facade&) = delete;
 
   // The single-key calls (find, contains, visit, insert, emplace, insert_or_assign,
   // find_or_insert, upsert, exchange, compare_exchange, erase, extract, compare_erase) come
@@ -292,7 +295,7 @@ class concurrent_hash_map
 
   // Under the stripe lock: no writer can change the value meanwhile.
   bool value_equals(const position& p, const T& expected) const {
-    if constexpr (engine::policy == detail::value_policy::atomic_inline) {
+    if constexpr (engine::policy == value_policy::atomic_inline) {
       return table_.copy_value(p) == expected;
     } else {
       return p.n->value == expected;
@@ -300,6 +303,20 @@ class concurrent_hash_map
   }
 
   engine table_;
+};
+
+}  // namespace detail
+
+template <class Key, class T, class Hash = cmap::hash<Key>, class KeyEqual = std::equal_to<Key>,
+          class Allocator = std::allocator<std::pair<const Key, T>>>
+class concurrent_hash_map
+    : public detail::concurrent_map_facade<Key, T, Hash, KeyEqual, Allocator,
+                                           detail::storage_policy_for<Key, T>()> {
+  using base = detail::concurrent_map_facade<Key, T, Hash, KeyEqual, Allocator,
+                                             detail::storage_policy_for<Key, T>()>;
+
+ public:
+  using base::base;
 };
 
 }  // namespace cmap

@@ -19,6 +19,13 @@
 // takes one stripe lock out of many, never a map-wide one, and no operation copies the map
 // (growth copies slot pointers under the stripe locks while readers read on; call reserve()
 // first where even that pause matters).
+// The one policy that differs from concurrent_hash_map: entries always live in nodes, even
+// where concurrent_hash_map would store small trivially copyable entries inline in its slots.
+// Nodes carry an insertion stamp, which is what lets for_each keep Go's "no key is visited
+// more than once" while f erases and re-inserts keys; and a reader of a node never waits for
+// any writer (inline slots make a reader wait while a writer of the same group is inside its
+// few-store write section). The price: one pointer to follow per hit and one allocation per
+// insert, so concurrent_hash_map is faster on u64 -> u64 style entries.
 //
 // Operations, with their sync.Map names (semantics as in Go, values returned by copy):
 //   find(k)                  Load              -> std::optional<T> (empty: not present)
@@ -35,9 +42,9 @@
 // size, reserve) and concurrent_hash_map's visit_bulk.
 //
 // Guarantees: those of concurrent_hash_map (single-key calls linearizable; readers never
-// block and are never blocked; for_each weakly consistent, each key seen at most once, and
-// it holds no lock, so f may call any method of the map). Costs: those of
-// concurrent_hash_map's copyable-value policies.
+// block and are never blocked, not even by a writer the OS descheduled mid-write; for_each
+// weakly consistent, each key seen at most once, and it holds no lock, so f may call any
+// method of the map). Costs: those of concurrent_hash_map's node storage (its header).
 
 #include <functional>
 #include <memory>
@@ -55,8 +62,10 @@ template <class Key, class T, class Hash = cmap::hash<Key>, class KeyEqual = std
 // included), breaking Range's promise that f may call any method: such a T is rejected
 // (use concurrent_hash_map for move-only values).
 requires std::is_copy_constructible_v<T>
-class read_mostly_map : public concurrent_hash_map<Key, T, Hash, KeyEqual, Allocator> {
-  using base = concurrent_hash_map<Key, T, Hash, KeyEqual, Allocator>;
+class read_mostly_map : public detail::concurrent_map_facade<Key, T, Hash, KeyEqual, Allocator,
+                                                             detail::storage_policy::nodes> {
+  using base = detail::concurrent_map_facade<Key, T, Hash, KeyEqual, Allocator,
+                                             detail::storage_policy::nodes>;
 
  public:
   using base::base;

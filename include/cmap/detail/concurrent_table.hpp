@@ -168,11 +168,17 @@ struct concurrent_node {
   std::conditional_t<P == value_policy::atomic_inline, std::atomic<T>, T> value;
 };
 
-template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+// Storage: storage_policy_for<Key, T>() unless a map asks for nodes (read_mostly_map does,
+// for the guarantees only nodes give: see storage_policy).
+template <class Key, class T, class Hash, class KeyEqual, class Allocator,
+          storage_policy Storage = storage_policy_for<Key, T>()>
 class concurrent_table {
+  static_assert(Storage == storage_policy::nodes || storage_policy_for<Key, T>() == Storage,
+                "inline slots need a small trivially copyable Key and T");
+
  public:
   static constexpr value_policy policy = value_policy_for<T>();
-  static constexpr storage_policy storage = storage_policy_for<Key, T>();
+  static constexpr storage_policy storage = Storage;
   static constexpr bool inline_storage = storage == storage_policy::inline_slots;
   // With inline_slots, a "node" is the slot itself (a position's n points into the table).
   using node =
