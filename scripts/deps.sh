@@ -23,6 +23,7 @@ packages=(
   libcuckoo-dev
   libabsl-dev
   libboost1.81-dev
+  libcds-dev
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -24,6 +24,9 @@
 #ifdef CMAP_BENCH_HAVE_BOOST
 #include "adapters/boost_flat_map.hpp"
 #endif
+#ifdef CMAP_BENCH_HAVE_LIBCDS
+#include "adapters/libcds_split_list.hpp"
+#endif
 
 namespace cmap_bench {
 
@@ -35,9 +38,8 @@ constexpr caps single_thread_only{false, false, false, false};
 const std::vector<map_info>& registry() {
   static const std::vector<map_info> maps = {
       // ---- cmap maps (common surface) --------------------------------------------------------
-      {"concurrent_hash_map", "cmap",
-       "cmap::concurrent_hash_map: lock-free reads, striped writers", concurrent_full, false,
-       false, run_adapter<concurrent_hash_map_adapter>},
+      {"concurrent_hash_map", "cmap", "cmap::concurrent_hash_map: lock-free reads, striped writers",
+       concurrent_full, false, false, run_adapter<concurrent_hash_map_adapter>},
       {"locked_map", "cmap", "cmap::locked_map: one reader-writer lock", concurrent_full, false,
        false, run_adapter<locked_map_adapter>},
       {"sharded_map", "cmap", "cmap::sharded_map: lock striping ('sharded_map:N' for N shards)",
@@ -60,6 +62,11 @@ const std::vector<map_info>& registry() {
       {"cuckoo", "peer", "libcuckoo::cuckoohash_map", concurrent_full, false, false,
        run_adapter<cuckoo_adapter>},
 #endif
+#ifdef CMAP_BENCH_HAVE_LIBCDS
+      {"libcds_split_list", "peer",
+       "cds::container::SplitListMap (libcds): lock-free, hazard pointers", concurrent_full, false,
+       false, run_adapter<libcds_split_list_adapter>},
+#endif
 #ifdef CMAP_BENCH_HAVE_ABSL
       {"absl_flat_map", "peer", "absl::flat_hash_map, no lock (single-thread ceiling)",
        single_thread_only, false, false, run_adapter<absl_flat_map_adapter>},
@@ -81,6 +88,9 @@ const std::vector<std::string>& skipped_peers() {
 #ifndef CMAP_BENCH_HAVE_LIBCUCKOO
     out.emplace_back("cuckoo: skipped: not installed (libcuckoo-dev)");
 #endif
+#ifndef CMAP_BENCH_HAVE_LIBCDS
+    out.emplace_back("libcds_split_list: skipped: not installed (libcds-dev)");
+#endif
 #ifndef CMAP_BENCH_HAVE_ABSL
     out.emplace_back("absl_flat_map: skipped: not installed (libabsl-dev)");
 #endif
@@ -88,7 +98,6 @@ const std::vector<std::string>& skipped_peers() {
     out.emplace_back("boost_flat_map: skipped: not installed (libboost-dev 1.81+)");
 #endif
     out.emplace_back("boost_concurrent_flat_map: skipped: needs Boost 1.83+ (Debian 12 has 1.81)");
-    out.emplace_back("libcds: skipped: no adapter yet");
     return out;
   }();
   return skipped;

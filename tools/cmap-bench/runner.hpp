@@ -123,6 +123,8 @@ map_result run_typed(const run_request& rq) {
     workers.reserve(rq.threads);
     for (unsigned t = 0; t < rq.threads; ++t) {
       workers.emplace_back([&, t] {
+        // Per-thread set-up the map needs (libcds: attach); outside the timed phase.
+        [[maybe_unused]] const typename thread_scope_of<Adapter<Key, Value>>::type scope;
         const auto& stream = rq.ops->per_thread[t];
         slot& my = slots[t];
         ready.count_down();
