@@ -24,11 +24,12 @@
 #ifdef CMAP_BENCH_HAVE_BOOST
 #include "adapters/boost_flat_map.hpp"
 #endif
-#ifdef CMAP_BENCH_HAVE_LIBCDS
-#include "adapters/libcds_split_list.hpp"
-#endif
 
 namespace cmap_bench {
+
+#ifdef CMAP_BENCH_HAVE_LIBCDS
+map_result run_libcds_split_list(const run_request& rq);  // libcds_peer.cpp
+#endif
 
 namespace {
 constexpr caps concurrent_full{};
@@ -65,7 +66,7 @@ const std::vector<map_info>& registry() {
 #ifdef CMAP_BENCH_HAVE_LIBCDS
       {"libcds_split_list", "peer",
        "cds::container::SplitListMap (libcds): lock-free, hazard pointers", concurrent_full, false,
-       false, run_adapter<libcds_split_list_adapter>},
+       false, run_libcds_split_list},
 #endif
 #ifdef CMAP_BENCH_HAVE_ABSL
       {"absl_flat_map", "peer", "absl::flat_hash_map, no lock (single-thread ceiling)",

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 
 #include "adapter.hpp"
@@ -127,6 +128,15 @@ class libcds_split_list_adapter : public memory_from_allocator {
       libcds_detail::atomic_copy(v, item.second);
       keep(v);
     });
+  }
+  // The value at k (read word by word), for tests; find() is the timed path.
+  std::optional<Value> value_of(const Key& k) {
+    Value v;
+    if (!map_->find(k, [&](typename map_type::value_type& item) {
+          libcds_detail::atomic_copy(v, item.second);
+        }))
+      return std::nullopt;
+    return v;
   }
   bool insert(const Key& k, const Value& v) { return map_->insert(k, v); }
   void insert_or_assign(const Key& k, const Value& v) {
