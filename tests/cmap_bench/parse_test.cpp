@@ -60,6 +60,7 @@ TEST(Parse, BadInputsExitWith2AndLeaveNoFile) {
       {{"--preset", "read-heavy", "--key-type", "float"}, "--key-type 'float'"},
       {{"--preset", "read-heavy", "--baseline", "nosuchmap"}, "--baseline 'nosuchmap'"},
       {{"--preset", "read-heavy", "--reps", "0"}, "repetitions 0"},
+      {{"--preset", "read-heavy", "--reps", "2"}, "repetitions 2 is out of range (3 to 100)"},
       {{"--preset", "read-heavy", "--csv", dir.file("missing/out.csv")}, "does not exist"},
       {{"--standard", "--preset", "read-heavy"}, "cannot be combined"},
       {{}, "nothing to run"},

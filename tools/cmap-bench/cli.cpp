@@ -115,7 +115,7 @@ void add_common(CLI::App& app, options& o) {
   app.add_option("--duration-ms", o.duration_ms,
                  "run each measurement for this long instead of --ops");
   app.add_option("--reps", o.reps,
-                 "repetitions per measurement (median reported; at least 3 advised)");
+                 "repetitions per measurement, 3 to 100 (median, min and max reported)");
   app.add_option("--seed", o.seed, "seed of the operation streams");
 }
 

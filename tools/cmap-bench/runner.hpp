@@ -97,6 +97,10 @@ map_result run_typed(const run_request& rq) {
     record_memory(map);
   }
 
+  // Peak RSS from here: return what earlier maps (and the memory pass) freed, then reset
+  // VmHWM to the RSS now, so the peak is this map's repetitions on top of what the process
+  // holds anyway (the operation streams and string keys).
+  trim_heap();
   const bool can_reset_peak = reset_peak_rss();
   for (unsigned rep = 0; rep < w.repetitions; ++rep) {
     if (rq.stop->load(std::memory_order_relaxed)) break;

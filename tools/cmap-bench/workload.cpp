@@ -135,9 +135,10 @@ void validate(const workload& w) {
   if (w.dist.type == key_dist::hotset && (w.dist.hot_fraction <= 0 || w.dist.hot_fraction >= 1 ||
                                           w.dist.hot_probability < 0 || w.dist.hot_probability > 1))
     throw usage_error(where + ": hotset needs 0 < hot_fraction < 1 and 0 <= hot_probability <= 1");
-  if (w.repetitions == 0 || w.repetitions > 100)
+  // At least 3: a median with a min and a max that can differ from it.
+  if (w.repetitions < 3 || w.repetitions > 100)
     throw usage_error(
-        fmt::format("{}: repetitions {} is out of range (1 to 100)", where, w.repetitions));
+        fmt::format("{}: repetitions {} is out of range (3 to 100)", where, w.repetitions));
   // Contradictions: reads of a map that is empty and never written find nothing to measure.
   if (!w.writes() && w.preload == 0 && (w.has(op_kind::find) || w.has(op_kind::for_each)))
     throw usage_error(where +
