@@ -24,6 +24,8 @@ packages=(
   libabsl-dev
   libboost1.81-dev
   libcds-dev
+  # cmap-bench: TOML workload files (optional at configure time)
+  libtomlplusplus-dev
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

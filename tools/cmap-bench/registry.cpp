@@ -89,7 +89,11 @@ const std::vector<std::string>& skipped_peers() {
 #ifndef CMAP_BENCH_HAVE_LIBCUCKOO
     out.emplace_back("cuckoo: skipped: not installed (libcuckoo-dev)");
 #endif
-#ifndef CMAP_BENCH_HAVE_LIBCDS
+#if defined(CMAP_BENCH_LIBCDS_SKIPPED_TSAN)
+    out.emplace_back(
+        "libcds_split_list: skipped: not built under ThreadSanitizer (libcds's list unlinks "
+        "nodes with an acquire-only CAS, which TSan reports; docs/benchmarks.md)");
+#elif !defined(CMAP_BENCH_HAVE_LIBCDS)
     out.emplace_back("libcds_split_list: skipped: not installed (libcds-dev)");
 #endif
 #ifndef CMAP_BENCH_HAVE_ABSL
