@@ -127,7 +127,8 @@ int cli_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* er
                "cmap-bench"};
   app.add_option("--preset", o.presets, "named presets, comma-separated (see --list)")
       ->delimiter(',');
-  app.add_option("--workload", o.workload_file, "a JSON workload file");
+  app.add_option("--workload", o.workload_file,
+                 "a workload file: JSON, or TOML if it ends in .toml");
   app.add_flag("--standard", o.standard, "the standard suite (make bench)");
   app.add_flag("--list", o.list, "list the maps and presets");
   add_common(app, o);
@@ -146,7 +147,8 @@ int cli_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* er
   auto* advise_cmd =
       app.add_subcommand("advise", "run the candidates on a workload file and recommend one");
   options ao;
-  advise_cmd->add_option("--workload", ao.workload_file, "the JSON workload file")->required();
+  advise_cmd->add_option("--workload", ao.workload_file, "the workload file (JSON or .toml)")
+      ->required();
   add_common(*advise_cmd, ao);
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());
