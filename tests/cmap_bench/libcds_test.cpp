@@ -1,6 +1,7 @@
 // The libcds peer: listed (or skipped with the package to install), its adapter exact under
 // concurrent upserts from threads that attach themselves through thread_scope, and the
-// command line running it at 1, 2 and 8 threads over u64 and string keys with every operation.
+// command line running it at 1, 2 and 8 threads over u64 and string keys with every operation
+// (for_each with writers at 1 thread only).
 
 #include <gtest/gtest.h>
 
@@ -73,9 +74,6 @@ void concurrent_upserts_are_exact() {
         EXPECT_TRUE(map.insert(mine, Value(r)));
         EXPECT_TRUE(map.find(mine));
         EXPECT_TRUE(map.erase(mine));
-        if (r % 500 == 0) {
-          EXPECT_GE(map.for_each(), 1u);
-        }
       }
     });
   }
@@ -109,11 +107,10 @@ TEST(Libcds, ConcurrentUpsertsStringKeysPayload) {
 TEST(Libcds, RunsEveryOperationAt1_2_8Threads) {
   for (const char* key_type : {"u64", "string:16"}) {
     temp_dir dir;
-    const auto r =
-        run_cli({"--maps", "libcds*", "--mix",
-                 "find=40,insert=15,insert_or_assign=10,update=15,erase=19,for_each=1", "--keys",
-                 "2000", "--ops", "16000", "--threads", "1,2,8", "--reps", "3", "--preload", "0.5",
-                 "--key-type", key_type, "--json", dir.file("r.json")});
+    const auto r = run_cli(
+        {"--maps", "libcds*", "--mix", "find=40,insert=15,insert_or_assign=10,update=15,erase=20",
+         "--keys", "2000", "--ops", "16000", "--threads", "1,2,8", "--reps", "3", "--preload",
+         "0.5", "--key-type", key_type, "--json", dir.file("r.json")});
     ASSERT_EQ(r.status, 0) << r.err;
     const auto j = nlohmann::json::parse(slurp(dir.file("r.json")));
     ASSERT_EQ(j["results"].size(), 3u) << key_type;
@@ -129,6 +126,21 @@ TEST(Libcds, RunsEveryOperationAt1_2_8Threads) {
       EXPECT_GT(res["bytes_per_entry"].get<double>(), 16);
     }
   }
+}
+// for_each with writers is n/a above 1 thread (libcds's iterator is not safe against erase);
+// at 1 thread it runs.
+TEST(Libcds, ForEachWithWritersOnlyAtOneThread) {
+  temp_dir dir;
+  const auto r = run_cli({"--maps", "libcds*", "--mix", "find=50,erase=25,insert=24,for_each=1",
+                          "--keys", "2000", "--ops", "4000", "--threads", "1,2", "--reps", "3",
+                          "--json", dir.file("r.json")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(slurp(dir.file("r.json")));
+  ASSERT_EQ(j["results"].size(), 2u);
+  EXPECT_EQ(j["results"][0]["status"], "ok");
+  EXPECT_EQ(j["results"][1]["status"], "n/a");
+  EXPECT_NE(j["results"][1]["note"].get<std::string>().find("not safe while other threads write"),
+            std::string::npos);
 }
 #endif
 

@@ -65,8 +65,8 @@ const std::vector<map_info>& registry() {
 #endif
 #ifdef CMAP_BENCH_HAVE_LIBCDS
       {"libcds_split_list", "peer",
-       "cds::container::SplitListMap (libcds): lock-free, hazard pointers", concurrent_full, false,
-       false, run_libcds_split_list},
+       "cds::container::SplitListMap (libcds): lock-free, hazard pointers",
+       caps{true, true, true, false}, false, false, run_libcds_split_list},
 #endif
 #ifdef CMAP_BENCH_HAVE_ABSL
       {"absl_flat_map", "peer", "absl::flat_hash_map, no lock (single-thread ceiling)",

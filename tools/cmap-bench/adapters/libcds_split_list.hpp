@@ -2,8 +2,10 @@
 // libcds's cds::container::SplitListMap over a Michael list, reclaimed by hazard pointers
 // (cds::gc::HP): lock-free find, insert, update and erase, and a growing bucket table
 // (split-ordered lists: the buckets are shortcuts into one sorted list, so growing splits no
-// chain). Iteration is safe while other threads write (each step holds a hazard pointer) but
-// may miss entries erased or inserted meanwhile.
+// chain). Iteration is not safe while other threads erase: libcds's list iterator guards the
+// node it stands on, but once that node is unlinked its successor can be reclaimed before the
+// iterator steps onto it (libcds calls such iteration "for debugging only"; a for_each mix
+// crashed here at 8 threads). The registry marks it: for_each with writers is n/a.
 //
 // libcds needs its runtime (cds::Initialize, one HP object) and every thread that touches a
 // map attached to it. Both happen here, so the runner knows nothing of libcds:
