@@ -23,6 +23,9 @@ packages=(
   libcuckoo-dev
   libabsl-dev
   libboost1.81-dev
+  libcds-dev
+  # cmap-bench: TOML workload files (optional at configure time)
+  libtomlplusplus-dev
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "test_util.hpp"
 #include "workload.hpp"
@@ -58,6 +59,7 @@ TEST(Parse, BadInputsExitWith2AndLeaveNoFile) {
       {{"--preset", "read-heavy", "--key-type", "float"}, "--key-type 'float'"},
       {{"--preset", "read-heavy", "--baseline", "nosuchmap"}, "--baseline 'nosuchmap'"},
       {{"--preset", "read-heavy", "--reps", "0"}, "repetitions 0"},
+      {{"--preset", "read-heavy", "--reps", "2"}, "repetitions 2 is out of range (3 to 100)"},
       {{"--preset", "read-heavy", "--csv", dir.file("missing/out.csv")}, "does not exist"},
       {{"--standard", "--preset", "read-heavy"}, "cannot be combined"},
       {{}, "nothing to run"},
@@ -157,6 +159,95 @@ TEST(Parse, ListAndHelp) {
   const auto help = run_cli({"--help"});
   EXPECT_EQ(help.status, 0);
   EXPECT_NE(help.out.find("--workload"), std::string::npos);
+}
+
+// TOML workload files go through the JSON path's validation: each bad TOML file gets the same
+// message as the equivalent JSON file (its path aside), exit status 2, and leaves no file.
+TEST(Parse, TomlWorkloadFiles) {
+  temp_dir dir;
+  if (!toml_supported()) {
+    write(dir.file("w.toml"), "ops = 1000\n");
+    const auto r = run_cli({"--workload", dir.file("w.toml")});
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("TOML support not compiled in; use JSON"), std::string::npos) << r.err;
+    return;
+  }
+  // A good file reads as the same workload as its JSON twin.
+  write(dir.file("good.toml"), R"(name = "sessions"
+threads = [1, 2, 8]
+ops = 5000
+key_universe = 2000
+key_type = "string"
+key_length = 24
+value_size = 64
+preload = 0.75
+seed = 9
+repetitions = 5
+[mix]
+find = 90
+insert_or_assign = 5
+erase = 4
+for_each = 1
+[distribution]
+type = "hotset"
+hot_fraction = 0.1
+hot_probability = 0.8
+)");
+  write(dir.file("good.json"), R"({
+    "name": "sessions", "threads": [1, 2, 8], "ops": 5000, "key_universe": 2000,
+    "key_type": "string", "key_length": 24, "value_size": 64,
+    "mix": {"find": 90, "insert_or_assign": 5, "erase": 4, "for_each": 1},
+    "distribution": {"type": "hotset", "hot_fraction": 0.1, "hot_probability": 0.8},
+    "preload": 0.75, "seed": 9, "repetitions": 5})");
+  const workload t = load_workload_file(dir.file("good.toml"));
+  const workload j = load_workload_file(dir.file("good.json"));
+  EXPECT_EQ(to_json(t), to_json(j));
+  EXPECT_EQ(t.name, "sessions");
+  EXPECT_EQ(t.threads, (std::vector<unsigned>{1, 2, 8}));
+  EXPECT_EQ(t.key_length, 24u);
+  EXPECT_EQ(t.dist.type, key_dist::hotset);
+
+  // Bad files, as TOML and as JSON: the same message.
+  const std::vector<std::pair<std::string, std::string>> twins = {
+      {"ops = 1000\nmixx = { find = 100 }\n", R"({"ops": 1000, "mixx": {"find": 100}})"},
+      {"ops = 1000\nduration_ms = 100\nmix = { find = 100 }\n",
+       R"({"ops": 1000, "duration_ms": 100, "mix": {"find": 100}})"},
+      {"mix = { find = 60, update = 30 }\n", R"({"mix": {"find": 60, "update": 30}})"},
+      {"threads = \"two\"\n", R"({"threads": "two"})"},
+      {"threads = [1, -2]\n", R"({"threads": [1, -2]})"},
+      {"ops = -5\n", R"({"ops": -5})"},
+      {"preload = 0.5\nmix = { fnd = 100 }\n", R"({"preload": 0.5, "mix": {"fnd": 100}})"},
+      {"key_type = \"u64\"\nkey_length = 12\n", R"({"key_type": "u64", "key_length": 12})"},
+      {"repetitions = 2\n", R"({"repetitions": 2})"},
+      {"preset = \"cow-vs-persistent\"\n", R"({"preset": "cow-vs-persistent"})"},
+      {"seed = 1979-05-27\n", R"({"seed": "1979-05-27"})"},
+  };
+  int n = 0;
+  for (const auto& [toml_text, json_text] : twins) {
+    const std::string base = "bad" + std::to_string(n++);
+    write(dir.file(base + ".toml"), toml_text);
+    write(dir.file(base + ".json"), json_text);
+    const std::size_t inputs = dir.entries();
+    const auto rt = run_cli({"--workload", dir.file(base + ".toml"), "--json", dir.file("o.json")});
+    const auto rj = run_cli({"--workload", dir.file(base + ".json"), "--json", dir.file("o.json")});
+    EXPECT_EQ(rt.status, 2) << toml_text << rt.err;
+    EXPECT_EQ(rj.status, 2) << json_text << rj.err;
+    std::string from_toml = rt.err;
+    // Messages about the file name it; those about the workload name the workload.
+    if (const auto at = from_toml.find(base + ".toml"); at != std::string::npos)
+      from_toml.replace(at, base.size() + 5, base + ".json");
+    EXPECT_EQ(from_toml, rj.err) << toml_text;
+    EXPECT_EQ(rt.err.find('\n'), rt.err.size() - 1) << "one line expected: " << rt.err;
+    EXPECT_EQ(dir.entries(), inputs) << toml_text << ": an output file was left behind";
+  }
+
+  // Malformed TOML: where, and exit status 2.
+  write(dir.file("broken.toml"), "ops = 1000\nmix = { find = 100\n");
+  const auto r = run_cli({"--workload", dir.file("broken.toml")});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("broken.toml: malformed TOML: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("(line 2, column "), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line expected: " << r.err;
 }
 
 }  // namespace

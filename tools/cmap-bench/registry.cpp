@@ -30,6 +30,10 @@
 
 namespace cmap_bench {
 
+#ifdef CMAP_BENCH_HAVE_LIBCDS
+map_result run_libcds_split_list(const run_request& rq);  // libcds_peer.cpp
+#endif
+
 namespace {
 constexpr caps concurrent_full{};
 constexpr caps single_thread_only{false, false, false, false};
@@ -72,6 +76,11 @@ const std::vector<map_info>& registry() {
       {"cuckoo", "peer", "libcuckoo::cuckoohash_map", concurrent_full, false, false,
        run_adapter<cuckoo_adapter>},
 #endif
+#ifdef CMAP_BENCH_HAVE_LIBCDS
+      {"libcds_split_list", "peer",
+       "cds::container::SplitListMap (libcds): lock-free, hazard pointers",
+       caps{true, true, true, false}, false, false, run_libcds_split_list},
+#endif
 #ifdef CMAP_BENCH_HAVE_ABSL
       {"absl_flat_map", "peer", "absl::flat_hash_map, no lock (single-thread ceiling)",
        single_thread_only, false, false, run_adapter<absl_flat_map_adapter>},
@@ -93,6 +102,13 @@ const std::vector<std::string>& skipped_peers() {
 #ifndef CMAP_BENCH_HAVE_LIBCUCKOO
     out.emplace_back("cuckoo: skipped: not installed (libcuckoo-dev)");
 #endif
+#if defined(CMAP_BENCH_LIBCDS_SKIPPED_TSAN)
+    out.emplace_back(
+        "libcds_split_list: skipped: not built under ThreadSanitizer (libcds's list unlinks "
+        "nodes with an acquire-only CAS, which TSan reports; docs/benchmarks.md)");
+#elif !defined(CMAP_BENCH_HAVE_LIBCDS)
+    out.emplace_back("libcds_split_list: skipped: not installed (libcds-dev)");
+#endif
 #ifndef CMAP_BENCH_HAVE_ABSL
     out.emplace_back("absl_flat_map: skipped: not installed (libabsl-dev)");
 #endif
@@ -100,7 +116,6 @@ const std::vector<std::string>& skipped_peers() {
     out.emplace_back("boost_flat_map: skipped: not installed (libboost-dev 1.81+)");
 #endif
     out.emplace_back("boost_concurrent_flat_map: skipped: needs Boost 1.83+ (Debian 12 has 1.81)");
-    out.emplace_back("libcds: skipped: no adapter yet");
     return out;
   }();
   return skipped;

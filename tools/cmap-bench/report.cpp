@@ -551,14 +551,17 @@ std::string format_html(const report_input& in) {
     out +=
         "<table><tr><th>map</th><th>threads</th><th>status</th><th>median "
         "Mops/s</th><th>min</th><th>max</th>"
-        "<th>p50 ns</th><th>p99 ns</th><th>p99.9 ns</th><th>B/entry</th><th>note</th></tr>\n";
+        "<th>p50 ns</th><th>p99 ns</th><th>p99.9 ns</th><th>B/entry</th><th>peak RSS "
+        "MiB</th><th>note</th></tr>\n";
     for (const auto* r : rows)
       out += fmt::format(
           "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2f}</td><td>{:.2f}</td><td>{:.2f}</"
           "td><td>{:.0f}</td>"
-          "<td>{:.0f}</td><td>{:.0f}</td><td>{:.1f}</td><td>{}</td></tr>\n",
+          "<td>{:.0f}</td><td>{:.0f}</td><td>{:.1f}</td><td "
+          "class=\"rss\">{:.1f}</td><td>{}</td></tr>\n",
           html_escape(r->map), r->threads, r->status, r->median_mops, r->min_mops, r->max_mops,
-          r->p50_ns, r->p99_ns, r->p999_ns, r->bytes_per_entry, html_escape(r->note));
+          r->p50_ns, r->p99_ns, r->p999_ns, r->bytes_per_entry,
+          static_cast<double>(r->peak_rss_bytes) / (1 << 20), html_escape(r->note));
     out += "</table></section>\n";
   }
   out += "<h2>Text report</h2><pre>" + html_escape(format_table(in)) + "</pre>\n</body></html>\n";

@@ -8,6 +8,9 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#ifdef CMAP_BENCH_HAVE_TOML
+#include <toml++/toml.h>
+#endif
 
 namespace cmap_bench {
 
@@ -135,9 +138,10 @@ void validate(const workload& w) {
   if (w.dist.type == key_dist::hotset && (w.dist.hot_fraction <= 0 || w.dist.hot_fraction >= 1 ||
                                           w.dist.hot_probability < 0 || w.dist.hot_probability > 1))
     throw usage_error(where + ": hotset needs 0 < hot_fraction < 1 and 0 <= hot_probability <= 1");
-  if (w.repetitions == 0 || w.repetitions > 100)
+  // At least 3: a median with a min and a max that can differ from it.
+  if (w.repetitions < 3 || w.repetitions > 100)
     throw usage_error(
-        fmt::format("{}: repetitions {} is out of range (1 to 100)", where, w.repetitions));
+        fmt::format("{}: repetitions {} is out of range (3 to 100)", where, w.repetitions));
   // Contradictions: reads of a map that is empty and never written find nothing to measure.
   if (!w.writes() && w.preload == 0 && (w.has(op_kind::find) || w.has(op_kind::for_each)))
     throw usage_error(where +
@@ -433,9 +437,69 @@ workload parse_workload_json(const nlohmann::json& j, const std::string& origin)
   return w;
 }
 
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+#ifdef CMAP_BENCH_HAVE_TOML
+// A TOML document as the JSON value parse_workload_json reads, so that both formats share one
+// validation and its messages: tables become objects, arrays arrays, a non-negative integer
+// an unsigned number (as the JSON parser makes it), dates and times strings (rejected there).
+nlohmann::json toml_to_json(const toml::node& node) {
+  if (const auto* table = node.as_table()) {
+    nlohmann::json j = nlohmann::json::object();
+    for (const auto& [key, value] : *table) j[std::string(key.str())] = toml_to_json(value);
+    return j;
+  }
+  if (const auto* array = node.as_array()) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& value : *array) j.push_back(toml_to_json(value));
+    return j;
+  }
+  if (const auto* v = node.as_integer()) {
+    const std::int64_t i = v->get();
+    return i >= 0 ? nlohmann::json(static_cast<std::uint64_t>(i)) : nlohmann::json(i);
+  }
+  if (const auto* v = node.as_floating_point()) return v->get();
+  if (const auto* v = node.as_boolean()) return v->get();
+  if (const auto* v = node.as_string()) return v->get();
+  std::ostringstream text;  // date, time or date-time
+  node.visit([&](const auto& n) { text << n; });
+  return text.str();
+}
+#endif
+
+nlohmann::json read_toml(std::ifstream& in, const std::string& path) {
+#ifdef CMAP_BENCH_HAVE_TOML
+  try {
+    return toml_to_json(toml::parse(in, path));
+  } catch (const toml::parse_error& e) {
+    throw usage_error(fmt::format("{}: malformed TOML: {} (line {}, column {})", path,
+                                  e.description(), e.source().begin.line, e.source().begin.column));
+  }
+#else
+  (void)in;
+  throw usage_error(fmt::format("{}: TOML support not compiled in; use JSON", path));
+#endif
+}
+
+}  // namespace
+
+bool toml_supported() {
+#ifdef CMAP_BENCH_HAVE_TOML
+  return true;
+#else
+  return false;
+#endif
+}
+
 workload load_workload_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw usage_error(fmt::format("cannot open workload file '{}'", path));
+  if (ends_with(path, ".toml")) return parse_workload_json(read_toml(in, path), path);
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(in);

@@ -82,7 +82,11 @@ std::vector<workload> standard_suite();
 // A workload file: a JSON object, optionally starting from {"preset": NAME}. Unknown fields,
 // wrong types and invalid values throw usage_error naming the file and the field.
 workload parse_workload_json(const nlohmann::json& j, const std::string& origin);
+// A workload file: TOML if its name ends in .toml (when built with toml++; otherwise the error
+// "TOML support not compiled in; use JSON"), else JSON. Both go through parse_workload_json.
 workload load_workload_file(const std::string& path);
+// Whether this build reads TOML workload files.
+bool toml_supported();
 
 // "find=90,update=10" -> mix (percent); throws usage_error.
 void parse_mix(const std::string& text, workload& w);

@@ -11,6 +11,10 @@
 //   std::size_t for_each()                   walks every entry, returns how many it saw
 //   std::size_t size()
 //   std::optional<std::size_t> allocated_bytes()   where the map reports it
+// and, optionally,
+//   class thread_scope                       default-constructed at the start of each worker
+//                                            thread, destroyed at its end (libcds: attach and
+//                                            detach the thread); maps without one pay nothing
 // Which of these may run concurrently is said once, in the map's registry entry (caps).
 
 #include <cstddef>
@@ -69,6 +73,17 @@ std::size_t walk_entries(const Range& range) {
   }
   return n;
 }
+
+// The adapter's thread_scope, or an empty one.
+template <class Adapter>
+struct thread_scope_of {
+  struct type {};
+};
+template <class Adapter>
+requires requires { typename Adapter::thread_scope; }
+struct thread_scope_of<Adapter> {
+  using type = typename Adapter::thread_scope;
+};
 
 // The peers do not report their memory: counting_allocator measures it instead.
 struct memory_from_allocator {
