@@ -426,6 +426,51 @@ TEST(SerialMap, QueuedWritesAreAppliedAsOneBatchAndPublishedOnce) {
   EXPECT_GT(busy.largest_batch(), 1u);
 }
 
+TEST(SerialMap, AFullQueueHoldsSubmittersBackUntilTheOwnerTakesIt) {
+  cmap_test::watchdog dog(std::chrono::seconds(60));
+  map_t m(4);
+  EXPECT_EQ(m.queue_limit(), 4u);
+  gate g;
+  g.block(m);  // the gate's command is taken: the queue is empty again
+  for (u64 k = 0; k < 4; ++k) m.submit_insert(k, k);
+  std::atomic<bool> fifth_returned{false};
+  std::thread fifth([&] {
+    m.submit_insert(4, 4);  // the queue is full: waits for the owner
+    fifth_returned.store(true);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(fifth_returned.load()) << "a submission went past a full queue";
+  g.release();
+  fifth.join();
+  m.flush();
+  EXPECT_EQ(m.size(), 5u);
+  EXPECT_LE(m.largest_batch(), 4u);
+
+  // A held-back submitter is refused, not lost, when the map closes meanwhile.
+  map_t c(1);
+  gate h;
+  h.block(c);
+  c.submit_insert(1, 1);
+  std::atomic<int> outcome{0};  // 1: accepted, 2: refused
+  std::thread late([&] {
+    try {
+      c.submit_insert(2, 2);
+      outcome.store(1);
+    } catch (const cmap::serial_map_closed&) {
+      outcome.store(2);
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::thread closer([&] { c.close(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  h.release();
+  closer.join();
+  late.join();
+  EXPECT_TRUE(c.contains(1));
+  EXPECT_EQ(c.contains(2), outcome.load() == 1);
+  EXPECT_NE(outcome.load(), 0);
+}
+
 TEST(SerialMap, ReadersNeverWaitForTheOwner) {
   cmap_test::watchdog dog(std::chrono::seconds(60));
   map_t m;

@@ -4,5 +4,6 @@
 #include "checked_map.hpp"
 #include "concurrent_hash_map.hpp"
 #include "locked_map.hpp"
+#include "serial_map.hpp"
 #include "sharded_map.hpp"
 #include "snapshot_map.hpp"

@@ -53,6 +53,9 @@
 //    applies every write already accepted, and joins the owner. It is idempotent; the
 //    destructor calls it. Reads keep working after close().
 //
+//  - Backpressure: the queue holds at most queue_limit() commands (default 65536); a
+//    submission that finds it full waits until the owner takes the queue.
+//
 // Costs: reads as snapshot_map. A write: one queue push (a mutex held for a few
 // instructions), plus a heap command for *_async (and its std::promise) and submit_*; a
 // synchronous call keeps its command on the caller's stack and waits on an atomic. On the
@@ -115,8 +118,17 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial
   // What apply_async/submit callbacks get: snapshot_map's batch editor.
   using transient = typename inner_map::transient;
 
+  // The queue holds at most default_queue_limit commands (see queue_limit()).
+  static constexpr size_type default_queue_limit = size_type{1} << 16;
+
   serial_map() : serial_map(Hash(), KeyEqual()) {}
   explicit serial_map(const Hash& hash, const KeyEqual& eq = KeyEqual()) : inner_(hash, eq) {
+    start();
+  }
+  // With a queue of at most queue_limit (>= 1) commands.
+  explicit serial_map(size_type queue_limit, const Hash& hash = Hash(),
+                      const KeyEqual& eq = KeyEqual())
+      : inner_(hash, eq), queue_limit_(queue_limit == 0 ? 1 : queue_limit) {
     start();
   }
   serial_map(std::initializer_list<std::pair<Key, T>> init) : inner_(init) { start(); }
@@ -380,12 +392,18 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial
       closed_ = true;
     }
     queue_cv_.notify_one();
+    space_cv_.notify_all();  // submitters held back by a full queue: refused now
     if (owner_.joinable()) owner_.join();
   }
   [[nodiscard]] bool closed() const {
     std::lock_guard lock(queue_mutex_);
     return closed_;
   }
+  // Backpressure: a submission (of any kind) that finds queue_limit() commands waiting for
+  // the owner waits until the owner takes them (or close() refuses it), so producers faster
+  // than the owner cannot grow the queue without bound. Submissions from the owner thread
+  // itself (callbacks) are never held back.
+  [[nodiscard]] size_type queue_limit() const noexcept { return queue_limit_; }
 
   // Statistics (relaxed counters, for tests and tuning): batches applied (each published
   // at most once), commands applied, the largest batch, and fire-and-forget writes that
@@ -563,8 +581,14 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial
     bool wake;
     std::uint64_t ticket;
     {
-      std::lock_guard lock(queue_mutex_);
+      std::unique_lock lock(queue_mutex_);
+      if (queued_ >= queue_limit_ && detail::serial_owner_of != this) {
+        ++held_back_;
+        space_cv_.wait(lock, [&] { return closed_ || queued_ < queue_limit_; });
+        --held_back_;
+      }
       if (closed_) throw serial_map_closed();
+      ++queued_;
       ticket = c.ticket = ++last_ticket_;
       if (tail_ != nullptr) {
         tail_->next = &c;
@@ -625,6 +649,7 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial
     detail::serial_owner_of = this;
     for (;;) {
       command* batch;
+      bool make_room;
       {
         std::unique_lock lock(queue_mutex_);
         while (head_ == nullptr && !closed_) {
@@ -635,7 +660,10 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial
         if (head_ == nullptr) break;  // closed and drained
         batch = std::exchange(head_, nullptr);
         tail_ = nullptr;
+        queued_ = 0;
+        make_room = held_back_ > 0;
       }
+      if (make_room) space_cv_.notify_all();
       apply_batch(batch);
     }
   }
@@ -681,6 +709,10 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial
   bool closed_ = false;
   bool owner_idle_ = false;        // the owner waits on queue_cv_: the next enqueue notifies
   std::uint64_t last_ticket_ = 0;  // the last ticket handed out
+  size_type queued_ = 0;           // commands in the queue (not yet taken by the owner)
+  size_type held_back_ = 0;        // submitters waiting on space_cv_ for room
+  std::condition_variable space_cv_;
+  const size_type queue_limit_ = default_queue_limit;
 
   // The last ticket whose command is finished (its batch published): written by the owner
   // (release), waited on by synchronous callers and flush() (acquire).
