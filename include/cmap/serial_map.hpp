@@ -460,46 +460,50 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial
     ~command() = default;
   };
 
-  // A synchronous call's command, on the caller's stack; the caller reads it once the
-  // completed ticket reaches its own.
-  template <bool Guarded, class Op>
-  struct sync_command final : command {
-    explicit sync_command(Op& o) noexcept : op(o) {}
-    void apply(transient& t) noexcept override {
+  // A command that keeps its result (or exception) for its caller. Stored is Op& (a
+  // synchronous call: the op lives on the caller's stack) or Op (held by the command).
+  template <bool Guarded, class Op, class Stored>
+  struct result_command : command {
+    template <class O>
+    explicit result_command(O&& o) : op(std::forward<O>(o)) {}
+    void apply(transient& t) noexcept final {
       try {
         run<Guarded>(op, t, result);
       } catch (...) {
         error = std::current_exception();
       }
     }
-    void finish(const std::exception_ptr& batch_error) noexcept override {
-      if (batch_error) error = batch_error;
-    }
-    Op& op;
+    Stored op;
     std::optional<stored_t<result_t<Op>>> result;
     std::exception_ptr error;
+
+   protected:
+    ~result_command() = default;
+  };
+
+  // A synchronous call's command, on the caller's stack; the caller reads it once the
+  // completed ticket reaches its own.
+  template <bool Guarded, class Op>
+  struct sync_command final : result_command<Guarded, Op, Op&> {
+    using result_command<Guarded, Op, Op&>::result_command;
+    void finish(const std::exception_ptr& batch_error) noexcept override {
+      if (batch_error) this->error = batch_error;
+    }
   };
 
   // An *_async command: on the heap, resolves its promise and deletes itself in finish().
   template <bool Guarded, class Op>
-  struct future_command final : command {
-    explicit future_command(Op&& o) : op(std::move(o)) {}
-    void apply(transient& t) noexcept override {
-      try {
-        run<Guarded>(op, t, result);
-      } catch (...) {
-        error = std::current_exception();
-      }
-    }
+  struct future_command final : result_command<Guarded, Op, Op> {
+    using result_command<Guarded, Op, Op>::result_command;
     void finish(const std::exception_ptr& batch_error) noexcept override {
-      if (batch_error) error = batch_error;
+      if (batch_error) this->error = batch_error;
       try {
-        if (error) {
-          promise.set_exception(error);
+        if (this->error) {
+          promise.set_exception(this->error);
         } else if constexpr (std::is_void_v<result_t<Op>>) {
           promise.set_value();
         } else {
-          promise.set_value(std::move(*result));
+          promise.set_value(std::move(*this->result));
         }
       } catch (...) {
         try {
@@ -509,10 +513,7 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial
       }
       delete this;
     }
-    Op op;
     std::promise<result_t<Op>> promise;
-    std::optional<stored_t<result_t<Op>>> result;
-    std::exception_ptr error;
   };
 
   // A submit_* command: on the heap, counts its failure and deletes itself in finish().
