@@ -10,6 +10,7 @@
 #include <cmap/concurrent_hash_map.hpp>
 #include <cmap/locked_map.hpp>
 #include <cmap/read_mostly_map.hpp>
+#include <cmap/serial_map.hpp>
 #include <cmap/sharded_map.hpp>
 #include <cmap/snapshot_map.hpp>
 #include <cstddef>
@@ -50,9 +51,13 @@ using read_mostly_family = family<cmap::read_mostly_map, true, false, false>;
 // Entries live inline in trie nodes that writes copy (not node_based); for_each walks a
 // snapshot without any lock.
 using snapshot_family = family<cmap::snapshot_map, false, false, false, true>;
+// A snapshot_map inside, written only by the owner thread: the same traits. (Its callbacks
+// run on the owner thread, but they still must not write to the map synchronously: the
+// Reentrancy suite's death tests hold for it too.)
+using serial_family = family<cmap::serial_map, false, false, false, true>;
 
 using all_map_families = ::testing::Types<locked_family, sharded_family, concurrent_family,
-                                          read_mostly_family, snapshot_family>;
+                                          read_mostly_family, snapshot_family, serial_family>;
 
 // Readable names in test output: "CommonSurface/locked_map.Find" rather than ".../0.Find".
 struct family_names {
@@ -63,6 +68,7 @@ struct family_names {
     if constexpr (std::is_same_v<F, concurrent_family>) return "concurrent_hash_map";
     if constexpr (std::is_same_v<F, read_mostly_family>) return "read_mostly_map";
     if constexpr (std::is_same_v<F, snapshot_family>) return "snapshot_map";
+    if constexpr (std::is_same_v<F, serial_family>) return "serial_map";
     return "unknown";
   }
 };

@@ -153,6 +153,48 @@ TEST(SnapshotMap, HeterogeneousLookupInSnapshotsAndTransients) {
   EXPECT_TRUE(s.contains("key"));
 }
 
+TEST(SnapshotMap, TransientSavepointRollsBackOrCommitsPartOfABatch) {
+  using map_t = cmap::snapshot_map<u64, u64>;
+  map_t m;
+  for (u64 k = 0; k < 2000; ++k) m.insert(k, k);
+  const auto before = m.snapshot();
+  m.update([](map_t::transient& t) {
+    t.insert(5000, 1);  // before any savepoint: kept
+    {
+      map_t::transient::savepoint sp(t);
+      for (u64 k = 0; k < 1000; ++k) t.erase(k);
+      t.insert_or_assign(1500, 0);
+      t.insert(6000, 6);
+      EXPECT_EQ(t.size(), 2000u - 1000 + 2);
+    }  // not committed: the batch is back as it was at the savepoint
+    EXPECT_EQ(t.size(), 2001u);
+    EXPECT_TRUE(t.contains(0));
+    EXPECT_EQ(t.find(1500), std::optional<u64>(1500));
+    EXPECT_FALSE(t.contains(6000));
+    map_t::transient::savepoint kept(t);
+    t.erase(1);
+    t.insert_or_assign(2, 22);
+    kept.commit();
+    {
+      map_t::transient::savepoint inner(t);  // nested, rolled back
+      t.clear();
+    }
+    EXPECT_EQ(t.size(), 2000u);
+  });
+  EXPECT_EQ(m.size(), 2000u);
+  EXPECT_TRUE(m.contains(5000));
+  EXPECT_FALSE(m.contains(1));
+  EXPECT_EQ(m.find(2), std::optional<u64>(22));
+  EXPECT_EQ(m.find(1500), std::optional<u64>(1500));
+  EXPECT_FALSE(m.contains(6000));
+  std::size_t walked = 0;
+  m.for_each([&](const u64&, const u64&) { ++walked; });
+  EXPECT_EQ(walked, 2000u);
+  // The version the batch started from is untouched.
+  EXPECT_EQ(before.size(), 2000u);
+  for (u64 k = 0; k < 2000; ++k) ASSERT_EQ(before.find(k), std::optional<u64>(k)) << k;
+}
+
 TEST(SnapshotMap, UpdateSeesItsOwnChangesAndReturnsFsResult) {
   cmap::snapshot_map<u64, u64> m;
   m.insert(1, 10);

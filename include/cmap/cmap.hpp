@@ -5,5 +5,6 @@
 #include "concurrent_hash_map.hpp"
 #include "locked_map.hpp"
 #include "read_mostly_map.hpp"
+#include "serial_map.hpp"
 #include "sharded_map.hpp"
 #include "snapshot_map.hpp"

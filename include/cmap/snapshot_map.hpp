@@ -587,6 +587,35 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
 
     [[nodiscard]] size_type size() const noexcept { return size_; }
     [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+
+    // All or nothing for a part of a batch: a savepoint remembers the batch as it is, and
+    // unless commit() is called its destructor puts the batch back as it was then (when a
+    // call in between threw, say). O(1); the cost is that the next change to each node
+    // made before the savepoint copies that node once more (the remembered tree must stay
+    // intact), as a write of a fresh batch would. Savepoints nest in LIFO order.
+    class savepoint {
+     public:
+      explicit savepoint(transient& t) : t_(t), root_(t.root_), size_(t.size_) {
+        trie::acquire(root_);
+        // Under the writer lock (the transient lives only inside write()).
+        t.editor_.renew(++t.map_.last_edit_);
+      }
+      savepoint(const savepoint&) = delete;
+      savepoint& operator=(const savepoint&) = delete;
+      ~savepoint() {
+        if (root_ == nullptr) return;  // committed
+        trie::release(std::exchange(t_.root_, root_));
+        t_.size_ = size_;
+      }
+      // Keeps what was done since the savepoint.
+      void commit() noexcept { trie::release(std::exchange(root_, nullptr)); }
+
+     private:
+      transient& t_;
+      node* root_;  // the batch as it was (one reference), null once committed
+      size_type size_;
+    };
+
     void clear() {
       node* fresh = trie::make_empty(editor_.edit());
       trie::release(std::exchange(root_, fresh));

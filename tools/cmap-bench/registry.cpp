@@ -10,6 +10,7 @@
 #include "adapters/cow_map.hpp"
 #include "adapters/locked_map.hpp"
 #include "adapters/read_mostly_map.hpp"
+#include "adapters/serial_map.hpp"
 #include "adapters/sharded_map.hpp"
 #include "adapters/snapshot_map.hpp"
 #include "adapters/std_shared_mutex.hpp"
@@ -54,6 +55,14 @@ const std::vector<map_info>& registry() {
       {"snapshot_map", "cmap",
        "cmap::snapshot_map: persistent trie, O(1) snapshots, lock-free reads, serialised writers",
        concurrent_full, false, false, run_adapter<snapshot_map_adapter>},
+      {"serial_map", "cmap",
+       "cmap::serial_map: writes queued to one owner thread, applied in batches; synchronous "
+       "calls",
+       concurrent_full, false, false, run_adapter<serial_map_adapter>},
+      {"serial_map+async", "cmap",
+       "serial_map, writes submitted without waiting (submit_*), each thread flushes at the end "
+       "(timed); latencies are submission latencies",
+       concurrent_full, false, true, run_adapter<serial_map_async_adapter>},
       {"locked_map+log-inside", "cmap", "locked_map, each update logged inside the lock",
        concurrent_full, false, true, run_adapter<locked_map_log_inside>},
       {"locked_map+log-outside", "cmap", "locked_map, each update logged before taking the lock",

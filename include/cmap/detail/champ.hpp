@@ -198,6 +198,9 @@ class champ {
         : hash_(hash), eq_(eq), edit_(edit) {}
 
     [[nodiscard]] std::uint64_t edit() const noexcept { return edit_; }
+    // Continues under a new (never used) edit id: the nodes made so far become shared like
+    // published ones, so the next change to each copies it (a transient's savepoint).
+    void renew(std::uint64_t edit) noexcept { edit_ = edit; }
 
     // Makes *slot the transient's own (copying it if shared) and returns it.
     node* own(node*& slot) {
