@@ -11,6 +11,9 @@
 //   std::size_t for_each()                   walks every entry, returns how many it saw
 //   std::size_t size()
 //   std::optional<std::size_t> allocated_bytes()   where the map reports it
+// and may offer
+//   void preload_insert(const Key&, const Value&)   used instead of insert for the untimed,
+//                                                    single-threaded preload (no reader yet)
 // Which of these may run concurrently is said once, in the map's registry entry (caps).
 
 #include <cstddef>
