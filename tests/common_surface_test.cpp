@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "counting_allocator.hpp"
 #include "map_types.hpp"
 
 namespace {
@@ -465,31 +466,8 @@ TYPED_TEST(CommonSurface, ThrowingCallbackReleasesLock) {
 
 // ---- allocator --------------------------------------------------------------------------
 
-struct alloc_stats {
-  static inline long live_bytes = 0;
-  static inline long allocations = 0;
-};
-
-template <class T>
-struct counting_allocator {
-  using value_type = T;
-  counting_allocator() = default;
-  template <class U>
-  counting_allocator(const counting_allocator<U>&) noexcept {}
-  T* allocate(std::size_t n) {
-    alloc_stats::live_bytes += static_cast<long>(n * sizeof(T));
-    ++alloc_stats::allocations;
-    return std::allocator<T>{}.allocate(n);
-  }
-  void deallocate(T* p, std::size_t n) noexcept {
-    alloc_stats::live_bytes -= static_cast<long>(n * sizeof(T));
-    std::allocator<T>{}.deallocate(p, n);
-  }
-  template <class U>
-  bool operator==(const counting_allocator<U>&) const noexcept {
-    return true;
-  }
-};
+using cmap_test::alloc_stats;
+using cmap_test::counting_allocator;
 
 TYPED_TEST(CommonSurface, AllocatesThroughTheAllocatorAndFreesEverything) {
   alloc_stats::live_bytes = 0;

@@ -693,6 +693,14 @@ void run_seeds(const run_config& cfg) {
 template <class Family>
 class ReferenceModel : public ::testing::Test {
  protected:
+  // cfg with this family's share of the work (cmap_test::work_divisor).
+  static run_config scaled(run_config cfg) {
+    const std::size_t d = cmap_test::work_divisor<Family>;
+    cfg.steps /= d;
+    cfg.phase_length /= d;
+    cfg.min_peak_size /= d;
+    return cfg;
+  }
   template <class Traits>
   using map_for =
       typename Family::template map<typename Traits::key_type, typename Traits::value_type,
@@ -703,27 +711,32 @@ TYPED_TEST_SUITE(ReferenceModel, all_map_families, family_names);
 
 TYPED_TEST(ReferenceModel, U64SmallUniverseMatchesModelStepByStep) {
   using traits = u64_kv;
-  run_seeds<typename TestFixture::template map_for<traits>, traits>(small_universe);
+  run_seeds<typename TestFixture::template map_for<traits>, traits>(
+      TestFixture::scaled(small_universe));
 }
 
 TYPED_TEST(ReferenceModel, U64LargeUniverseMatchesModelThroughGrowthAndTombstones) {
   using traits = u64_kv;
-  run_seeds<typename TestFixture::template map_for<traits>, traits>(large_universe);
+  run_seeds<typename TestFixture::template map_for<traits>, traits>(
+      TestFixture::scaled(large_universe));
 }
 
 TYPED_TEST(ReferenceModel, StringSmallUniverseMatchesModelStepByStep) {
   using traits = string_kv<false>;
-  run_seeds<typename TestFixture::template map_for<traits>, traits>(small_universe);
+  run_seeds<typename TestFixture::template map_for<traits>, traits>(
+      TestFixture::scaled(small_universe));
 }
 
 TYPED_TEST(ReferenceModel, StringLargeUniverseMatchesModelThroughGrowthAndTombstones) {
   using traits = string_kv<false>;
-  run_seeds<typename TestFixture::template map_for<traits>, traits>(large_universe);
+  run_seeds<typename TestFixture::template map_for<traits>, traits>(
+      TestFixture::scaled(large_universe));
 }
 
 TYPED_TEST(ReferenceModel, StringTransparentLookupMatchesModelStepByStep) {
   using traits = string_kv<true>;
-  run_seeds<typename TestFixture::template map_for<traits>, traits>(small_universe);
+  run_seeds<typename TestFixture::template map_for<traits>, traits>(
+      TestFixture::scaled(small_universe));
 }
 
 }  // namespace

@@ -20,38 +20,14 @@
 #include <thread>
 #include <vector>
 
+#include "counting_allocator.hpp"
+
 namespace {
 
 using u64 = std::uint64_t;
 
-struct alloc_stats {
-  static inline long live_bytes = 0;
-  static inline long allocations = 0;
-  static inline long live_blocks = 0;
-};
-
-template <class T>
-struct counting_allocator {
-  using value_type = T;
-  counting_allocator() = default;
-  template <class U>
-  counting_allocator(const counting_allocator<U>&) noexcept {}
-  T* allocate(std::size_t n) {
-    alloc_stats::live_bytes += static_cast<long>(n * sizeof(T));
-    ++alloc_stats::allocations;
-    ++alloc_stats::live_blocks;
-    return std::allocator<T>{}.allocate(n);
-  }
-  void deallocate(T* p, std::size_t n) noexcept {
-    alloc_stats::live_bytes -= static_cast<long>(n * sizeof(T));
-    --alloc_stats::live_blocks;
-    std::allocator<T>{}.deallocate(p, n);
-  }
-  template <class U>
-  bool operator==(const counting_allocator<U>&) const noexcept {
-    return true;
-  }
-};
+using cmap_test::alloc_stats;
+using cmap_test::counting_allocator;
 
 using counted_map = cmap::snapshot_map<u64, u64, cmap::hash<u64>, std::equal_to<u64>,
                                        counting_allocator<std::pair<const u64, u64>>>;

@@ -219,7 +219,7 @@ hot_probability = 0.8
       {"preload = 0.5\nmix = { fnd = 100 }\n", R"({"preload": 0.5, "mix": {"fnd": 100}})"},
       {"key_type = \"u64\"\nkey_length = 12\n", R"({"key_type": "u64", "key_length": 12})"},
       {"repetitions = 2\n", R"({"repetitions": 2})"},
-      {"preset = \"cow-vs-persistent\"\n", R"({"preset": "cow-vs-persistent"})"},
+      {"preset = \"no-such-preset\"\n", R"({"preset": "no-such-preset"})"},
       {"seed = 1979-05-27\n", R"({"seed": "1979-05-27"})"},
   };
   int n = 0;

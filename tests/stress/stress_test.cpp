@@ -117,6 +117,9 @@ class Stress : public ::testing::Test {
   template <class V>
   using map_of = typename Family::template map<u64, V>;
   using u64_map = map_of<u64>;
+  // This family's share of the work (cmap_test::work_divisor).
+  static constexpr std::size_t work =
+      std::max<std::size_t>(1, work_scale / cmap_test::work_divisor<Family>);
 };
 TYPED_TEST_SUITE(Stress, all_map_families, family_names);
 
@@ -130,7 +133,7 @@ TYPED_TEST(Stress, DisjointInsertsAreAllFoundWithTheirValues) {
   watchdog dog;
   for (const int threads : thread_counts) {
     SCOPED_TRACE(::testing::Message() << threads << " threads");
-    const u64 per_thread = 40000 * work_scale / static_cast<u64>(threads);
+    const u64 per_thread = 40000 * TestFixture::work / static_cast<u64>(threads);
     const u64 total = per_thread * static_cast<u64>(threads);
     auto value_of = [](u64 k) { return k * 3 + 1; };
     typename TestFixture::u64_map m;
@@ -192,7 +195,7 @@ TYPED_TEST(Stress, UpsertCountersOnHotKeysLoseNoIncrement) {
   constexpr std::size_t hot_keys = 16;
   for (const int threads : thread_counts) {
     SCOPED_TRACE(::testing::Message() << threads << " threads");
-    const std::size_t per_thread = 60000 * work_scale / static_cast<std::size_t>(threads);
+    const std::size_t per_thread = 60000 * TestFixture::work / static_cast<std::size_t>(threads);
     typename TestFixture::u64_map m;
     std::vector<std::vector<u64>> counts(static_cast<std::size_t>(threads),
                                          std::vector<u64>(hot_keys, 0));
@@ -268,7 +271,7 @@ void check_each_key_removed_once(int threads, u64 keys, Remove remove) {
 
 TYPED_TEST(Stress, ExtractRemovesEachKeyForExactlyOneThread) {
   watchdog dog;
-  const u64 keys = 20000 * work_scale;
+  const u64 keys = 20000 * TestFixture::work;
   for (const int threads : thread_counts) {
     SCOPED_TRACE(::testing::Message() << threads << " threads");
     check_each_key_removed_once<typename TestFixture::u64_map>(
@@ -285,7 +288,7 @@ TYPED_TEST(Stress, ExtractRemovesEachKeyForExactlyOneThread) {
 // right value, so only absence may make it fail.
 TYPED_TEST(Stress, EraseAndCompareEraseRemoveEachKeyForExactlyOneThread) {
   watchdog dog;
-  const u64 keys = 20000 * work_scale;
+  const u64 keys = 20000 * TestFixture::work;
   for (const int threads : thread_counts) {
     SCOPED_TRACE(::testing::Message() << threads << " threads");
     check_each_key_removed_once<typename TestFixture::u64_map>(
@@ -323,7 +326,7 @@ TYPED_TEST(Stress, ForEachDuringWritesSeesEveryStableKeyExactlyOnce) {
     const int readers = threads - writers;
     const u64 volatile_per_writer = 3000;
     const u64 all_keys = stable + volatile_per_writer * static_cast<u64>(writers);
-    const std::size_t writer_ops = 30000 * work_scale / static_cast<std::size_t>(writers);
+    const std::size_t writer_ops = 30000 * TestFixture::work / static_cast<std::size_t>(writers);
     constexpr int min_walks = 3;
 
     typename TestFixture::template map_of<std::string> m;
@@ -400,7 +403,7 @@ TYPED_TEST(Stress, CompareExchangeIncrementsNeverLoseAnUpdate) {
   constexpr std::size_t keys = 4;
   for (const int threads : thread_counts) {
     SCOPED_TRACE(::testing::Message() << threads << " threads");
-    const std::size_t per_thread = 20000 * work_scale / static_cast<std::size_t>(threads);
+    const std::size_t per_thread = 20000 * TestFixture::work / static_cast<std::size_t>(threads);
     typename TestFixture::u64_map m;
     for (u64 k = 0; k < keys; ++k) ASSERT_TRUE(m.insert(k, 0));
     failure_log log;
@@ -469,7 +472,7 @@ TYPED_TEST(Stress, MixedChurnEndsEqualToTheUnionOfPerThreadModels) {
   for (const int threads : thread_counts) {
     SCOPED_TRACE(::testing::Message() << threads << " threads");
     const u64 range = 48000 / static_cast<u64>(threads);
-    const std::size_t ops = 100000 * work_scale / static_cast<std::size_t>(threads);
+    const std::size_t ops = 100000 * TestFixture::work / static_cast<std::size_t>(threads);
     // Values: key in the high bits, a per-thread counter in the low 24.
     auto make_value = [](u64 k, u64 n) { return (k << 24) | (n & 0xFFFFFF); };
     auto key_of_value = [](u64 v) { return v >> 24; };
@@ -602,7 +605,7 @@ TYPED_TEST(Stress, SizeDuringWritesStaysWithinCompletedAndStartedWrites) {
   for (const int threads : thread_counts) {
     SCOPED_TRACE(::testing::Message() << threads << " threads");
     const int writers = threads - 1;
-    const u64 per_writer = 16000 * work_scale / static_cast<u64>(writers);
+    const u64 per_writer = 16000 * TestFixture::work / static_cast<u64>(writers);
     const u64 total = per_writer * static_cast<u64>(writers);
     typename TestFixture::u64_map m;
     failure_log log;
@@ -690,7 +693,7 @@ TYPED_TEST(Stress, SizeWithAConstantPopulationStaysInItsRange) {
   for (const int threads : thread_counts) {
     SCOPED_TRACE(::testing::Message() << threads << " threads");
     const int writers = threads - 1;
-    const u64 replacements = 30000 * work_scale / static_cast<u64>(writers);
+    const u64 replacements = 30000 * TestFixture::work / static_cast<u64>(writers);
     const u64 low = base_entries + static_cast<u64>(writers) * own;
     const u64 high = low + static_cast<u64>(writers);
     typename TestFixture::u64_map m;
@@ -777,7 +780,7 @@ TYPED_TEST(Stress, ThrowingHashCopiesAndCallbacksLeaveTheMapValidAndUnchanged) {
   for (const int threads : thread_counts) {
     SCOPED_TRACE(::testing::Message() << threads << " threads");
     const u64 range = 24000 / static_cast<u64>(threads);
-    const std::size_t ops = 20000 * work_scale / static_cast<std::size_t>(threads);
+    const std::size_t ops = 20000 * TestFixture::work / static_cast<std::size_t>(threads);
     map_t m;
     failure_log log;
     std::atomic<u64> copy_throws{0}, callback_throws{0}, hash_throws{0};

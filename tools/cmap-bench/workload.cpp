@@ -237,7 +237,7 @@ workload preset(const std::string& name) {
         "100k keys preloaded, 80% find / 20% update (upsert-increment), uniform: cow_map "
         "(full copy per write) vs snapshot_map (path copy per write)";
     w.key_universe = 100'000;
-    w.ops = 5'000;
+    w.ops = 2'000;
     w.threads = {1, 2};
     w.dist.type = key_dist::uniform;
     set_mix(w, {{op_kind::find, 80}, {op_kind::update, 20}});

@@ -15,6 +15,11 @@
 //   class thread_scope                       default-constructed at the start of each worker
 //                                            thread, destroyed at its end (libcds: attach and
 //                                            detach the thread); maps without one pay nothing
+//   void preload_insert(const Key&, const Value&)   used instead of insert for the untimed,
+//                                                    single-threaded preload (no reader yet)
+//   void finish()                            called after the preload, and by each worker at
+//                                            the end of its timed stream (serial_map+async:
+//                                            wait until its queued writes are published)
 // Which of these may run concurrently is said once, in the map's registry entry (caps).
 
 #include <cstddef>

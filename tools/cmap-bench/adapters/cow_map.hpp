@@ -50,6 +50,12 @@ class cow_map_adapter : public memory_from_allocator {
   bool insert(const Key& k, const Value& v) {
     return write([&](map_type& m) { return m.emplace(k, v).second; });
   }
+  // The runner's preload: one thread, no reader yet, untimed; inserting in place keeps it
+  // linear (insert would copy the whole map per key).
+  void preload_insert(const Key& k, const Value& v) {
+    std::lock_guard lock(writer_);
+    current_.load(std::memory_order_relaxed)->emplace(k, v);
+  }
   void insert_or_assign(const Key& k, const Value& v) {
     write([&](map_type& m) { return m.insert_or_assign(k, v).second; });
   }
