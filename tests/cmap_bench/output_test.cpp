@@ -257,7 +257,7 @@ TEST(Output, StringKeysLargeValuesAndPeers) {
 
 TEST(Output, CowVsPersistentComparesTheTwoMaps) {
   const auto r = run_cli({"--preset", "cow-vs-persistent", "--keys", "2000", "--ops", "2000",
-                          "--threads", "1", "--reps", "1"});
+                          "--threads", "1", "--reps", "3"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out.find("not available"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("cow_map"), std::string::npos) << r.out;

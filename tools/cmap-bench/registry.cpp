@@ -57,8 +57,8 @@ const std::vector<map_info>& registry() {
        concurrent_full, false, false, run_adapter<snapshot_map_adapter>},
       {"serial_map", "cmap",
        "cmap::serial_map: writes queued to one owner thread, applied in batches; synchronous "
-       "calls",
-       concurrent_full, false, false, run_adapter<serial_map_adapter>},
+       "calls (run only when named: its synchronous writes would dominate the standard suite)",
+       concurrent_full, false, true, run_adapter<serial_map_adapter>},
       {"serial_map+async", "cmap",
        "serial_map, writes submitted without waiting (submit_*), each thread flushes at the end "
        "(timed); latencies are submission latencies",
