@@ -261,9 +261,9 @@ std::vector<workload> standard_suite() {
     out.push_back(w);
   };
   add("parallel-load", 100'000, 1'000'000);
-  add("read-heavy", 1'000'000, 2'000'000);
-  add("read-only", 1'000'000, 2'000'000);
-  add("mixed", 1'000'000, 2'000'000);
+  add("read-heavy", 1'000'000, 1'500'000);
+  add("read-only", 1'000'000, 1'500'000);
+  add("mixed", 1'000'000, 1'500'000);
   add("insert-only", 1'000'000, 1'000'000);
   add("write-heavy", 1'000'000, 1'000'000);
   add("lock-scope", 100'000, 400'000);
