@@ -3,11 +3,15 @@
 //
 // Choose it for any map shared by several threads: reads (find, contains, const visit,
 // for_each, visit_bulk) take no lock and write no memory shared with other threads, so a
-// hot key read by every core costs no cache-line ping-pong, and a reader is never held up
-// by a writer, even one the OS has descheduled mid-write. Writers lock a stripe of keys (not
-// the map), and growth happens while readers read on.
-// Consider instead: locked_map, for compound multi-key updates under one lock; a
-// single-threaded map (or checked_map) when only one thread uses it at a time.
+// hot key read by every core costs no cache-line ping-pong, and a reader never waits for a
+// writer's lock, callback or allocation (with inline slots, below, it may wait for the few
+// stores of a write to the same group, so a writer the OS deschedules exactly there holds up
+// that group's readers until it runs again). Writers lock a stripe of keys (not the map),
+// and growth happens while readers read on.
+// Consider instead: read_mostly_map (the same engine, always with nodes: readers never wait
+// for any writer, for_each never shows a key twice); locked_map, for compound multi-key
+// updates under one lock; a single-threaded map (or checked_map) when only one thread uses
+// it at a time.
 //
 // Guarantees
 //  - Single-key calls are linearizable.
