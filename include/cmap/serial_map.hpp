@@ -410,7 +410,8 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial
 
   // Statistics (relaxed counters, for tests and tuning): batches applied (each published
   // at most once), commands applied, the largest batch, and fire-and-forget writes that
-  // threw.
+  // threw. A batch is counted before its results resolve, so a caller whose write has
+  // completed (future ready, synchronous call returned, flush() returned) sees it counted.
   [[nodiscard]] std::uint64_t batches() const noexcept {
     return batches_.load(std::memory_order_relaxed);
   }
@@ -683,18 +684,22 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial
       // every command of the batch fails with it.
       batch_error = std::current_exception();
     }
+    // The statistics first: a caller whose result resolves below (which synchronises with
+    // it) then also sees them counting its batch.
     std::uint64_t last = 0, count = 0;
-    for (command* c = batch; c != nullptr;) {
-      command* next = c->next;  // c may be gone after finish()
+    for (const command* c = batch; c != nullptr; c = c->next) {
       last = c->ticket;
       ++count;
-      c->finish(batch_error);
-      c = next;
     }
     batches_.fetch_add(1, std::memory_order_relaxed);
     applied_.fetch_add(count, std::memory_order_relaxed);
     if (count > largest_batch_.load(std::memory_order_relaxed)) {
       largest_batch_.store(count, std::memory_order_relaxed);  // only the owner writes it
+    }
+    for (command* c = batch; c != nullptr;) {
+      command* next = c->next;  // c may be gone after finish()
+      c->finish(batch_error);
+      c = next;
     }
     // release: pairs with the acquire loads in wait_for(); the batch is published and every
     // synchronous command's result written before a waiter sees its ticket completed.
