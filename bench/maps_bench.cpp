@@ -1,8 +1,11 @@
-// Single-operation costs of the locking maps next to the usual hand-made alternative,
+// Single-operation costs of every cmap map next to the usual hand-made alternative,
 // std::unordered_map behind one std::shared_mutex, measured in the same run: find (hit and
 // miss), insert into an empty map, erase, and a full walk, at 1 thread; and a 90% find /
 // 10% insert_or_assign mix over a shared map at 1, 2 and 8 threads (8 oversubscribes this
-// 2-core machine on purpose). Read the ratios between rows, not the absolute times. Also
+// 2-core machine on purpose). Read the ratios between rows, not the absolute times.
+// serial_map's rows are in wall-clock time, since its writes run on its owner thread, whose
+// CPU time the calling thread's clock does not see; its synchronous writes are round trips
+// to that thread, so on a loaded machine they measure scheduling latency. Also
 // concurrent_hash_map's visit_bulk against one lookup at a time on a 5M-entry table.
 // snapshot_map: snapshot() at 1k and 1M entries (its cost must not depend on the size), and
 // single-key updates at 100k entries against cow_map (tools/cmap-bench/adapters/cow_map.hpp:
@@ -12,6 +15,8 @@
 
 #include <cmap/concurrent_hash_map.hpp>
 #include <cmap/locked_map.hpp>
+#include <cmap/read_mostly_map.hpp>
+#include <cmap/serial_map.hpp>
 #include <cmap/sharded_map.hpp>
 #include <cmap/snapshot_map.hpp>
 #include <cstdint>
@@ -65,6 +70,8 @@ using locked = cmap::locked_map<std::uint64_t, std::uint64_t>;
 using sharded = cmap::sharded_map<std::uint64_t, std::uint64_t>;
 using concurrent = cmap::concurrent_hash_map<std::uint64_t, std::uint64_t>;
 using snapshot = cmap::snapshot_map<std::uint64_t, std::uint64_t>;
+using read_mostly = cmap::read_mostly_map<std::uint64_t, std::uint64_t>;
+using serial = cmap::serial_map<std::uint64_t, std::uint64_t>;
 
 // Keys spread over the 64-bit range, as a hash map's users' keys usually are.
 std::vector<std::uint64_t> make_keys(std::size_t n, std::uint64_t salt) {
@@ -73,12 +80,24 @@ std::vector<std::uint64_t> make_keys(std::size_t n, std::uint64_t salt) {
   return keys;
 }
 
+// Fills a map before timing; serial_map takes its preload as fire-and-forget writes, so that
+// setting up does not cost a round trip to the owner thread per key.
+template <class Map>
+void preload(Map& m, const std::vector<std::uint64_t>& keys) {
+  if constexpr (requires { m.submit_insert(keys[0], keys[0]); }) {
+    for (auto k : keys) m.submit_insert(k, k);
+    m.flush();
+  } else {
+    for (auto k : keys) m.insert(k, k);
+  }
+}
+
 template <class Map>
 void find_hit(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   const auto keys = make_keys(n, 0);
   Map m;
-  for (auto k : keys) m.insert(k, k);
+  preload(m, keys);
   std::size_t i = 0;
   for (auto _ : state) {
     benchmark::DoNotOptimize(m.find(keys[i]));
@@ -91,7 +110,7 @@ void find_miss(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   const auto keys = make_keys(n, 0), absent = make_keys(n, 1);
   Map m;
-  for (auto k : keys) m.insert(k, k);
+  preload(m, keys);
   std::size_t i = 0;
   for (auto _ : state) {
     benchmark::DoNotOptimize(m.find(absent[i]));
@@ -119,7 +138,7 @@ void erase_all(benchmark::State& state) {
   for (auto _ : state) {
     state.PauseTiming();
     Map m;
-    for (auto k : keys) m.insert(k, k);
+    preload(m, keys);
     state.ResumeTiming();
     for (auto k : keys) benchmark::DoNotOptimize(m.erase(k));
   }
@@ -131,11 +150,26 @@ void walk(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   const auto keys = make_keys(n, 0);
   Map m;
-  for (auto k : keys) m.insert(k, k);
+  preload(m, keys);
   for (auto _ : state) {
     std::uint64_t sum = 0;
     m.for_each([&](const std::uint64_t&, const std::uint64_t& v) { sum += v; });
     benchmark::DoNotOptimize(sum);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
+}
+
+// serial_map's fire-and-forget writes: n submit_insert calls and one flush() (which waits
+// until the owner thread has applied them all), per item. Its synchronous insert, measured
+// by insert_grow, is a round trip to the owner thread per call.
+void insert_grow_submitted(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const auto keys = make_keys(n, 0);
+  for (auto _ : state) {
+    serial m;
+    for (auto k : keys) m.submit_insert(k, k);
+    m.flush();
+    benchmark::DoNotOptimize(&m);
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
 }
@@ -149,7 +183,7 @@ void read_mostly_mix(benchmark::State& state) {
   static const auto keys = make_keys(n, 0);
   if (state.thread_index() == 0) {
     shared = new Map;
-    for (auto k : keys) shared->insert(k, k);
+    preload(*shared, keys);
   }
   // Google Benchmark starts the timed loop of all threads together, after thread 0's setup.
   std::uint64_t x = 0x9E3779B97F4A7C15ULL * static_cast<std::uint64_t>(state.thread_index() + 1);
@@ -276,13 +310,19 @@ BENCHMARK(lookups_visit_bulk)->Name("bulk_5M/concurrent_hash_map/visit_bulk");
   BENCHMARK_TEMPLATE(fn, locked)->Arg(arg)->Name(#fn "/locked_map");                           \
   BENCHMARK_TEMPLATE(fn, sharded)->Arg(arg)->Name(#fn "/sharded_map");                         \
   BENCHMARK_TEMPLATE(fn, concurrent)->Arg(arg)->Name(#fn "/concurrent_hash_map");              \
-  BENCHMARK_TEMPLATE(fn, snapshot)->Arg(arg)->Name(#fn "/snapshot_map")
+  BENCHMARK_TEMPLATE(fn, read_mostly)->Arg(arg)->Name(#fn "/read_mostly_map");                 \
+  BENCHMARK_TEMPLATE(fn, snapshot)->Arg(arg)->Name(#fn "/snapshot_map");                       \
+  BENCHMARK_TEMPLATE(fn, serial)->Arg(arg)->Name(#fn "/serial_map")->UseRealTime()
 
 CMAP_SINGLE_THREAD(find_hit, 1 << 20);
 CMAP_SINGLE_THREAD(find_miss, 1 << 20);
 CMAP_SINGLE_THREAD(insert_grow, 1 << 18);
 CMAP_SINGLE_THREAD(erase_all, 1 << 18);
 CMAP_SINGLE_THREAD(walk, 1 << 18);
+BENCHMARK(insert_grow_submitted)
+    ->Arg(1 << 18)
+    ->Name("insert_grow/serial_map+submit")
+    ->UseRealTime();
 
 BENCHMARK_TEMPLATE(read_mostly_mix, shared_mutex_map)
     ->Name("read_mostly_mix/shared_mutex+unordered_map")
@@ -304,6 +344,18 @@ BENCHMARK_TEMPLATE(read_mostly_mix, concurrent)
     ->UseRealTime();
 BENCHMARK_TEMPLATE(read_mostly_mix, sharded)
     ->Name("read_mostly_mix/sharded_map")
+    ->Threads(1)
+    ->Threads(2)
+    ->Threads(8)
+    ->UseRealTime();
+BENCHMARK_TEMPLATE(read_mostly_mix, read_mostly)
+    ->Name("read_mostly_mix/read_mostly_map")
+    ->Threads(1)
+    ->Threads(2)
+    ->Threads(8)
+    ->UseRealTime();
+BENCHMARK_TEMPLATE(read_mostly_mix, serial)
+    ->Name("read_mostly_mix/serial_map")
     ->Threads(1)
     ->Threads(2)
     ->Threads(8)
