@@ -1,5 +1,6 @@
 # Developer entry points for cmap. The build is CMake + Ninja; this file only drives it.
-#   make test    the test matrix: GCC, Clang + ThreadSanitizer, GCC + AddressSanitizer/UBSan
+#   make test    the test matrix: GCC, Clang + ThreadSanitizer, GCC + AddressSanitizer/UBSan,
+#                and cmap-bench's tests built with no optional peer and no toml++
 #   make bench   Release build, then race-demo, cmap-bench --standard and the micro-benchmarks
 #   make deps    check (as root: install) the Debian packages
 #   make clean   remove build/
@@ -15,7 +16,7 @@ BENCH_FLAGS ?= --benchmark_min_time=0.2 --benchmark_repetitions=3 \
                --benchmark_report_aggregates_only=true
 
 .DEFAULT_GOAL := test
-.PHONY: deps bench test test-gcc test-tsan test-asan clean
+.PHONY: deps bench test test-gcc test-tsan test-asan test-no-peers clean
 # One configuration at a time: each already runs $(JOBS) jobs.
 .NOTPARALLEL:
 
@@ -32,7 +33,7 @@ endef
 deps:
 	bash scripts/deps.sh
 
-test: test-gcc test-tsan test-asan
+test: test-gcc test-tsan test-asan test-no-peers
 
 test-gcc: deps
 	$(call cmap_test_config,test-gcc,$(CXX_GCC),RelWithDebInfo,none,)
@@ -43,6 +44,16 @@ test-tsan: deps
 # Debug so that assertions and debug-only checks run, at -O1 as ASan recommends.
 test-asan: deps
 	$(call cmap_test_config,test-asan,$(CXX_GCC),Debug,address,"-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g -D_GLIBCXX_ASSERTIONS")
+
+# cmap-bench on a machine without the optional packages: every peer and toml++ switched off,
+# so that their absence gives a message rather than a build error or a wrong test.
+NO_PEERS := $(foreach p,TBB libcuckoo absl Boost libcds tomlplusplus,-DCMAKE_DISABLE_FIND_PACKAGE_$(p)=ON)
+test-no-peers: deps
+	@echo "=== cmap test configuration test-no-peers: $(CXX_GCC), Release, no peers, no toml++ ==="
+	$(CMAKE) -S . -B $(BUILD)/test-no-peers -G $(GENERATOR) -DCMAKE_CXX_COMPILER=$(CXX_GCC) \
+	  -DCMAKE_BUILD_TYPE=Release -DCMAP_SANITIZE=none -DCMAP_BUILD_BENCH=OFF $(NO_PEERS)
+	$(CMAKE) --build $(BUILD)/test-no-peers -j $(JOBS) --target race-demo cmap-bench cmap_bench_tests
+	$(CTEST) --test-dir $(BUILD)/test-no-peers --output-on-failure --no-tests=error -j $(JOBS) -L tools
 
 bench: deps
 	@echo "=== cmap release build: $(CXX_GCC), Release ==="
