@@ -61,13 +61,7 @@
 #include <sched.h>
 #endif
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define CMAP_LIN_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define CMAP_LIN_SANITIZED 1
-#endif
-#endif
+#include <cmap/detail/sanitizers.hpp>
 
 namespace {
 
@@ -81,7 +75,7 @@ using slot = std::optional<u64>;  // the sequential model of one key: absent, or
 // checked afterwards): on a machine busy with other work a run can wait for a time slice,
 // and the limit keeps the test's time bounded. The whole binary takes about 1.5 s
 // unsanitised on a 2-core machine and 4 to 12 s under ThreadSanitizer.
-#if defined(CMAP_LIN_SANITIZED)
+#if CMAP_DETAIL_TSAN || CMAP_DETAIL_ASAN
 constexpr std::size_t runs_per_thread_count = 2000;
 constexpr std::chrono::milliseconds run_time_limit{1000};
 #else

@@ -34,13 +34,7 @@
 #include "map_types.hpp"
 #include "stress/watchdog.hpp"
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define CMAP_STRESS_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define CMAP_STRESS_SANITIZED 1
-#endif
-#endif
+#include <cmap/detail/sanitizers.hpp>
 
 namespace {
 
@@ -52,7 +46,7 @@ using u64 = std::uint64_t;
 // Work per test. The base counts below, times 6, keep the whole binary at 10 to 40 s under
 // ThreadSanitizer on a 2-core machine shared with other builds; unsanitised builds do 12
 // times the base (2 to 5 s).
-#if defined(CMAP_STRESS_SANITIZED)
+#if CMAP_DETAIL_TSAN || CMAP_DETAIL_ASAN
 constexpr std::size_t work_scale = 6;
 #else
 constexpr std::size_t work_scale = 12;

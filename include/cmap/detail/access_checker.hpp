@@ -60,18 +60,7 @@
 #include <type_traits>
 #include <utility>
 
-#ifndef CMAP_DETAIL_TSAN
-#if defined(__SANITIZE_THREAD__)
-#define CMAP_DETAIL_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define CMAP_DETAIL_TSAN 1
-#endif
-#endif
-#endif
-#ifndef CMAP_DETAIL_TSAN
-#define CMAP_DETAIL_TSAN 0
-#endif
+#include "sanitizers.hpp"
 
 // The checks wrap each std::unordered_map call in a lambda; forcing these few small functions
 // inline keeps the compiler's inlining decision for the std call the same as without the

@@ -74,16 +74,10 @@
 #include <utility>
 #include <vector>
 
-#if defined(__SANITIZE_THREAD__)
-#define CMAP_EPOCH_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define CMAP_EPOCH_TSAN 1
-#endif
-#endif
+#include "sanitizers.hpp"
 
 // membarrier is used where the kernel headers have it, except under ThreadSanitizer.
-#if defined(__linux__) && !defined(CMAP_EPOCH_TSAN) && __has_include(<linux/membarrier.h>)
+#if defined(__linux__) && !CMAP_DETAIL_TSAN && __has_include(<linux/membarrier.h>)
 #define CMAP_EPOCH_MEMBARRIER 1
 #include <linux/membarrier.h>
 #include <sys/syscall.h>

@@ -14,18 +14,6 @@
 
 namespace cmap_bench {
 
-// ThreadSanitizer sees the hand-over of freed memory to the next allocation only through the
-// malloc it intercepts: under TSan, peers whose default allocator is their own pool (oneTBB's
-// scalable allocator, not instrumented) use std::allocator instead, or every reuse of a node
-// freed by another thread would be reported as a race.
-#if defined(__SANITIZE_THREAD__)
-#define CMAP_BENCH_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define CMAP_BENCH_TSAN 1
-#endif
-#endif
-
 struct allocation_counter {
   static inline std::atomic<bool> enabled{false};
   static inline std::atomic<std::int64_t> bytes{0};

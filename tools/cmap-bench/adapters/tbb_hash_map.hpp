@@ -6,12 +6,17 @@
 #include <oneapi/tbb/tbb_allocator.h>
 
 #include <cmap/detail/hash.hpp>
+#include <cmap/detail/sanitizers.hpp>
 
 #include "adapter.hpp"
 #include "counting_allocator.hpp"
 
 namespace cmap_bench {
-#ifdef CMAP_BENCH_TSAN
+// ThreadSanitizer sees the hand-over of freed memory to the next allocation only through the
+// malloc it intercepts: under TSan, oneTBB's maps use std::allocator instead of its scalable
+// allocator (its own pool, not instrumented), or every reuse of a node freed by another
+// thread would be reported as a race.
+#if CMAP_DETAIL_TSAN
 template <class T>
 using tbb_base_allocator = std::allocator<T>;
 #else
