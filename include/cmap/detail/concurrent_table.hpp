@@ -105,7 +105,7 @@
 #include "epoch.hpp"
 #include "group.hpp"
 #include "reentrancy.hpp"
-#include "rw_lock.hpp"
+#include "spin_lock.hpp"
 
 namespace cmap::detail {
 
@@ -221,7 +221,7 @@ class concurrent_table {
   };
 
   struct alignas(cache_line_size) stripe {
-    rw_lock lock;                      // used exclusively: stripes serialise writers only
+    spin_lock lock;                    // stripes serialise writers only
     std::atomic<std::size_t> size{0};  // entries of this stripe's keys; written under lock
     // Insertions so far (the next entry's birth); written under lock, read by for_each.
     std::atomic<std::uint64_t> births{0};
