@@ -20,6 +20,8 @@
 #include <cmap/sharded_map.hpp>
 #include <cmap/snapshot_map.hpp>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -207,29 +209,34 @@ void read_mostly_mix(benchmark::State& state) {
 
 // visit_bulk against one find per key, single thread, on a table far larger than the caches
 // (5M entries): batches of 1024 random present keys.
-constexpr std::size_t bulk_entries = 5'000'000;
-const concurrent& bulk_map() {
-  static const concurrent* m = [] {
-    auto* built = new concurrent(bulk_entries);
-    for (auto k : make_keys(bulk_entries, 0)) built->insert(k, k);
-    return built;
-  }();
+// Built once per size and kept (the build takes seconds).
+const concurrent& bulk_map(std::size_t entries) {
+  static std::map<std::size_t, std::unique_ptr<concurrent>> built;
+  auto& m = built[entries];
+  if (!m) {
+    m = std::make_unique<concurrent>(entries);
+    for (std::size_t i = 0; i < entries; ++i) {
+      const std::uint64_t k = cmap::detail::mix64(i * 2);  // make_keys(entries, 0)[i]
+      m->insert(k, k);
+    }
+  }
   return *m;
 }
-std::vector<std::uint64_t> bulk_batch(std::size_t n, std::uint64_t seed) {
-  const auto keys = make_keys(bulk_entries, 0);
+// n keys drawn at random from the map's entries.
+std::vector<std::uint64_t> bulk_batch(std::size_t entries, std::size_t n, std::uint64_t seed) {
   std::vector<std::uint64_t> out(n);
   std::uint64_t x = seed;
   for (auto& k : out) {
     x = cmap::detail::mix64(x + 1);
-    k = keys[x % bulk_entries];
+    k = cmap::detail::mix64((x % entries) * 2);  // make_keys(entries, 0)[x % entries]
   }
   return out;
 }
 
 void lookups_one_by_one(benchmark::State& state) {
-  const concurrent& m = bulk_map();
-  const auto batch = bulk_batch(1 << 16, 7);
+  const auto entries = static_cast<std::size_t>(state.range(0));
+  const concurrent& m = bulk_map(entries);
+  const auto batch = bulk_batch(entries, 1 << 16, 7);
   std::size_t i = 0;
   for (auto _ : state) {
     std::uint64_t sum = 0;
@@ -242,8 +249,9 @@ void lookups_one_by_one(benchmark::State& state) {
 }
 
 void lookups_visit_bulk(benchmark::State& state) {
-  const concurrent& m = bulk_map();
-  const auto batch = bulk_batch(1 << 16, 7);
+  const auto entries = static_cast<std::size_t>(state.range(0));
+  const concurrent& m = bulk_map(entries);
+  const auto batch = bulk_batch(entries, 1 << 16, 7);
   std::size_t i = 0;
   for (auto _ : state) {
     std::uint64_t sum = 0;
@@ -302,8 +310,14 @@ BENCHMARK(snapshot_cost)->Arg(1000000)->Name("snapshot/snapshot_map/1M");
 BENCHMARK(update_snapshot_map)->Name("update_100k/snapshot_map");
 BENCHMARK(update_cow_map)->Name("update_100k/cow_map");
 
-BENCHMARK(lookups_one_by_one)->Name("bulk_5M/concurrent_hash_map/one_by_one");
-BENCHMARK(lookups_visit_bulk)->Name("bulk_5M/concurrent_hash_map/visit_bulk");
+// 5M entries, as issue 4 asks, and 40M (about 1.1 GiB of table): this VM reports a 260 MiB
+// L3, which holds much of the 5M-entry table, so the larger one is where lookups go to
+// memory. Independent lookups one by one already overlap their misses in the core's
+// out-of-order window, which bounds what visit_bulk's prefetching can add.
+BENCHMARK(lookups_one_by_one)->Arg(5'000'000)->Name("bulk_5M/concurrent_hash_map/one_by_one");
+BENCHMARK(lookups_visit_bulk)->Arg(5'000'000)->Name("bulk_5M/concurrent_hash_map/visit_bulk");
+BENCHMARK(lookups_one_by_one)->Arg(40'000'000)->Name("bulk_40M/concurrent_hash_map/one_by_one");
+BENCHMARK(lookups_visit_bulk)->Arg(40'000'000)->Name("bulk_40M/concurrent_hash_map/visit_bulk");
 
 #define CMAP_SINGLE_THREAD(fn, arg)                                                            \
   BENCHMARK_TEMPLATE(fn, shared_mutex_map)->Arg(arg)->Name(#fn "/shared_mutex+unordered_map"); \
