@@ -85,6 +85,7 @@
 #include <utility>
 #include <variant>
 
+#include "detail/backoff.hpp"
 #include "detail/callback.hpp"
 #include "detail/hash.hpp"
 #include "detail/reentrancy.hpp"
@@ -595,6 +596,9 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial
       if (closed_) throw serial_map_closed();
       ++queued_;
       ticket = c.ticket = ++last_ticket_;
+      // relaxed: a hint for the spinning owner, which then takes queue_mutex_ to read the
+      // queue itself.
+      submitted_.store(ticket, std::memory_order_relaxed);
       if (tail_ != nullptr) {
         tail_->next = &c;
       } else {
@@ -608,13 +612,37 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial
     return ticket;
   }
 
+  // Both sides of a round trip (a synchronous caller waiting for its result, the owner
+  // waiting for work) spin for a short while before they sleep: on an idle VM, waking a
+  // sleeping thread costs tens of microseconds (the vCPU halts; the wake-up is an
+  // inter-processor interrupt through the hypervisor), while the owner applies a small batch
+  // in about a microsecond. Measured here: a synchronous insert took 76 us with both sides
+  // sleeping at once. The spin is bounded (backoff: pauses, then yields, so it gives way to
+  // runnable threads), then the thread sleeps as before.
+  static constexpr int spin_rounds = 40;
+
   // Waits until the owner has finished every command up to ticket.
   void wait_for(std::uint64_t ticket) const {
     // acquire: pairs with the owner's release store after finishing the batch, so the
     // command's result, and the published version, are visible here.
-    for (std::uint64_t done = completed_.load(std::memory_order_acquire); done < ticket;
-         done = completed_.load(std::memory_order_acquire)) {
+    std::uint64_t done = completed_.load(std::memory_order_acquire);
+    detail::backoff b;
+    for (int round = 0; done < ticket && round < spin_rounds; ++round) {
+      b.wait();
+      done = completed_.load(std::memory_order_acquire);
+    }
+    for (; done < ticket; done = completed_.load(std::memory_order_acquire)) {
       completed_.wait(done, std::memory_order_acquire);
+    }
+  }
+
+  // The owner, with the queue found empty after taking up to ticket `taken`: spins until a
+  // later ticket is handed out, or the spin runs out.
+  void spin_for_work(std::uint64_t taken) const noexcept {
+    detail::backoff b;
+    for (int round = 0; round < spin_rounds; ++round) {
+      if (submitted_.load(std::memory_order_relaxed) != taken) return;
+      b.wait();
     }
   }
 
@@ -652,9 +680,11 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial
   // The owner thread: take the whole queue, apply it as one batch, publish, resolve.
   void owner_loop() noexcept {
     detail::serial_owner_of = this;
+    std::uint64_t taken = 0;  // the last ticket taken from the queue
     for (;;) {
       command* batch;
       bool make_room;
+      spin_for_work(taken);
       {
         std::unique_lock lock(queue_mutex_);
         while (head_ == nullptr && !closed_) {
@@ -665,6 +695,7 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial
         if (head_ == nullptr) break;  // closed and drained
         batch = std::exchange(head_, nullptr);
         tail_ = nullptr;
+        taken = last_ticket_;
         queued_ = 0;
         make_room = held_back_ > 0;
       }
@@ -718,8 +749,10 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial
   bool closed_ = false;
   bool owner_idle_ = false;        // the owner waits on queue_cv_: the next enqueue notifies
   std::uint64_t last_ticket_ = 0;  // the last ticket handed out
-  size_type queued_ = 0;           // commands in the queue (not yet taken by the owner)
-  size_type held_back_ = 0;        // submitters waiting on space_cv_ for room
+  // A copy of last_ticket_ that the owner reads without the lock while it spins.
+  std::atomic<std::uint64_t> submitted_{0};
+  size_type queued_ = 0;     // commands in the queue (not yet taken by the owner)
+  size_type held_back_ = 0;  // submitters waiting on space_cv_ for room
   std::condition_variable space_cv_;
   const size_type queue_limit_ = default_queue_limit;
 
