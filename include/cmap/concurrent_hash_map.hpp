@@ -17,9 +17,10 @@
 //  - Single-key calls are linearizable.
 //  - Readers take no lock, except readers of values that cannot be copied (see "Values");
 //    they pin an epoch (detail/epoch.hpp), which writes only the calling thread's own
-//    record. With inline slots (below) a reader re-reads a group that a writer is changing
-//    at that moment (a few stores long), so it waits only for that writer's stores, never
-//    for a callback, an allocation or a stripe lock.
+//    record. With inline slots (below) a reader re-reads a group whose keys a writer is
+//    changing at that moment (an insert or erase, a few stores long; value updates take no
+//    such section), so it waits only for that writer's stores, never for a callback, an
+//    allocation or a stripe lock.
 //  - Writers of the same key are serialised by its stripe's lock; writers of different
 //    stripes run in parallel. Growth takes every stripe lock for the copy of the slot
 //    pointers (entries never move) but never stops readers, who keep finding every entry.

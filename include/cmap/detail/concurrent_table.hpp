@@ -34,9 +34,10 @@
 // group's version odd (waiting, briefly, for a writer of another stripe in the same group),
 // the slot and control stores follow, a release store makes it even again. An insert
 // stores key and value, then the tag; an erase turns the tag into a tombstone and leaves
-// key and value (a later insert overwrites them); an update (mutable visit, upsert) runs
-// the callback on a copy under the stripe lock, outside the section, and stores the result
-// inside it. The section is a few stores long; no callback, allocation or hash runs in it.
+// key and value (a later insert overwrites them). An update (assign, mutable visit,
+// upsert) changes only the value, which is one atomic, and takes no section: it runs the
+// callback on a copy under the stripe lock and stores the result (release). The section is
+// a few stores long; no callback, allocation or hash runs in it.
 //
 // Readers
 // -------
@@ -559,9 +560,9 @@ class concurrent_table {
   template <class F>
   void update(position& p, F& f) {
     if constexpr (inline_storage) {
-      // f runs on a copy, outside the group's write section (it may be slow, or throw:
-      // then nothing changed); the result is stored inside it, so no reader sees a torn
-      // value. Writers of this key are excluded by the stripe lock.
+      // f runs on a copy (it may be slow, or throw: then nothing changed); the result is
+      // stored with one atomic store, so no reader sees a torn value. Writers of this key
+      // are excluded by the stripe lock.
       T v = p.n->value.load(std::memory_order_relaxed);
       f(v);
       store_value_inline(p, v);
@@ -912,7 +913,9 @@ class concurrent_table {
   // and its slot reused by a writer of another stripe for another key (with the same tag or
   // not), so the value read would belong to that other key; and a key read from one entry
   // with a control byte from another could end a probe early. The version check rejects any
-  // read that overlapped a change of the group.
+  // read that overlapped a change of the group. A change of a value alone (assign, update)
+  // leaves the version alone: the value is one atomic, and its key stays (see
+  // store_value_inline).
   template <class K>
   bool lookup_inline(const table* t, const K& key, std::size_t h, Key* key_out,
                      T* value_out) const {
@@ -1017,11 +1020,15 @@ class concurrent_table {
     }
   }
 
-  // Stores p's value inside the group's write section (assign, update).
+  // Stores p's value (assign, update): one atomic store, outside any group write section,
+  // since the slot keeps its key. Writers of this key are excluded by the stripe lock; a
+  // reader that matched the key reads the old value or the new one, each the key's value at
+  // some instant of its read, and the version (which this store leaves alone) still rejects
+  // any read that overlapped a change of the slot's key. release: a reader's value load,
+  // followed by its acquire fence (lookup_inline, snapshot_group), synchronises with it, so
+  // a value that is a pointer carries what was written before it.
   static void store_value_inline(position& p, const T& v) noexcept {
-    lock_group(*p.g);
-    p.n->value.store(v, std::memory_order_relaxed);
-    unlock_group(*p.g);
+    p.n->value.store(v, std::memory_order_release);
   }
 
   // ---- probing --------------------------------------------------------------------------
