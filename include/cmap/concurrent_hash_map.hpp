@@ -3,24 +3,20 @@
 //
 // Choose it for any map shared by several threads: reads (find, contains, const visit,
 // for_each, visit_bulk) take no lock and write no memory shared with other threads, so a
-// hot key read by every core costs no cache-line ping-pong, and a reader never waits for a
-// writer's lock, callback or allocation (with inline slots, below, it may wait for the few
-// stores of a write to the same group, so a writer the OS deschedules exactly there holds up
-// that group's readers until it runs again). Writers lock a stripe of keys (not the map),
-// and growth happens while readers read on.
-// Consider instead: read_mostly_map (the same engine, always with nodes: readers never wait
-// for any writer, for_each never shows a key twice); locked_map, for compound multi-key
-// updates under one lock; a single-threaded map (or checked_map) when only one thread uses
-// it at a time.
+// hot key read by every core costs no cache-line ping-pong, and a reader never waits for
+// any writer, not even one the OS descheduled in the middle of a write. Writers lock a
+// stripe of keys (not the map), and growth happens while readers read on.
+// Consider instead: read_mostly_map (the same engine, always with nodes: for_each never
+// shows a key twice, even one erased and inserted again during the walk); locked_map, for compound
+// multi-key updates under one lock; a single-threaded map (or checked_map) when only one thread
+// uses it at a time.
 //
 // Guarantees
 //  - Single-key calls are linearizable.
 //  - Readers take no lock, except readers of values that cannot be copied (see "Values");
 //    they pin an epoch (detail/epoch.hpp), which writes only the calling thread's own
-//    record. With inline slots (below) a reader re-reads a group whose keys a writer is
-//    changing at that moment (an insert or erase, a few stores long; value updates take no
-//    such section), so it waits only for that writer's stores, never for a callback, an
-//    allocation or a stripe lock.
+//    record. A reader never retries and never waits for a writer: a lookup is a bounded
+//    number of loads (the probe), whatever writers do or wherever they are descheduled.
 //  - Writers of the same key are serialised by its stripe's lock; writers of different
 //    stripes run in parallel. Growth takes every stripe lock for the copy of the slot
 //    pointers (entries never move) but never stops readers, who keep finding every entry.
@@ -42,10 +38,11 @@
 // Storage and values (chosen at compile time, see detail/concurrent_table.hpp)
 //  - inline slots: Key and T trivially copyable, at most 8 bytes each (u64 -> u64, int ->
 //    double, ...): key and value live in the table's slots; no node, no allocation per
-//    insert, no pointer to follow on a hit, nothing to retire on erase. Each group of 16
-//    slots has a version (a seqlock): writers make it odd while they change the group,
-//    readers check it around their reads, so a reader never returns a key with a value
-//    that was not that key's. Growth copies keys and values into the new table.
+//    insert, no pointer to follow on a hit, nothing to retire on erase. A slot that has held
+//    a key is never given to another key until the table is rebuilt (erase leaves a
+//    tombstone that only the same key may take again), so a reader that reads a key and
+//    then its value never pairs a key with another key's value. Growth copies keys and
+//    values into the new table.
 //  Otherwise, nodes (one allocation per entry), with the value policy by T:
 //  - trivially copyable T of at most 8 bytes: stored as std::atomic<T> in the entry; updates
 //    in place, no allocation.
@@ -58,11 +55,12 @@
 // Costs: find/contains: a hash, one to two cache lines of the table (nodes: plus one of the
 // entry), and an epoch pin (a store on the caller's own line and a compiler barrier; the
 // matching heavy barrier, membarrier, is paid by the rare epoch advance; where membarrier
-// is unavailable, a full fence). Insert: the stripe lock, a CAS on the group's version
-// (inline) or a node allocation and two CAS on a control word (nodes). Erase: the stripe
-// lock and the version CAS (inline), or a retire of the node (nodes). size(): takes every
-// stripe lock (O(stripes)).
-// Memory: inline slots, sizeof(Key) + sizeof(T) + 1.5 bytes per slot (17.5 for u64 -> u64)
+// is unavailable, a full fence). Insert: the stripe lock and two CAS on a control word
+// (claim, then publish), plus a node allocation with nodes. Update: the stripe lock and one
+// store (inline, atomic values) or a node swap (other copyable values). Erase: the stripe
+// lock and a CAS on a control word (plus a retire of the node with nodes). size(): takes
+// every stripe lock (O(stripes)).
+// Memory: inline slots, sizeof(Key) + sizeof(T) + 1 bytes per slot (17 for u64 -> u64)
 // at a load of 7/16 to 7/8; nodes, 9 bytes per slot (a pointer and a control byte) plus one
 // node per entry (hash, birth, key, value, rounded up by the allocator).
 //

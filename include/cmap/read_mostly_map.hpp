@@ -22,10 +22,9 @@
 // The one policy that differs from concurrent_hash_map: entries always live in nodes, even
 // where concurrent_hash_map would store small trivially copyable entries inline in its slots.
 // Nodes carry an insertion stamp, which is what lets for_each keep Go's "no key is visited
-// more than once" while f erases and re-inserts keys; and a reader of a node never waits for
-// any writer (inline slots make a reader wait while a writer of the same group is inside its
-// few-store write section). The price: one pointer to follow per hit and one allocation per
-// insert, so concurrent_hash_map is faster on u64 -> u64 style entries.
+// more than once" while f erases and re-inserts keys. The price: one pointer to follow per
+// hit and one allocation per insert, so concurrent_hash_map is faster on u64 -> u64 style
+// entries.
 //
 // Operations, with their sync.Map names (semantics as in Go, values returned by copy):
 //   find(k)                  Load              -> std::optional<T> (empty: not present)

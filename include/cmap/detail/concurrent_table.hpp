@@ -12,9 +12,8 @@
 //    entries. ctrl_busy marks a slot claimed by a writer that has not published its node.
 //  - inline_slots (Key and T trivially copyable, each a lock-free atomic of at most 8
 //    bytes, e.g. u64 -> u64): each slot holds the key and the value themselves, as two
-//    atomics, and the group has a version word (a seqlock, "Readers" below). 16 + 1 + 0.5
-//    bytes per slot for u64 -> u64; no allocation per insert, no pointer to follow on a
-//    hit, nothing to retire on erase.
+//    atomics. 16 + 1 bytes per slot for u64 -> u64; no allocation per insert, no pointer to
+//    follow on a hit, nothing to retire on erase. A slot is never reused in place (below).
 //
 // Hash bits: bits 0..6 the tag, bits 7.. the home group (as flat_table), and the top
 // log2(stripes) bits the writer stripe, so the two choices are independent.
@@ -25,33 +24,30 @@
 // hash's top bits, independent of the table size). So all writers of one key are
 // serialised, which makes "search, then insert if absent" safe without any lock on the
 // table itself. Writers of different stripes may still meet in one group: they claim free
-// slots with a CAS on the control word (nodes: free -> busy) or inside the group's write
-// section (inline slots, below), so two never take the same slot.
+// slots with a CAS on the control word (free -> busy; inline slots: empty -> busy only),
+// so two never take the same slot.
 // A resize takes every stripe lock (in index order), so while a writer holds its stripe
 // lock the table cannot be replaced under it.
 //
-// Inline slots: writers change a group only inside its write section: a CAS makes the
-// group's version odd (waiting, briefly, for a writer of another stripe in the same group),
-// the slot and control stores follow, a release store makes it even again. An insert
-// stores key and value, then the tag; an erase turns the tag into a tombstone and leaves
-// key and value (a later insert overwrites them). An update (assign, mutable visit,
-// upsert) changes only the value, which is one atomic, and takes no section: it runs the
-// callback on a copy under the stripe lock and stores the result (release). The section is
-// a few stores long; no callback, allocation or hash runs in it.
+// Inline slots: an insert claims an empty slot (CAS empty -> busy), stores key and value,
+// and publishes them with the tag (CAS busy -> tag, release). An erase turns the tag into a
+// tombstone (CAS) and leaves key and value where they are. An update (assign, mutable
+// visit, upsert) changes only the value, one atomic: it runs the callback on a copy under
+// the stripe lock and stores the result (release). Tombstones are not reused in place: a
+// reader holding an older control snapshot may still read a tombstone's key and value, so
+// a slot that has shown a key keeps it until the table is rebuilt (grow() rebuilds at the
+// same size when the budget runs out and most used slots are tombstones).
 //
 // Readers
 // -------
 // A reader pins the epoch (epoch.hpp), loads the table pointer, probes groups: for each
 // control byte equal to the tag it compares the slot's key (nodes: loads the node first);
 // it stops at a group with an empty byte. It writes only its own epoch record.
-//   - Inline slots: per group, the reader reads the version (acquire), the control bytes,
-//     the candidate keys and the hit's value (relaxed), then an acquire fence and the
-//     version again, and starts the group over if the version was odd or changed. The key
-//     and value it returns were in one slot together at one moment. Reading key and value
-//     atomically one after the other is not enough: between the two loads the entry may be
-//     erased and its slot reused for another key by a writer of another stripe, and the
-//     value would be that key's. A reader waits only while a writer is inside the group's
-//     write section (a few stores; longer only if the OS deschedules that writer there).
+//   - Inline slots: the reader loads the control words (acquire), then a matching slot's key
+//     and, on a hit, its value (acquire). Key and value read one after the other belong
+//     together because the slot is never reused for another key while this table lives
+//     (see above); the value is whichever the key had at the moment of the load. No retry
+//     and no wait: a writer descheduled anywhere delays no reader.
 //   - Publication: a writer stores the node into the slot (release), then sets the tag with
 //     a release CAS; a reader's acquire load of either sees the node fully built.
 //   - Erase: the tag becomes deleted (a tombstone, always: never "empty", see below) and
@@ -69,7 +65,9 @@
 //     decided safely, so a group that once filled up never shows an empty slot again before
 //     the next resize, and a lookup may stop at the first group with an empty slot.
 // (2) Claims of empty slots are limited to max_load = 7/8 of the slots (tombstones and busy
-//     slots are not empty), so every probe meets an empty slot. The budget is kept per
+//     slots are not empty; with inline slots every insert claims an empty slot, with nodes
+//     an insert may take a tombstone instead, at no cost), so every probe meets an empty
+//     slot. The budget is kept per
 //     stripe (no shared counter on the write path); a stripe refills from a shared pool in
 //     chunks, and an empty pool means: resize (double, or rebuild at the same size when
 //     tombstones are at least half of the load).
@@ -130,7 +128,7 @@ constexpr value_policy value_policy_for() {
 //  - inline_slots: Key and T trivially copyable, default constructible, and each a lock-free
 //    std::atomic (at most 8 bytes): key and value sit in the table's slot array itself. No
 //    allocation per insert, no pointer to follow on a hit, nothing to retire on erase.
-//    Readers validate what they read with the group's version (a seqlock, see below).
+//    A slot is never reused in place, so readers need no validation (see below).
 //  - nodes: everything else (strings, move-only or large values): slots hold pointers to
 //    nodes, with the value policies above.
 enum class storage_policy { inline_slots, nodes };
@@ -147,7 +145,7 @@ constexpr storage_policy storage_policy_for() {
 }
 
 // A slot of the inline_slots storage: the entry itself. Atomics so that a reader racing a
-// writer reads whole values (which the group's version then accepts or rejects).
+// writer reads whole values.
 template <class Key, class T>
 struct inline_slot {
   std::atomic<Key> key;
@@ -203,13 +201,11 @@ class concurrent_table {
     std::atomic<std::uint64_t> ctrl[2];
     std::atomic<node*> slots[group_width];
   };
-  // The group's version: even when no writer is inside the group, odd while one changes
-  // it. Writers (each already holding its key's stripe lock; writers of other stripes may
-  // share the group) make it odd with a CAS, which makes the version also the group's
-  // write lock, held for a few stores. Readers read it before and after their reads
-  // and accept only an unchanged even version (a seqlock).
+  // Inline slots: the entries themselves. A slot goes empty -> busy (claimed by a writer)
+  // -> tagged (key and value stored, then published by the tag) -> deleted, and stays a
+  // tombstone until the table is rebuilt: it is never reused in place (see claim_and_store),
+  // so a slot that has shown a tag keeps that key for the life of the table.
   struct inline_group {
-    std::atomic<std::uint64_t> version;
     std::atomic<std::uint64_t> ctrl[2];
     node slots[group_width];
   };
@@ -479,6 +475,10 @@ class concurrent_table {
     node* n = nullptr;
     std::size_t hash = 0;
     stripe* s = nullptr;
+    // Inline slots, key absent: a tombstone that held this same key, if the search met one
+    // (claim_and_store reuses it; see there).
+    group_block* tomb = nullptr;
+    unsigned tomb_slot = 0;
   };
 
   // Runs f(position&) under key's stripe lock, with the current table searched for key;
@@ -501,7 +501,7 @@ class concurrent_table {
         // relaxed: a resize changes table_ only while holding every stripe lock, ours too,
         // and our lock acquisition synchronises with its unlock.
         table* t = table_.load(std::memory_order_relaxed);
-        position p = find_position(t, key, h);
+        position p = find_position(t, key, h, may_insert);
         p.s = &s;
         if (p.n != nullptr || !may_insert || s.budget != 0 || refill_budget(s)) return f(p);
         out_of_budget = t;
@@ -611,12 +611,10 @@ class concurrent_table {
   // that sees the tag and a null slot skips it, as for a busy slot.)
   void erase(position& p) {
     if constexpr (inline_storage) {
-      // Only the control byte changes (to a tombstone); the key and value stay until a
-      // writer reuses the slot, and readers ignore them (their version check catches a
-      // reuse that races their read).
-      lock_group(*p.g);
-      set_ctrl_locked(*p.g, p.slot, ctrl_deleted);
-      unlock_group(*p.g);
+      // Only the control byte changes (to a tombstone, which is never reused in place): the
+      // key and value stay, so a reader that saw the tag before reads them whole. A CAS on
+      // the word, since writers of other stripes may change its other bytes.
+      set_ctrl(*p.g, p.slot, tag_of(p.hash), ctrl_deleted);
       p.s->size.store(p.s->size.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
       p.n = nullptr;
     } else {
@@ -743,9 +741,7 @@ class concurrent_table {
       group_block* g = ::new (static_cast<void*>(blocks + 1 + i)) group_block;
       g->ctrl[0].store(empty_word, std::memory_order_relaxed);
       g->ctrl[1].store(empty_word, std::memory_order_relaxed);
-      if constexpr (inline_storage) {
-        g->version.store(0, std::memory_order_relaxed);
-      } else {
+      if constexpr (!inline_storage) {
         for (auto& slot : g->slots) slot.store(nullptr, std::memory_order_relaxed);
       }
     }
@@ -861,61 +857,30 @@ class concurrent_table {
     return slot.load(std::memory_order_acquire);
   }
 
-  // ---- inline slots: the group's version (seqlock) ------------------------------------------
-  // Writer side. lock_group makes the version odd (a CAS from even: writers of other stripes
-  // may want the same group); acquire pairs with the previous writer's unlock, so its slot
-  // stores happen before ours. The release fence then orders the odd version before the
-  // slot stores that follow: a reader that reads any of them, and then (after its acquire
-  // fence) the version, sees the version odd or moved on (Boehm, "Can seqlocks get along
-  // with programming language memory models?", 2012).
-  static void lock_group(group_block& g) noexcept {
-    std::uint64_t v = g.version.load(std::memory_order_relaxed);
-    for (backoff b;;) {
-      if ((v & 1) == 0 && g.version.compare_exchange_weak(v, v + 1, std::memory_order_acquire,
-                                                          std::memory_order_relaxed)) {
-        break;
-      }
-      b.wait();
-      v = g.version.load(std::memory_order_relaxed);
-    }
-    std::atomic_thread_fence(std::memory_order_release);
-  }
-  // release: the slot stores happen before a reader's acquire load of the new even version.
-  static void unlock_group(group_block& g) noexcept {
-    g.version.store(g.version.load(std::memory_order_relaxed) + 1, std::memory_order_release);
-  }
-
-  // Sets control byte i of g to `to`; the caller holds g's version (no other writer changes
-  // the word meanwhile). release: a writer of another stripe that reads the byte with
-  // acquire (find_position, claim) sees the key stored before it.
-  static void set_ctrl_locked(group_block& g, unsigned i, ctrl_t to) noexcept {
-    std::atomic<std::uint64_t>& word = g.ctrl[i / 8];
-    const unsigned shift = 8 * (i % 8);
-    word.store((word.load(std::memory_order_relaxed) & ~(std::uint64_t{0xFF} << shift)) |
-                   (std::uint64_t{static_cast<std::uint8_t>(to)} << shift),
-               std::memory_order_release);
-  }
-
-  // Control bytes read inside a reader's version check (or by a writer holding every
-  // stripe lock): relaxed, the version orders them.
+  // Control bytes read by a writer holding every stripe lock (nothing changes them then),
+  // or only as a prefetch hint (visit_bulk): relaxed.
   static group load_group_relaxed(const group_block& g) noexcept {
     return group(g.ctrl[0].load(std::memory_order_relaxed),
                  g.ctrl[1].load(std::memory_order_relaxed));
   }
 
+  // Whether slot i of g still shows tag, read after the slot's value (whose acquire load
+  // keeps this load after it). A slot reused for its own key (erase, then
+  // insert of the same key: claim_and_store) holds, between the two, a value the key does
+  // not have yet; a reader that read the tag before the erase and the value after the new
+  // store must not return it. If the tag is still (or again) there, the value read is one
+  // the key had during the read; if not, the key was erased during the read, and "absent"
+  // is a correct answer for that moment.
+  static bool still_tagged(const group_block& g, unsigned i, ctrl_t tag) noexcept {
+    return byte_of(g.ctrl[i / 8].load(std::memory_order_acquire), i) == tag;
+  }
+
   // Reader side: looks key up; on a hit copies the stored key and value to *key_out and
-  // *value_out (either may be null). Per group: read the version (acquire), then the control
-  // bytes, candidate keys and the value (relaxed), then an acquire fence and the version
-  // again; an odd or changed version means a writer was inside the group: read it again.
-  //
-  // Why the version is needed even though key and value are each read atomically: between
-  // the reader's load of a matching key and its load of the value, the entry may be erased
-  // and its slot reused by a writer of another stripe for another key (with the same tag or
-  // not), so the value read would belong to that other key; and a key read from one entry
-  // with a control byte from another could end a probe early. The version check rejects any
-  // read that overlapped a change of the group. A change of a value alone (assign, update)
-  // leaves the version alone: the value is one atomic, and its key stays (see
-  // store_value_inline).
+  // *value_out (either may be null). No lock, no retry, nothing to wait for: the control
+  // bytes are loaded with acquire, so a tag comes with the key and value stored before it
+  // (claim_and_store); a tagged slot's key never changes while the table lives (slots are
+  // not reused in place), so key and value read one after the other belong together; and
+  // the value is one atomic, which updates replace whole.
   template <class K>
   bool lookup_inline(const table* t, const K& key, std::size_t h, Key* key_out,
                      T* value_out) const {
@@ -923,58 +888,43 @@ class concurrent_table {
     std::size_t gi = (h >> 7) & t->group_mask;
     for (std::size_t stride = 1;; gi = (gi + stride++) & t->group_mask) {
       const group_block& g = t->groups[gi];
-      for (backoff b;; b.wait()) {
-        const std::uint64_t v1 = g.version.load(std::memory_order_acquire);
-        if ((v1 & 1) != 0) continue;  // a writer is inside
-        const group c = load_group_relaxed(g);
-        const node* hit = nullptr;
-        Key k{};
-        T v{};
-        for (unsigned i : c.match(tag)) {
-          k = g.slots[i].key.load(std::memory_order_relaxed);
-          if (eq_(k, key)) {
-            v = g.slots[i].value.load(std::memory_order_relaxed);
-            hit = &g.slots[i];
-            break;
-          }
-        }
-        // acquire: the loads above happen before the version's re-read (pairs with the
-        // release fence in lock_group).
-        std::atomic_thread_fence(std::memory_order_acquire);
-        if (g.version.load(std::memory_order_relaxed) != v1) continue;
-        if (hit != nullptr) {
+      const group c = load_group(g);
+      for (unsigned i : c.match(tag)) {
+        const Key k = g.slots[i].key.load(std::memory_order_relaxed);
+        if (eq_(k, key)) {
+          // acquire: pairs with the release store of an update (store_value_inline), so a
+          // value that is a pointer carries what was written before it.
+          const T v = g.slots[i].value.load(std::memory_order_acquire);
+          if (!still_tagged(g, i, tag)) continue;  // erased meanwhile (see there)
           if (key_out != nullptr) *key_out = k;
           if (value_out != nullptr) *value_out = v;
           return true;
         }
-        if (c.match_empty().any()) return false;  // invariant (1)
-        break;                                    // next group
       }
+      if (c.match_empty().any()) return false;  // invariant (1)
     }
   }
 
-  // Copies the full slots of g (a consistent snapshot, version-checked) into keys/values;
-  // returns how many.
+  // Copies the entries of g into keys/values; returns how many. Each key comes with a value
+  // it had during the call (see lookup_inline); an entry erased meanwhile may be included.
   static unsigned snapshot_group(const group_block& g, Key* keys, T* values) noexcept {
-    for (backoff b;; b.wait()) {
-      const std::uint64_t v1 = g.version.load(std::memory_order_acquire);
-      if ((v1 & 1) != 0) continue;
-      unsigned n = 0;
-      for (unsigned i : load_group_relaxed(g).match_full()) {
-        keys[n] = g.slots[i].key.load(std::memory_order_relaxed);
-        values[n] = g.slots[i].value.load(std::memory_order_relaxed);
-        ++n;
-      }
-      std::atomic_thread_fence(std::memory_order_acquire);  // as in lookup_inline
-      if (g.version.load(std::memory_order_relaxed) == v1) return n;
+    unsigned n = 0;
+    // acquire, as load_group.
+    const std::uint64_t words[2] = {g.ctrl[0].load(std::memory_order_acquire),
+                                    g.ctrl[1].load(std::memory_order_acquire)};
+    for (unsigned i : group(words[0], words[1]).match_full()) {
+      keys[n] = g.slots[i].key.load(std::memory_order_relaxed);
+      values[n] = g.slots[i].value.load(std::memory_order_acquire);  // as in lookup_inline
+      if (still_tagged(g, i, byte_of(words[i / 8], i))) ++n;         // as in lookup_inline
     }
+    return n;
   }
 
-  // for_each over inline slots: group by group, on version-checked copies (f runs with no
-  // group held). An entry present for the whole walk is in the same slot all along (entries
-  // move only when the table is replaced, and the walk keeps the table it started with), so
-  // it is seen exactly once. Unlike the node storage, there is no birth stamp: a key erased
-  // behind the walk and inserted again ahead of it is a new entry and may be seen again.
+  // for_each over inline slots: group by group, on copies (f runs with nothing held). An entry
+  // present for the whole walk is in the same slot all along (entries move only when the table is
+  // replaced, and the walk keeps the table it started with), so it is seen exactly once. Unlike the
+  // node storage, there is no birth stamp: a key erased behind the walk and inserted again ahead of
+  // it is a new entry and may be seen again.
   template <class F>
   void for_each_inline(F& f) const {
     auto pin = epoch_domain::global().pin();
@@ -989,44 +939,58 @@ class concurrent_table {
     }
   }
 
-  // Puts (key, value) into the first free slot of p's probe sequence in t, inside the
-  // group's write section, and points p at it. As claim_and_publish: the caller holds the
-  // stripe lock and a unit of its budget.
+  // Puts (key, value) into p's probe sequence in t and points p at it: into the tombstone
+  // that held the same key if find_position met one, else into the first empty slot:
+  // claim it (empty -> busy, a CAS: writers of other stripes may race for it), store key
+  // and value (no reader looks at a busy slot), publish with the tag (release). A tombstone
+  // is never given to another key: a reader holding an old control snapshot may still read
+  // its key and value, so the key must stay until the table is rebuilt, which grow() does
+  // (at the same size when mostly tombstones) once the budget runs out. As
+  // claim_and_publish: the caller holds the stripe lock and a unit of its budget.
   void claim_and_store(table* t, position& p, const Key& key, const T& value) {
-    std::size_t gi = (p.hash >> 7) & t->group_mask;
-    for (std::size_t stride = 1;; gi = (gi + stride++) & t->group_mask) {
-      group_block& g = t->groups[gi];
-      if (!load_group(g).match_free().any()) continue;  // full: next group
-      lock_group(g);
-      const group v = load_group_relaxed(g);
-      const bit_mask deleted = v.match_deleted();
-      const bit_mask empty = v.match_empty();
-      if (!deleted.any() && !empty.any()) {  // filled meanwhile by another stripe
-        unlock_group(g);
-        continue;
-      }
-      // Prefer a tombstone (costs no budget); else an empty slot (costs one unit).
-      const bool take_deleted = deleted.any();
-      const unsigned i = take_deleted ? deleted.lowest() : empty.lowest();
-      g.slots[i].key.store(key, std::memory_order_relaxed);
-      g.slots[i].value.store(value, std::memory_order_relaxed);
-      set_ctrl_locked(g, i, tag_of(p.hash));
-      unlock_group(g);
-      if (!take_deleted) --p.s->budget;
+    if (p.tomb != nullptr) {
+      // The tombstone of this same key: its key field already holds key, so only the value
+      // changes, and a reader that still holds an old snapshot of the tag reads this key
+      // with a value it had (see lookup_inline's re-check). No budget: no empty slot used.
+      // The CAS cannot fail (only this stripe reuses this key's tombstones); it is a CAS
+      // because writers of other stripes may change the word's other bytes.
+      group_block& g = *p.tomb;
+      const unsigned i = p.tomb_slot;
+      set_ctrl(g, i, ctrl_deleted, ctrl_busy);
+      // release: a reader whose acquire load reads this value then sees the control byte
+      // busy or later, never the tag from before the erase (still_tagged relies on it).
+      g.slots[i].value.store(value, std::memory_order_release);
+      set_ctrl(g, i, ctrl_busy, tag_of(p.hash));  // release: publishes the value
       p.g = &g;
       p.slot = i;
       p.n = &g.slots[i];
       return;
     }
+    std::size_t gi = (p.hash >> 7) & t->group_mask;
+    for (std::size_t stride = 1;; gi = (gi + stride++) & t->group_mask) {
+      group_block& g = t->groups[gi];
+      for (;;) {
+        const bit_mask empty = load_group(g).match_empty();
+        if (!empty.any()) break;  // no empty slot left: next group
+        const unsigned i = empty.lowest();
+        if (!set_ctrl(g, i, ctrl_empty, ctrl_busy)) continue;  // taken meanwhile: look again
+        g.slots[i].key.store(key, std::memory_order_relaxed);
+        g.slots[i].value.store(value, std::memory_order_relaxed);
+        set_ctrl(g, i, ctrl_busy, tag_of(p.hash));  // release: publishes key and value
+        --p.s->budget;
+        p.g = &g;
+        p.slot = i;
+        p.n = &g.slots[i];
+        return;
+      }
+    }
   }
 
-  // Stores p's value (assign, update): one atomic store, outside any group write section,
-  // since the slot keeps its key. Writers of this key are excluded by the stripe lock; a
-  // reader that matched the key reads the old value or the new one, each the key's value at
-  // some instant of its read, and the version (which this store leaves alone) still rejects
-  // any read that overlapped a change of the slot's key. release: a reader's value load,
-  // followed by its acquire fence (lookup_inline, snapshot_group), synchronises with it, so
-  // a value that is a pointer carries what was written before it.
+  // Stores p's value (assign, update): one atomic store; the slot keeps its key. Writers of
+  // this key are excluded by the stripe lock; a reader that matched the key reads the old
+  // value or the new one, each the key's value at some instant of its read. release: pairs
+  // with the readers' acquire load of the value (lookup_inline, snapshot_group), so a value
+  // that is a pointer carries what was written before it.
   static void store_value_inline(position& p, const T& v) noexcept {
     p.n->value.store(v, std::memory_order_release);
   }
@@ -1047,14 +1011,16 @@ class concurrent_table {
     }
   }
 
-  // For writers, under key's stripe lock. With inline slots no version check is needed:
-  // only this stripe puts key into a slot or takes it out, so a slot that shows key holds
-  // it (a tag read with acquire comes with the key stored before it, see claim_and_store),
-  // and other stripes' concurrent changes to the group concern other keys.
+  // For writers, under key's stripe lock. Only this stripe puts key into a slot or takes it
+  // out, so a slot that shows key holds it (a tag read with acquire comes with the key stored
+  // before it, see claim_and_store), and other stripes' concurrent changes to the group concern
+  // other keys.
   template <class K>
-  position find_position(table* t, const K& key, std::size_t h) const {
+  position find_position(table* t, const K& key, std::size_t h, bool want_tomb = false) const {
     const ctrl_t tag = tag_of(h);
     std::size_t gi = (h >> 7) & t->group_mask;
+    group_block* tomb = nullptr;
+    unsigned tomb_slot = 0;
     for (std::size_t stride = 1;; gi = (gi + stride++) & t->group_mask) {
       group_block& g = t->groups[gi];
       const group v = load_group(g);
@@ -1063,13 +1029,29 @@ class concurrent_table {
           if (eq_(g.slots[i].key.load(std::memory_order_relaxed), key))
             return position{&g, i, &g.slots[i], h};
         }
+        // A tombstone's key stays (slots are reused only for the key they held), so it can
+        // be compared; only this stripe's writers reuse it.
+        if (want_tomb && tomb == nullptr) {
+          for (unsigned i : v.match_deleted()) {
+            if (eq_(g.slots[i].key.load(std::memory_order_relaxed), key)) {
+              tomb = &g;
+              tomb_slot = i;
+              break;
+            }
+          }
+        }
       } else {
         for (unsigned i : v.match(tag)) {
           node* n = load_node(g.slots[i]);
           if (n != nullptr && n->hash == h && eq_(n->key, key)) return position{&g, i, n, h};
         }
       }
-      if (v.match_empty().any()) return position{nullptr, 0, nullptr, h};
+      if (v.match_empty().any()) {
+        position p{nullptr, 0, nullptr, h};
+        p.tomb = tomb;
+        p.tomb_slot = tomb_slot;
+        return p;
+      }
     }
   }
 
@@ -1182,7 +1164,7 @@ class concurrent_table {
   }
 
   // Stores an entry of hash h into the first empty slot of its probe sequence in a table
-  // that is still private (no CAS, no version): store(group, slot) writes the slot.
+  // that is still private (no CAS): store(group, slot) writes the slot.
   template <class Store>
   static void place_private(table* fresh, std::size_t h, Store&& store) {
     std::size_t gi = (h >> 7) & fresh->group_mask;
