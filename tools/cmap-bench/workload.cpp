@@ -260,14 +260,14 @@ std::vector<workload> standard_suite() {
     w.threads = {1, 2, 4};
     out.push_back(w);
   };
-  add("parallel-load", 100'000, 1'000'000);
-  add("read-heavy", 1'000'000, 1'500'000);
-  add("read-only", 1'000'000, 1'500'000);
-  add("mixed", 1'000'000, 1'500'000);
-  add("insert-only", 1'000'000, 1'000'000);
-  add("write-heavy", 1'000'000, 1'000'000);
+  add("parallel-load", 100'000, 700'000);
+  add("read-heavy", 1'000'000, 1'200'000);
+  add("read-only", 1'000'000, 1'200'000);
+  add("mixed", 1'000'000, 1'200'000);
+  add("insert-only", 600'000, 600'000);
+  add("write-heavy", 600'000, 600'000);
   add("lock-scope", 100'000, 400'000);
-  add("shard-scaling", 100'000, 1'000'000);
+  add("shard-scaling", 100'000, 600'000);
   out.push_back(preset("cow-vs-persistent"));
   return out;
 }
