@@ -86,6 +86,7 @@
 
 #include <atomic>
 #include <bit>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -956,7 +957,8 @@ class concurrent_table {
       // because writers of other stripes may change the word's other bytes.
       group_block& g = *p.tomb;
       const unsigned i = p.tomb_slot;
-      set_ctrl(g, i, ctrl_deleted, ctrl_busy);
+      [[maybe_unused]] const bool claimed = set_ctrl(g, i, ctrl_deleted, ctrl_busy);
+      assert(claimed);
       // release: a reader whose acquire load reads this value then sees the control byte
       // busy or later, never the tag from before the erase (still_tagged relies on it).
       g.slots[i].value.store(value, std::memory_order_release);
