@@ -348,8 +348,10 @@ TEST(checked_map_handler, policy_can_be_replaced) {
 #if !CMAP_DETAIL_TSAN
 
 // Runs one child: two threads insert distinct keys into one checked_map with no lock, whose
-// handler ends the child with 42 at the first report. The child gives up after one second
-// (exit 0: not detected); the parent kills it after two. Returns the child's wait status.
+// handler ends the child with 42 at the first report. The child gives up after three seconds
+// (exit 0: not detected); the parent kills it after six. A detection usually takes
+// microseconds; the long limits only matter on a loaded machine, where the two writers may
+// rarely share the cores. Returns the child's wait status.
 int race_in_child() {
   std::fflush(nullptr);
   const pid_t pid = fork();
@@ -357,7 +359,7 @@ int race_in_child() {
   if (pid == 0) {
     cmap::checked_map<std::uint64_t, std::uint64_t> m(
         cmap::violation_policy::call([](const cmap::access_violation&) { _exit(42); }));
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
     std::latch start(2);
     auto writer = [&](std::uint64_t t) {
       start.arrive_and_wait();
@@ -375,7 +377,7 @@ int race_in_child() {
     _exit(0);
   }
   int status = 0;
-  const auto kill_at = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  const auto kill_at = std::chrono::steady_clock::now() + std::chrono::seconds(6);
   while (waitpid(pid, &status, WNOHANG) == 0) {
     if (std::chrono::steady_clock::now() > kill_at) {
       kill(pid, SIGKILL);
