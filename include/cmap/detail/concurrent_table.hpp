@@ -4,16 +4,19 @@
 //
 // Layout: two storages, chosen at compile time from Key and T (storage_policy_for)
 // ---------------------------------------------------------------------------------
-// The table is a power-of-two array of groups. A group holds 16 control bytes (in two
-// atomic 64-bit words, so they can be read and changed atomically) and 16 slots. Control
-// bytes are those of group.hpp (empty, deleted, or the 7-bit tag of the key's hash).
+// The table is a power-of-two number of groups. A group has 16 control bytes (in two
+// atomic 64-bit words, so they can be read and changed atomically) and 16 slots; the control
+// words of all groups form one array and the slots another (see table), so probes and misses
+// read mostly the small control array. Control bytes are those of group.hpp (empty, deleted,
+// or the 7-bit tag of the key's hash).
 //  - nodes (any Key and T): each slot is an atomic pointer to a node {hash, birth, key,
 //    value}. Nodes are allocated one by one and never move: a resize copies pointers, not
 //    entries. ctrl_busy marks a slot claimed by a writer that has not published its node.
 //  - inline_slots (Key and T trivially copyable, each a lock-free atomic of at most 8
 //    bytes, e.g. u64 -> u64): each slot holds the key and the value themselves, as two
 //    atomics. 16 + 1 bytes per slot for u64 -> u64; no allocation per insert, no pointer to
-//    follow on a hit, nothing to retire on erase. A slot is never reused in place (below).
+//    follow on a hit, nothing to retire on erase. A slot is never given to another key
+//    before the table is rebuilt (below).
 //
 // Hash bits: bits 0..6 the tag, bits 7.. the home group (as flat_table), and the top
 // log2(stripes) bits the writer stripe, so the two choices are independent.
@@ -33,10 +36,10 @@
 // and publishes them with the tag (CAS busy -> tag, release). An erase turns the tag into a
 // tombstone (CAS) and leaves key and value where they are. An update (assign, mutable
 // visit, upsert) changes only the value, one atomic: it runs the callback on a copy under
-// the stripe lock and stores the result (release). Tombstones are not reused in place: a
-// reader holding an older control snapshot may still read a tombstone's key and value, so
-// a slot that has shown a key keeps it until the table is rebuilt (grow() rebuilds at the
-// same size when the budget runs out and most used slots are tombstones).
+// the stripe lock and stores the result (release). A tombstone is taken again only by the
+// key it held (a reader holding an older control snapshot may still read its key and
+// value, so a slot that has shown a key keeps it until the table is rebuilt; grow()
+// rebuilds at the same size when the budget runs out and most used slots are tombstones).
 //
 // Readers
 // -------
@@ -65,12 +68,18 @@
 //     decided safely, so a group that once filled up never shows an empty slot again before
 //     the next resize, and a lookup may stop at the first group with an empty slot.
 // (2) Claims of empty slots are limited to max_load = 7/8 of the slots (tombstones and busy
-//     slots are not empty; with inline slots every insert claims an empty slot, with nodes
-//     an insert may take a tombstone instead, at no cost), so every probe meets an empty
-//     slot. The budget is kept per
-//     stripe (no shared counter on the write path); a stripe refills from a shared pool in
-//     chunks, and an empty pool means: resize (double, or rebuild at the same size when
-//     tombstones are at least half of the load).
+//     slots are not empty; with inline slots an insert claims an empty slot unless it takes
+//     back its own key's tombstone, with nodes it may take any tombstone instead, at no
+//     cost), so every probe meets an empty slot. The budget is kept per stripe (no shared
+//     counter on the write path); a stripe refills from a shared pool in chunks, and an
+//     empty pool means: resize (double, or rebuild at the same size when tombstones are at
+//     least half of the load).
+// (3) Inline slots: a key has at most one slot in a table, for the table's whole life. It
+//     is placed in the first group of its probe sequence that has an empty slot; the groups
+//     before it never regain one (1), so a later search for the key reaches that group before
+//     it can stop, sees the key's tombstone if it was erased, and takes it back
+//     (claim_and_store). So for_each, which visits each slot of one table once, never shows
+//     a key twice, even one erased and inserted again during the walk.
 //
 // Values (node storage): three policies, chosen at compile time from T
 // ---------------------------------------------------------------------
@@ -129,7 +138,7 @@ constexpr value_policy value_policy_for() {
 //  - inline_slots: Key and T trivially copyable, default constructible, and each a lock-free
 //    std::atomic (at most 8 bytes): key and value sit in the table's slot array itself. No
 //    allocation per insert, no pointer to follow on a hit, nothing to retire on erase.
-//    A slot is never reused in place, so readers need no validation (see below).
+//    A slot is never given to another key, so readers need no validation (see below).
 //  - nodes: everything else (strings, move-only or large values): slots hold pointers to
 //    nodes, with the value policies above.
 enum class storage_policy { inline_slots, nodes };
@@ -198,24 +207,33 @@ class concurrent_table {
   static_assert(node_traits::is_always_equal::value,
                 "concurrent_hash_map needs a stateless (always-equal) allocator");
 
-  struct node_group {
-    std::atomic<std::uint64_t> ctrl[2];
-    std::atomic<node*> slots[group_width];
-  };
-  // Inline slots: the entries themselves. A slot goes empty -> busy (claimed by a writer)
-  // -> tagged (key and value stored, then published by the tag) -> deleted, and stays a
-  // tombstone until the table is rebuilt: it is never reused in place (see claim_and_store),
+  // A slot. Nodes: a pointer to the entry. Inline slots: the entry itself; a slot goes
+  // empty -> busy (claimed by a writer) -> tagged (key and value stored, then published by
+  // the tag) -> deleted, and is taken again only by the key it held (see claim_and_store),
   // so a slot that has shown a tag keeps that key for the life of the table.
-  struct inline_group {
-    std::atomic<std::uint64_t> ctrl[2];
-    node slots[group_width];
-  };
-  using group_block = std::conditional_t<inline_storage, inline_group, node_group>;
+  using slot_type = std::conditional_t<inline_storage, node, std::atomic<node*>>;
 
+  // Group gi of a table: its 16 control bytes (two atomic words) and its 16 slots. The
+  // control words of all groups sit together in one array and the slots in another (as in
+  // absl and Boost's foa), so that a probe's first look, and nearly all of a miss, touch only
+  // the control array: 16 bytes a group, 1/17 of the table for u64 -> u64, which stays in
+  // cache far better than the slots (a hit costs one slot line on top).
+  struct group_ref {
+    std::atomic<std::uint64_t>* ctrl = nullptr;  // the group's 2 control words
+    slot_type* slots = nullptr;                  // its group_width slots
+  };
+
+  // One allocation: this header in the first cache line, then the control words of every
+  // group, then (from a cache-line boundary) the slots: a group's 16 slots fill whole lines
+  // (4 for u64 -> u64, 2 for node pointers).
   struct table {
     std::size_t group_mask;
-    group_block* groups;
+    std::atomic<std::uint64_t>* ctrl;  // 2 words per group
+    slot_type* slots;                  // group_width per group
     [[nodiscard]] std::size_t capacity() const noexcept { return (group_mask + 1) * group_width; }
+    [[nodiscard]] group_ref group_at(std::size_t gi) const noexcept {
+      return group_ref{ctrl + 2 * gi, slots + gi * group_width};
+    }
   };
 
   struct alignas(cache_line_size) stripe {
@@ -334,7 +352,7 @@ class concurrent_table {
       for (; n < batch && first != last; ++n, ++first) {
         keys[b][n] = first;
         hashes[b][n] = hash_(*first);
-        prefetch(&t->groups[(hashes[b][n] >> 7) & t->group_mask]);
+        prefetch(t->group_at((hashes[b][n] >> 7) & t->group_mask).ctrl);
       }
       count[b] = n;
     };
@@ -342,7 +360,7 @@ class concurrent_table {
     hash_and_prefetch(cur);
     while (count[cur] != 0) {
       for (std::size_t i = 0; i < count[cur]; ++i) {
-        const group_block& g = t->groups[(hashes[cur][i] >> 7) & t->group_mask];
+        const group_ref g = t->group_at((hashes[cur][i] >> 7) & t->group_mask);
         const bit_mask m = load_group_relaxed(g).match(tag_of(hashes[cur][i]));
         if (m.any()) prefetch(&g.slots[m.lowest()]);
       }
@@ -372,11 +390,11 @@ class concurrent_table {
       for (; n < batch && first != last; ++n, ++first) {
         keys[n] = first;
         hashes[n] = hash_(*first);
-        prefetch(&t->groups[(hashes[n] >> 7) & t->group_mask]);
+        prefetch(t->group_at((hashes[n] >> 7) & t->group_mask).ctrl);
       }
       for (std::size_t i = 0; i < n; ++i) {
         // Prefetch the first candidate node of each home group.
-        const group_block& g = t->groups[(hashes[i] >> 7) & t->group_mask];
+        const group_ref g = t->group_at((hashes[i] >> 7) & t->group_mask);
         const bit_mask m = load_group(g).match(tag_of(hashes[i]));
         if (m.any()) prefetch(load_node(g.slots[m.lowest()]));
       }
@@ -421,7 +439,7 @@ class concurrent_table {
     auto pin = epoch_domain::global().pin();
     const table* t = table_.load(std::memory_order_acquire);
     for (std::size_t gi = 0; gi <= t->group_mask; ++gi) {
-      const group_block& g = t->groups[gi];
+      const group_ref g = t->group_at(gi);
       for (unsigned i : load_group(g).match_full()) {
         node* n = load_node(g.slots[i]);
         if (n == nullptr || n->birth >= born_before[stripe_index(n->hash)]) continue;
@@ -471,14 +489,14 @@ class concurrent_table {
 
   // Where a writer found its key: the slot holding key's node, or n == nullptr if absent.
   struct position {
-    group_block* g = nullptr;
+    group_ref g;
     unsigned slot = 0;
     node* n = nullptr;
     std::size_t hash = 0;
     stripe* s = nullptr;
     // Inline slots, key absent: a tombstone that held this same key, if the search met one
     // (claim_and_store reuses it; see there).
-    group_block* tomb = nullptr;
+    group_ref tomb;  // tomb.ctrl == nullptr: none
     unsigned tomb_slot = 0;
   };
 
@@ -612,10 +630,10 @@ class concurrent_table {
   // that sees the tag and a null slot skips it, as for a busy slot.)
   void erase(position& p) {
     if constexpr (inline_storage) {
-      // Only the control byte changes (to a tombstone, which is never reused in place): the
+      // Only the control byte changes (to a tombstone, which only this key may take again): the
       // key and value stay, so a reader that saw the tag before reads them whole. A CAS on
       // the word, since writers of other stripes may change its other bytes.
-      set_ctrl(*p.g, p.slot, tag_of(p.hash), ctrl_deleted);
+      set_ctrl(p.g, p.slot, tag_of(p.hash), ctrl_deleted);
       p.s->size.store(p.s->size.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
       p.n = nullptr;
     } else {
@@ -625,8 +643,8 @@ class concurrent_table {
 
  private:
   void erase_node(position& p) {
-    p.g->slots[p.slot].store(nullptr, std::memory_order_release);
-    set_ctrl(*p.g, p.slot, tag_of(p.hash), ctrl_deleted);
+    p.g.slots[p.slot].store(nullptr, std::memory_order_release);
+    set_ctrl(p.g, p.slot, tag_of(p.hash), ctrl_deleted);
     retire_node(p.n);
     p.s->size.store(p.s->size.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     p.n = nullptr;
@@ -644,7 +662,7 @@ class concurrent_table {
       for (std::size_t gi = 0; gi <= t->group_mask; ++gi) {
         Key keys[group_width];
         T values[group_width];
-        const unsigned n = snapshot_group(t->groups[gi], keys, values);
+        const unsigned n = snapshot_group(t->group_at(gi), keys, values);
         for (unsigned j = 0; j < n; ++j) {
           erased += write(keys[j], false, [&](position& p) -> size_type {
             if (p.n == nullptr) return 0;  // erased meanwhile
@@ -660,7 +678,7 @@ class concurrent_table {
     } else {
       for (std::size_t gi = 0; gi <= t->group_mask; ++gi) {
         for (unsigned i = 0; i < group_width; ++i) {
-          node* n = load_node(t->groups[gi].slots[i]);
+          node* n = load_node(t->group_at(gi).slots[i]);
           if (n == nullptr) continue;
           // Through the common write path, which finds the key in the current table.
           erased += write(n->key, false, [&](position& p) -> size_type {
@@ -715,7 +733,7 @@ class concurrent_table {
   }
   static size_type checked_groups_for(size_type n) {
     constexpr size_type max_groups =
-        std::bit_floor(static_cast<size_type>(PTRDIFF_MAX) / sizeof(group_block) / 2);
+        std::bit_floor(static_cast<size_type>(PTRDIFF_MAX) / bytes_per_group / 2);
     const size_type groups = groups_for(n, max_groups);
     if (groups == 0) {
       throw std::length_error("cmap: a table of " + std::to_string(n) +
@@ -725,37 +743,53 @@ class concurrent_table {
   }
 
   // ---- tables and nodes -----------------------------------------------------------------
-  // One allocation through the allocator: block 0 holds the table header, blocks 1.. the
-  // groups (a header is far smaller than a group).
-  using block_alloc = typename std::allocator_traits<Allocator>::template rebind_alloc<group_block>;
-  using block_traits = std::allocator_traits<block_alloc>;
-  static_assert(sizeof(table) <= sizeof(group_block));
+  // A table is allocated through the allocator in cache lines (see table for the layout).
+  struct alignas(cache_line_size) table_line {
+    std::byte bytes[cache_line_size];
+  };
+  using line_alloc = typename std::allocator_traits<Allocator>::template rebind_alloc<table_line>;
+  using line_traits = std::allocator_traits<line_alloc>;
+  static constexpr size_type ctrl_bytes_per_group = 2 * sizeof(std::uint64_t);
+  static constexpr size_type slot_bytes_per_group = group_width * sizeof(slot_type);
+  static constexpr size_type bytes_per_group = ctrl_bytes_per_group + slot_bytes_per_group;
+  static_assert(sizeof(table) <= cache_line_size);
+  static_assert(cache_line_size % alignof(slot_type) == 0);
+
+  static constexpr size_type lines_for(size_type bytes) noexcept {
+    return (bytes + cache_line_size - 1) / cache_line_size;
+  }
+  // Lines of a table of `groups` groups: header, control words, slots.
+  static constexpr size_type table_lines(size_type groups) noexcept {
+    return 1 + lines_for(groups * ctrl_bytes_per_group) + lines_for(groups * slot_bytes_per_group);
+  }
 
   static table* new_table(size_type groups) {
-    block_alloc a;
-    group_block* blocks = block_traits::allocate(a, groups + 1);
-    // The blocks are plain storage of trivially destructible atomics: construct them
-    // directly (no exception can occur past the allocation).
-    auto* t = ::new (static_cast<void*>(blocks)) table{groups - 1, nullptr};
-    t->groups = blocks + 1;
-    for (size_type i = 0; i < groups; ++i) {
-      group_block* g = ::new (static_cast<void*>(blocks + 1 + i)) group_block;
-      g->ctrl[0].store(empty_word, std::memory_order_relaxed);
-      g->ctrl[1].store(empty_word, std::memory_order_relaxed);
-      if constexpr (!inline_storage) {
-        for (auto& slot : g->slots) slot.store(nullptr, std::memory_order_relaxed);
-      }
+    line_alloc a;
+    table_line* lines = line_traits::allocate(a, table_lines(groups));
+    // Plain storage for trivially destructible atomics: construct them directly (no
+    // exception can occur past the allocation).
+    std::byte* const base = reinterpret_cast<std::byte*>(std::to_address(lines));
+    auto* ctrl = reinterpret_cast<std::atomic<std::uint64_t>*>(base + cache_line_size);
+    std::byte* const slot_bytes =
+        base + cache_line_size * (1 + lines_for(groups * ctrl_bytes_per_group));
+    for (size_type i = 0; i < 2 * groups; ++i) {
+      ::new (static_cast<void*>(ctrl + i)) std::atomic<std::uint64_t>(empty_word);
     }
-    return t;
+    auto* slots = reinterpret_cast<slot_type*>(slot_bytes);
+    for (size_type i = 0; i < groups * group_width; ++i) {
+      // Node pointers start null. Inline slots are read only once a tag publishes them, but
+      // are still constructed (zeroed) so that every atomic the table holds is an object.
+      ::new (static_cast<void*>(slots + i)) slot_type();
+    }
+    return ::new (static_cast<void*>(base)) table{groups - 1, ctrl, slots};
   }
   static void delete_table(void* p, void*) {
     auto* t = static_cast<table*>(p);
-    const size_type groups = t->group_mask + 1;
-    block_alloc a;
-    block_traits::deallocate(a, reinterpret_cast<group_block*>(t), groups + 1);
+    line_alloc a;
+    line_traits::deallocate(a, reinterpret_cast<table_line*>(t), table_lines(t->group_mask + 1));
   }
   static size_type table_bytes_of(const table* t) noexcept {
-    return (t->group_mask + 2) * sizeof(group_block);
+    return table_lines(t->group_mask + 1) * cache_line_size;
   }
   void retire_table(table* t) { epoch_domain::global().retire(t, &delete_table, nullptr, this); }
 
@@ -782,7 +816,7 @@ class concurrent_table {
   // Swaps fresh into p's slot (same key, same tag) and retires the old node.
   void replace_node(position& p, node* fresh) {
     // release: fresh's construction is visible to a reader that loads it (acquire).
-    p.g->slots[p.slot].store(fresh, std::memory_order_release);
+    p.g.slots[p.slot].store(fresh, std::memory_order_release);
     retire_node(p.n);
     p.n = fresh;
   }
@@ -801,8 +835,9 @@ class concurrent_table {
   template <class F>
   static void for_each_node_of(table* t, F&& f) {
     for (size_type gi = 0; gi <= t->group_mask; ++gi) {
-      for (auto& slot : t->groups[gi].slots) {
-        if (node* n = slot.load(std::memory_order_relaxed)) f(n);
+      const group_ref g = t->group_at(gi);
+      for (unsigned i = 0; i < group_width; ++i) {
+        if (node* n = g.slots[i].load(std::memory_order_relaxed)) f(n);
       }
     }
   }
@@ -818,7 +853,7 @@ class concurrent_table {
   // ---- control words ----------------------------------------------------------------------
   // acquire: pairs with the release CAS that published a tag (set_ctrl), so a reader that
   // sees the tag also sees the node stored before it.
-  static group load_group(const group_block& g) noexcept {
+  static group load_group(group_ref g) noexcept {
     return group(g.ctrl[0].load(std::memory_order_acquire),
                  g.ctrl[1].load(std::memory_order_acquire));
   }
@@ -831,7 +866,7 @@ class concurrent_table {
   // on the word, since writers of other stripes may change its other bytes meanwhile.
   // acq_rel: release publishes the slot store made before (see load_group); acquire orders
   // a claim before the claimer's later stores.
-  static bool set_ctrl(group_block& g, unsigned i, ctrl_t from, ctrl_t to) noexcept {
+  static bool set_ctrl(group_ref g, unsigned i, ctrl_t from, ctrl_t to) noexcept {
     std::atomic<std::uint64_t>& word = g.ctrl[i / 8];
     const unsigned shift = 8 * (i % 8);
     std::uint64_t w = word.load(std::memory_order_relaxed);
@@ -860,7 +895,7 @@ class concurrent_table {
 
   // Control bytes read by a writer holding every stripe lock (nothing changes them then),
   // or only as a prefetch hint (visit_bulk): relaxed.
-  static group load_group_relaxed(const group_block& g) noexcept {
+  static group load_group_relaxed(group_ref g) noexcept {
     return group(g.ctrl[0].load(std::memory_order_relaxed),
                  g.ctrl[1].load(std::memory_order_relaxed));
   }
@@ -872,7 +907,7 @@ class concurrent_table {
   // store must not return it. If the tag is still (or again) there, the value read is one
   // the key had during the read; if not, the key was erased during the read, and "absent"
   // is a correct answer for that moment.
-  static bool still_tagged(const group_block& g, unsigned i, ctrl_t tag) noexcept {
+  static bool still_tagged(group_ref g, unsigned i, ctrl_t tag) noexcept {
     return byte_of(g.ctrl[i / 8].load(std::memory_order_acquire), i) == tag;
   }
 
@@ -880,7 +915,7 @@ class concurrent_table {
   // *value_out (either may be null). No lock, no retry, nothing to wait for: the control
   // bytes are loaded with acquire, so a tag comes with the key and value stored before it
   // (claim_and_store); a tagged slot's key never changes while the table lives (slots are
-  // not reused in place), so key and value read one after the other belong together; and
+  // never given to another key), so key and value read one after the other belong together; and
   // the value is one atomic, which updates replace whole.
   template <class K>
   bool lookup_inline(const table* t, const K& key, std::size_t h, Key* key_out,
@@ -888,7 +923,7 @@ class concurrent_table {
     const ctrl_t tag = tag_of(h);
     std::size_t gi = (h >> 7) & t->group_mask;
     for (std::size_t stride = 1;; gi = (gi + stride++) & t->group_mask) {
-      const group_block& g = t->groups[gi];
+      const group_ref g = t->group_at(gi);
       const group c = load_group(g);
       for (unsigned i : c.match(tag)) {
         const Key k = g.slots[i].key.load(std::memory_order_relaxed);
@@ -908,7 +943,7 @@ class concurrent_table {
 
   // Copies the entries of g into keys/values; returns how many. Each key comes with a value
   // it had during the call (see lookup_inline); an entry erased meanwhile may be included.
-  static unsigned snapshot_group(const group_block& g, Key* keys, T* values) noexcept {
+  static unsigned snapshot_group(group_ref g, Key* keys, T* values) noexcept {
     unsigned n = 0;
     // acquire, as load_group.
     const std::uint64_t words[2] = {g.ctrl[0].load(std::memory_order_acquire),
@@ -922,10 +957,10 @@ class concurrent_table {
   }
 
   // for_each over inline slots: group by group, on copies (f runs with nothing held). An entry
-  // present for the whole walk is in the same slot all along (entries move only when the table is
-  // replaced, and the walk keeps the table it started with), so it is seen exactly once. Unlike the
-  // node storage, there is no birth stamp: a key erased behind the walk and inserted again ahead of
-  // it is a new entry and may be seen again.
+  // present for the whole walk is in the same slot all along (entries move only when the table
+  // is replaced, and the walk keeps the table it started with), so it is seen exactly once; and
+  // a key has only one slot in the table (invariant (3)), so no key is seen twice, even one
+  // erased and inserted again during the walk (no birth stamp needed, unlike nodes).
   template <class F>
   void for_each_inline(F& f) const {
     auto pin = epoch_domain::global().pin();
@@ -933,7 +968,7 @@ class concurrent_table {
     Key keys[group_width];
     T values[group_width];
     for (std::size_t gi = 0; gi <= t->group_mask; ++gi) {
-      const unsigned n = snapshot_group(t->groups[gi], keys, values);
+      const unsigned n = snapshot_group(t->group_at(gi), keys, values);
       for (unsigned j = 0; j < n; ++j) {
         if (!invoke_continue(f, std::as_const(keys[j]), std::as_const(values[j]))) return;
       }
@@ -949,13 +984,13 @@ class concurrent_table {
   // (at the same size when mostly tombstones) once the budget runs out. As
   // claim_and_publish: the caller holds the stripe lock and a unit of its budget.
   void claim_and_store(table* t, position& p, const Key& key, const T& value) {
-    if (p.tomb != nullptr) {
+    if (p.tomb.ctrl != nullptr) {
       // The tombstone of this same key: its key field already holds key, so only the value
       // changes, and a reader that still holds an old snapshot of the tag reads this key
       // with a value it had (see lookup_inline's re-check). No budget: no empty slot used.
       // The CAS cannot fail (only this stripe reuses this key's tombstones); it is a CAS
       // because writers of other stripes may change the word's other bytes.
-      group_block& g = *p.tomb;
+      const group_ref g = p.tomb;
       const unsigned i = p.tomb_slot;
       [[maybe_unused]] const bool claimed = set_ctrl(g, i, ctrl_deleted, ctrl_busy);
       assert(claimed);
@@ -963,14 +998,14 @@ class concurrent_table {
       // busy or later, never the tag from before the erase (still_tagged relies on it).
       g.slots[i].value.store(value, std::memory_order_release);
       set_ctrl(g, i, ctrl_busy, tag_of(p.hash));  // release: publishes the value
-      p.g = &g;
+      p.g = g;
       p.slot = i;
       p.n = &g.slots[i];
       return;
     }
     std::size_t gi = (p.hash >> 7) & t->group_mask;
     for (std::size_t stride = 1;; gi = (gi + stride++) & t->group_mask) {
-      group_block& g = t->groups[gi];
+      const group_ref g = t->group_at(gi);
       for (;;) {
         const bit_mask empty = load_group(g).match_empty();
         if (!empty.any()) break;  // no empty slot left: next group
@@ -980,7 +1015,7 @@ class concurrent_table {
         g.slots[i].value.store(value, std::memory_order_relaxed);
         set_ctrl(g, i, ctrl_busy, tag_of(p.hash));  // release: publishes key and value
         --p.s->budget;
-        p.g = &g;
+        p.g = g;
         p.slot = i;
         p.n = &g.slots[i];
         return;
@@ -1003,7 +1038,7 @@ class concurrent_table {
     const ctrl_t tag = tag_of(h);
     std::size_t gi = (h >> 7) & t->group_mask;
     for (std::size_t stride = 1;; gi = (gi + stride++) & t->group_mask) {
-      const group_block& g = t->groups[gi];
+      const group_ref g = t->group_at(gi);
       const group v = load_group(g);
       for (unsigned i : v.match(tag)) {
         node* n = load_node(g.slots[i]);
@@ -1021,22 +1056,22 @@ class concurrent_table {
   position find_position(table* t, const K& key, std::size_t h, bool want_tomb = false) const {
     const ctrl_t tag = tag_of(h);
     std::size_t gi = (h >> 7) & t->group_mask;
-    group_block* tomb = nullptr;
+    group_ref tomb;
     unsigned tomb_slot = 0;
     for (std::size_t stride = 1;; gi = (gi + stride++) & t->group_mask) {
-      group_block& g = t->groups[gi];
+      const group_ref g = t->group_at(gi);
       const group v = load_group(g);
       if constexpr (inline_storage) {
         for (unsigned i : v.match(tag)) {
           if (eq_(g.slots[i].key.load(std::memory_order_relaxed), key))
-            return position{&g, i, &g.slots[i], h};
+            return position{g, i, &g.slots[i], h, nullptr, group_ref{}, 0};
         }
         // A tombstone's key stays (slots are reused only for the key they held), so it can
         // be compared; only this stripe's writers reuse it.
-        if (want_tomb && tomb == nullptr) {
+        if (want_tomb && tomb.ctrl == nullptr) {
           for (unsigned i : v.match_deleted()) {
             if (eq_(g.slots[i].key.load(std::memory_order_relaxed), key)) {
-              tomb = &g;
+              tomb = g;
               tomb_slot = i;
               break;
             }
@@ -1045,14 +1080,12 @@ class concurrent_table {
       } else {
         for (unsigned i : v.match(tag)) {
           node* n = load_node(g.slots[i]);
-          if (n != nullptr && n->hash == h && eq_(n->key, key)) return position{&g, i, n, h};
+          if (n != nullptr && n->hash == h && eq_(n->key, key))
+            return position{g, i, n, h, nullptr, group_ref{}, 0};
         }
       }
       if (v.match_empty().any()) {
-        position p{nullptr, 0, nullptr, h};
-        p.tomb = tomb;
-        p.tomb_slot = tomb_slot;
-        return p;
+        return position{group_ref{}, 0, nullptr, h, nullptr, tomb, tomb_slot};
       }
     }
   }
@@ -1064,7 +1097,7 @@ class concurrent_table {
     const ctrl_t tag = tag_of(n->hash);
     std::size_t gi = (n->hash >> 7) & t->group_mask;
     for (std::size_t stride = 1;; gi = (gi + stride++) & t->group_mask) {
-      group_block& g = t->groups[gi];
+      const group_ref g = t->group_at(gi);
       for (;;) {
         const group v = load_group(g);
         const bit_mask deleted = v.match_deleted();
@@ -1138,11 +1171,11 @@ class concurrent_table {
     if constexpr (inline_storage) {
       try {
         for (size_type gi = 0; gi <= old->group_mask; ++gi) {
-          const group_block& og = old->groups[gi];
+          const group_ref og = old->group_at(gi);
           for (unsigned i : load_group_relaxed(og).match_full()) {
             const Key k = og.slots[i].key.load(std::memory_order_relaxed);
             const std::size_t h = hash_(k);  // may throw: then fresh is dropped
-            place_private(fresh, h, [&](group_block& g, unsigned j) {
+            place_private(fresh, h, [&](group_ref g, unsigned j) {
               g.slots[j].key.store(k, std::memory_order_relaxed);
               g.slots[j].value.store(og.slots[i].value.load(std::memory_order_relaxed),
                                      std::memory_order_relaxed);
@@ -1156,7 +1189,7 @@ class concurrent_table {
       }
     } else {
       for_each_node_of(old, [&](node* n) {
-        place_private(fresh, n->hash, [n](group_block& g, unsigned i) {
+        place_private(fresh, n->hash, [n](group_ref g, unsigned i) {
           g.slots[i].store(n, std::memory_order_relaxed);
         });
         ++live;
@@ -1171,7 +1204,7 @@ class concurrent_table {
   static void place_private(table* fresh, std::size_t h, Store&& store) {
     std::size_t gi = (h >> 7) & fresh->group_mask;
     for (std::size_t stride = 1;; gi = (gi + stride++) & fresh->group_mask) {
-      group_block& g = fresh->groups[gi];
+      const group_ref g = fresh->group_at(gi);
       const bit_mask empty = load_group_relaxed(g).match_empty();
       if (!empty.any()) continue;
       const unsigned i = empty.lowest();
