@@ -6,10 +6,10 @@
 // hot key read by every core costs no cache-line ping-pong, and a reader never waits for
 // any writer, not even one the OS descheduled in the middle of a write. Writers lock a
 // stripe of keys (not the map), and growth happens while readers read on.
-// Consider instead: read_mostly_map (the same engine, always with nodes: for_each never
-// shows a key twice, even one erased and inserted again during the walk); locked_map, for compound
-// multi-key updates under one lock; a single-threaded map (or checked_map) when only one thread
-// uses it at a time.
+// Consider instead: read_mostly_map (the same engine and calls, with sync.Map's names
+// documented, for copyable values only: its for_each callbacks never take a lock);
+// locked_map, for compound multi-key updates under one lock; a single-threaded map (or checked_map)
+// when only one thread uses it at a time.
 //
 // Guarantees
 //  - Single-key calls are linearizable.
@@ -20,9 +20,10 @@
 //  - Writers of the same key are serialised by its stripe's lock; writers of different
 //    stripes run in parallel. Growth takes every stripe lock for the copy of the slot
 //    pointers (entries never move) but never stops readers, who keep finding every entry.
-//  - for_each is weakly consistent: an entry present for the whole walk is seen exactly once.
-//    With node storage no key is seen twice either; with inline slots a key erased behind
-//    the walk and inserted again ahead of it may be seen again (as the new entry).
+//  - for_each is weakly consistent: an entry present for the whole walk is seen exactly once,
+//    and no key is seen twice, even one erased and inserted again during the walk (inline
+//    slots: a key keeps one slot for the life of a table; nodes: entries inserted after the
+//    walk began are skipped).
 //  - erase leaves a tombstone; tombstones are dropped when the table is rebuilt (at the same
 //    size when they make up half the load), so erase-heavy use does not grow the table.
 //  - Memory of erased or replaced entries is freed once no reader can hold it (epoch-based
@@ -87,8 +88,8 @@ namespace cmap {
 namespace detail {
 
 // The class body of concurrent_hash_map, with the engine's storage as a parameter:
-// concurrent_hash_map takes the storage the engine would choose (inline slots where they fit),
-// read_mostly_map always takes nodes.
+// concurrent_hash_map and read_mostly_map both take the storage the engine would choose
+// (inline slots where they fit).
 template <class Key, class T, class Hash, class KeyEqual, class Allocator, storage_policy Storage>
 class concurrent_map_facade
     : public common_surface<concurrent_map_facade<Key, T, Hash, KeyEqual, Allocator, Storage>, Key,

@@ -19,12 +19,14 @@
 // takes one stripe lock out of many, never a map-wide one, and no operation copies the map
 // (growth copies slot pointers under the stripe locks while readers read on; call reserve()
 // first where even that pause matters).
-// The one policy that differs from concurrent_hash_map: entries always live in nodes, even
-// where concurrent_hash_map would store small trivially copyable entries inline in its slots.
-// Nodes carry an insertion stamp, which is what lets for_each keep Go's "no key is visited
-// more than once" while f erases and re-inserts keys. The price: one pointer to follow per
-// hit and one allocation per insert, so concurrent_hash_map is faster on u64 -> u64 style
-// entries.
+// It differs from concurrent_hash_map only in what it accepts: copyable T, so that no reader
+// ever takes a lock (the sync.Map operations below are the common surface's, which both
+// maps offer). The storage is the engine's
+// choice, as for concurrent_hash_map: small trivially copyable entries (u64 -> u64) live
+// inline in the slots (no node, no pointer to follow on a hit: the reads sync.Map is for
+// at the speed of concurrent_hash_map's), others in nodes. Both keep Go's "no key is
+// visited more than once" while f erases and re-inserts keys: a key keeps one slot for
+// the life of a table (inline), or carries an insertion stamp (nodes).
 //
 // Operations, with their sync.Map names (semantics as in Go, values returned by copy):
 //   find(k)                  Load              -> std::optional<T> (empty: not present)
@@ -43,7 +45,7 @@
 // Guarantees: those of concurrent_hash_map (single-key calls linearizable; readers never
 // block and are never blocked, not even by a writer the OS descheduled mid-write; for_each
 // weakly consistent, each key seen at most once, and it holds no lock, so f may call any
-// method of the map). Costs: those of concurrent_hash_map's node storage (its header).
+// method of the map). Costs: those of concurrent_hash_map (its header).
 
 #include <functional>
 #include <memory>
@@ -62,9 +64,9 @@ template <class Key, class T, class Hash = cmap::hash<Key>, class KeyEqual = std
 // (use concurrent_hash_map for move-only values).
 requires std::is_copy_constructible_v<T>
 class read_mostly_map : public detail::concurrent_map_facade<Key, T, Hash, KeyEqual, Allocator,
-                                                             detail::storage_policy::nodes> {
+                                                             detail::storage_policy_for<Key, T>()> {
   using base = detail::concurrent_map_facade<Key, T, Hash, KeyEqual, Allocator,
-                                             detail::storage_policy::nodes>;
+                                             detail::storage_policy_for<Key, T>()>;
 
  public:
   using base::base;
