@@ -61,9 +61,10 @@
 // store (inline, atomic values) or a node swap (other copyable values). Erase: the stripe
 // lock and a CAS on a control word (plus a retire of the node with nodes). size(): takes
 // every stripe lock (O(stripes)).
-// Memory: inline slots, sizeof(Key) + sizeof(T) + 1 bytes per slot (17 for u64 -> u64)
-// at a load of 7/16 to 7/8; nodes, 9 bytes per slot (a pointer and a control byte) plus one
-// node per entry (hash, birth, key, value, rounded up by the allocator).
+// Memory: groups of 15 slots and 16 control bytes; inline slots, sizeof(Key) + sizeof(T)
+// bytes per slot plus the control bytes (256 bytes per group, 17.1 per slot, for u64 -> u64)
+// at a load of 7/16 to 7/8; nodes, 9.1 bytes per slot (a pointer and the control bytes) plus
+// one node per entry (hash, birth, key, value, rounded up by the allocator).
 //
 // The allocator must be stateless (std::allocator, or any with is_always_equal): retired
 // entries are freed later, on whichever thread collects them.

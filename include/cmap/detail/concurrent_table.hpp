@@ -4,17 +4,17 @@
 //
 // Layout: two storages, chosen at compile time from Key and T (storage_policy_for)
 // ---------------------------------------------------------------------------------
-// The table is a power-of-two number of groups. A group has 16 control bytes (in two
-// atomic 64-bit words, so they can be read and changed atomically) and 16 slots; the control
-// words of all groups form one array and the slots another (see table), so probes and misses
-// read mostly the small control array. Control bytes are those of group.hpp (empty, deleted,
-// or the 7-bit tag of the key's hash).
+// The table is a power-of-two array of groups. A group has 16 control bytes (in two atomic
+// 64-bit words, so they can be read and changed atomically) and 15 slots: bytes 0..14 are
+// the slots' control bytes, those of group.hpp (empty, deleted, or the 7-bit tag of the
+// key's hash), byte 15 holds 8 overflow bits (invariant (1)). A u64 -> u64 group is exactly
+// 4 cache lines, on a line boundary (see group_block).
 //  - nodes (any Key and T): each slot is an atomic pointer to a node {hash, birth, key,
 //    value}. Nodes are allocated one by one and never move: a resize copies pointers, not
 //    entries. ctrl_busy marks a slot claimed by a writer that has not published its node.
 //  - inline_slots (Key and T trivially copyable, each a lock-free atomic of at most 8
 //    bytes, e.g. u64 -> u64): each slot holds the key and the value themselves, as two
-//    atomics. 16 + 1 bytes per slot for u64 -> u64; no allocation per insert, no pointer to
+//    atomics. 256 / 15 bytes per slot for u64 -> u64; no allocation per insert, no pointer to
 //    follow on a hit, nothing to retire on erase. A slot is never given to another key
 //    before the table is rebuilt (below).
 //
@@ -45,7 +45,7 @@
 // -------
 // A reader pins the epoch (epoch.hpp), loads the table pointer, probes groups: for each
 // control byte equal to the tag it compares the slot's key (nodes: loads the node first);
-// it stops at a group with an empty byte. It writes only its own epoch record.
+// it stops at a group without its hash's overflow bit. It writes only its own epoch record.
 //   - Inline slots: the reader loads the control words (acquire), then a matching slot's key
 //     and, on a hit, its value (acquire). Key and value read one after the other belong
 //     together because the slot is never reused for another key while this table lives
@@ -63,21 +63,24 @@
 //
 // Invariants
 // ----------
-// (1) Erase writes a tombstone, never "empty": with writers of other stripes claiming slots
-//     in the same group at the same time, "this group still has an empty slot" cannot be
-//     decided safely, so a group that once filled up never shows an empty slot again before
-//     the next resize, and a lookup may stop at the first group with an empty slot.
+// (1) Overflow bits (as in Boost's foa): an insert that finds no slot it may claim in a
+//     group sets that group's overflow bit for its hash (1 of 8, overflow_bit) before it
+//     goes on to the next group; bits are cleared only by building a new table. So every key
+//     sits in its home group or past groups that carry its bit, and a lookup stops at the
+//     first group of its probe sequence without its bit: a miss usually reads one group, at
+//     any load. Erase writes a tombstone, never "empty" (a group never regains an empty slot
+//     before the next rebuild, which invariant (3) and the budget (2) rely on).
 // (2) Claims of empty slots are limited to max_load = 7/8 of the slots (tombstones and busy
 //     slots are not empty; with inline slots an insert claims an empty slot unless it takes
 //     back its own key's tombstone, with nodes it may take any tombstone instead, at no
-//     cost), so every probe meets an empty slot. The budget is kept per stripe (no shared
+//     cost), so every insert finds a slot. The budget is kept per stripe (no shared
 //     counter on the write path); a stripe refills from a shared pool in chunks, and an
 //     empty pool means: resize (double, or rebuild at the same size when tombstones are at
 //     least half of the load).
 // (3) Inline slots: a key has at most one slot in a table, for the table's whole life. It
-//     is placed in the first group of its probe sequence that has an empty slot; the groups
-//     before it never regain one (1), so a later search for the key reaches that group before
-//     it can stop, sees the key's tombstone if it was erased, and takes it back
+//     is placed in the first group of its probe sequence that has an empty slot, and the
+//     groups before it carry its overflow bit (1), so a later search for the key reaches that
+//     group before it can stop, sees the key's tombstone if it was erased, and takes it back
 //     (claim_and_store). So for_each, which visits each slot of one table once, never shows
 //     a key twice, even one erased and inserted again during the walk.
 //
@@ -213,28 +216,69 @@ class concurrent_table {
   // so a slot that has shown a tag keeps that key for the life of the table.
   using slot_type = std::conditional_t<inline_storage, node, std::atomic<node*>>;
 
-  // Group gi of a table: its 16 control bytes (two atomic words) and its 16 slots. The
-  // control words of all groups sit together in one array and the slots in another (as in
-  // absl and Boost's foa), so that a probe's first look, and nearly all of a miss, touch only
-  // the control array: 16 bytes a group, 1/17 of the table for u64 -> u64, which stays in
-  // cache far better than the slots (a hit costs one slot line on top).
+  // A group: 16 control bytes in two atomic words, then group_slots = 15 slots. Bytes 0..14
+  // are the slots' control bytes, byte 15 the group's overflow bits (invariant (1)). Fifteen
+  // slots make a u64 -> u64 group exactly 4 cache lines (16 + 15 * 16 bytes), allocated on a
+  // line boundary: the control words share a line with slots 0..2 and a hit touches at most
+  // one more line, in the same page (Boost's foa groups have the same shape). Groups of other
+  // sizes are packed.
+  static constexpr unsigned group_slots = 15;
+  static constexpr std::uint32_t slot_bits = (std::uint32_t{1} << group_slots) - 1;
+  static constexpr std::size_t group_bytes =
+      2 * sizeof(std::uint64_t) + group_slots * sizeof(slot_type);
+  struct alignas(group_bytes % cache_line_size == 0 ? cache_line_size
+                                                    : alignof(slot_type)) group_block {
+    std::atomic<std::uint64_t> ctrl[2];
+    slot_type slots[group_slots];
+  };
+  // Where a group is, for the code that reads or changes it.
   struct group_ref {
     std::atomic<std::uint64_t>* ctrl = nullptr;  // the group's 2 control words
-    slot_type* slots = nullptr;                  // its group_width slots
+    slot_type* slots = nullptr;                  // its group_slots slots
   };
 
-  // One allocation: this header in the first cache line, then the control words of every
-  // group, then (from a cache-line boundary) the slots: a group's 16 slots fill whole lines
-  // (4 for u64 -> u64, 2 for node pointers).
+  // One allocation: this header in the first cache line, then the groups.
   struct table {
     std::size_t group_mask;
-    std::atomic<std::uint64_t>* ctrl;  // 2 words per group
-    slot_type* slots;                  // group_width per group
-    [[nodiscard]] std::size_t capacity() const noexcept { return (group_mask + 1) * group_width; }
+    group_block* groups;
+    [[nodiscard]] std::size_t capacity() const noexcept { return (group_mask + 1) * group_slots; }
     [[nodiscard]] group_ref group_at(std::size_t gi) const noexcept {
-      return group_ref{ctrl + 2 * gi, slots + gi * group_width};
+      return group_ref{groups[gi].ctrl, groups[gi].slots};
     }
   };
+
+  // A snapshot of a group's control words: which slots hold a tag, are empty, deleted or
+  // full (bytes 0..14), and whether keys of a hash overflowed past it (byte 15).
+  class ctrl_snapshot {
+   public:
+    ctrl_snapshot(std::uint64_t low, std::uint64_t high) noexcept
+        : bytes_(low, high), overflow_(static_cast<std::uint8_t>(high >> 56)) {}
+    [[nodiscard]] bit_mask match(ctrl_t tag) const noexcept {
+      return bytes_.match(tag).masked(slot_bits);
+    }
+    [[nodiscard]] bit_mask match_empty() const noexcept {
+      return bytes_.match_empty().masked(slot_bits);
+    }
+    [[nodiscard]] bit_mask match_deleted() const noexcept {
+      return bytes_.match_deleted().masked(slot_bits);
+    }
+    [[nodiscard]] bit_mask match_full() const noexcept {
+      return bytes_.match_full().masked(slot_bits);
+    }
+    // Whether some key with hash h went on past this group (invariant (1)).
+    [[nodiscard]] bool overflowed(std::size_t h) const noexcept {
+      return (overflow_ & overflow_bit(h)) != 0;
+    }
+
+   private:
+    group bytes_;
+    std::uint8_t overflow_;
+  };
+  // The overflow bit of hash h: 1 of 8, from bits of the hash that pick neither the group
+  // nor the stripe (the tag's low bits).
+  static constexpr std::uint8_t overflow_bit(std::size_t h) noexcept {
+    return static_cast<std::uint8_t>(1u << (h & 7));
+  }
 
   struct alignas(cache_line_size) stripe {
     spin_lock lock;                    // stripes serialise writers only
@@ -244,7 +288,9 @@ class concurrent_table {
     std::size_t budget = 0;  // empty slots this stripe may still claim; under lock
   };
 
-  static constexpr std::size_t empty_word = 0x8080808080808080ULL;
+  // Control words of a fresh group: every slot empty, no overflow bit.
+  static constexpr std::uint64_t empty_word = 0x8080808080808080ULL;
+  static constexpr std::uint64_t empty_word_high = 0x0080808080808080ULL;
   static constexpr std::size_t budget_chunk = 32;
 
  public:
@@ -660,8 +706,8 @@ class concurrent_table {
     const table* t = table_.load(std::memory_order_acquire);
     if constexpr (inline_storage) {
       for (std::size_t gi = 0; gi <= t->group_mask; ++gi) {
-        Key keys[group_width];
-        T values[group_width];
+        Key keys[group_slots];
+        T values[group_slots];
         const unsigned n = snapshot_group(t->group_at(gi), keys, values);
         for (unsigned j = 0; j < n; ++j) {
           erased += write(keys[j], false, [&](position& p) -> size_type {
@@ -677,7 +723,7 @@ class concurrent_table {
       return erased;
     } else {
       for (std::size_t gi = 0; gi <= t->group_mask; ++gi) {
-        for (unsigned i = 0; i < group_width; ++i) {
+        for (unsigned i = 0; i < group_slots; ++i) {
           node* n = load_node(t->group_at(gi).slots[i]);
           if (n == nullptr) continue;
           // Through the common write path, which finds the key in the current table.
@@ -733,9 +779,11 @@ class concurrent_table {
   }
   static size_type checked_groups_for(size_type n) {
     constexpr size_type max_groups =
-        std::bit_floor(static_cast<size_type>(PTRDIFF_MAX) / bytes_per_group / 2);
-    const size_type groups = groups_for(n, max_groups);
-    if (groups == 0) {
+        std::bit_floor(static_cast<size_type>(PTRDIFF_MAX) / sizeof(group_block) / 2);
+    // The smallest power-of-two group count whose max_load holds n entries.
+    size_type groups = 1;
+    while (groups <= max_groups && max_load(groups * group_slots) < n) groups *= 2;
+    if (groups > max_groups) {
       throw std::length_error("cmap: a table of " + std::to_string(n) +
                               " entries exceeds the largest possible table");
     }
@@ -743,24 +791,20 @@ class concurrent_table {
   }
 
   // ---- tables and nodes -----------------------------------------------------------------
-  // A table is allocated through the allocator in cache lines (see table for the layout).
+  // A table is allocated through the allocator in cache lines: the header in the first,
+  // the groups from the second on.
   struct alignas(cache_line_size) table_line {
     std::byte bytes[cache_line_size];
   };
   using line_alloc = typename std::allocator_traits<Allocator>::template rebind_alloc<table_line>;
   using line_traits = std::allocator_traits<line_alloc>;
-  static constexpr size_type ctrl_bytes_per_group = 2 * sizeof(std::uint64_t);
-  static constexpr size_type slot_bytes_per_group = group_width * sizeof(slot_type);
-  static constexpr size_type bytes_per_group = ctrl_bytes_per_group + slot_bytes_per_group;
   static_assert(sizeof(table) <= cache_line_size);
-  static_assert(cache_line_size % alignof(slot_type) == 0);
+  static_assert(sizeof(group_block) == group_bytes);
+  static_assert(cache_line_size % alignof(group_block) == 0);
 
-  static constexpr size_type lines_for(size_type bytes) noexcept {
-    return (bytes + cache_line_size - 1) / cache_line_size;
-  }
-  // Lines of a table of `groups` groups: header, control words, slots.
+  // Lines of a table of `groups` groups.
   static constexpr size_type table_lines(size_type groups) noexcept {
-    return 1 + lines_for(groups * ctrl_bytes_per_group) + lines_for(groups * slot_bytes_per_group);
+    return 1 + (groups * sizeof(group_block) + cache_line_size - 1) / cache_line_size;
   }
 
   static table* new_table(size_type groups) {
@@ -769,19 +813,15 @@ class concurrent_table {
     // Plain storage for trivially destructible atomics: construct them directly (no
     // exception can occur past the allocation).
     std::byte* const base = reinterpret_cast<std::byte*>(std::to_address(lines));
-    auto* ctrl = reinterpret_cast<std::atomic<std::uint64_t>*>(base + cache_line_size);
-    std::byte* const slot_bytes =
-        base + cache_line_size * (1 + lines_for(groups * ctrl_bytes_per_group));
-    for (size_type i = 0; i < 2 * groups; ++i) {
-      ::new (static_cast<void*>(ctrl + i)) std::atomic<std::uint64_t>(empty_word);
-    }
-    auto* slots = reinterpret_cast<slot_type*>(slot_bytes);
-    for (size_type i = 0; i < groups * group_width; ++i) {
+    auto* blocks = reinterpret_cast<group_block*>(base + cache_line_size);
+    for (size_type i = 0; i < groups; ++i) {
       // Node pointers start null. Inline slots are read only once a tag publishes them, but
       // are still constructed (zeroed) so that every atomic the table holds is an object.
-      ::new (static_cast<void*>(slots + i)) slot_type();
+      group_block* g = ::new (static_cast<void*>(blocks + i)) group_block();
+      g->ctrl[0].store(empty_word, std::memory_order_relaxed);
+      g->ctrl[1].store(empty_word_high, std::memory_order_relaxed);
     }
-    return ::new (static_cast<void*>(base)) table{groups - 1, ctrl, slots};
+    return ::new (static_cast<void*>(base)) table{groups - 1, blocks};
   }
   static void delete_table(void* p, void*) {
     auto* t = static_cast<table*>(p);
@@ -836,12 +876,19 @@ class concurrent_table {
   static void for_each_node_of(table* t, F&& f) {
     for (size_type gi = 0; gi <= t->group_mask; ++gi) {
       const group_ref g = t->group_at(gi);
-      for (unsigned i = 0; i < group_width; ++i) {
+      for (unsigned i = 0; i < group_slots; ++i) {
         if (node* n = g.slots[i].load(std::memory_order_relaxed)) f(n);
       }
     }
   }
 
+  static void prefetch_for_write(const void* p) noexcept {
+#if defined(__GNUC__)
+    __builtin_prefetch(p, 1);
+#else
+    (void)p;
+#endif
+  }
   static void prefetch(const void* p) noexcept {
 #if defined(__GNUC__)
     __builtin_prefetch(p);
@@ -853,9 +900,9 @@ class concurrent_table {
   // ---- control words ----------------------------------------------------------------------
   // acquire: pairs with the release CAS that published a tag (set_ctrl), so a reader that
   // sees the tag also sees the node stored before it.
-  static group load_group(group_ref g) noexcept {
-    return group(g.ctrl[0].load(std::memory_order_acquire),
-                 g.ctrl[1].load(std::memory_order_acquire));
+  static ctrl_snapshot load_group(group_ref g) noexcept {
+    return ctrl_snapshot(g.ctrl[0].load(std::memory_order_acquire),
+                         g.ctrl[1].load(std::memory_order_acquire));
   }
 
   static ctrl_t byte_of(std::uint64_t word, unsigned i) noexcept {
@@ -895,9 +942,20 @@ class concurrent_table {
 
   // Control bytes read by a writer holding every stripe lock (nothing changes them then),
   // or only as a prefetch hint (visit_bulk): relaxed.
-  static group load_group_relaxed(group_ref g) noexcept {
-    return group(g.ctrl[0].load(std::memory_order_relaxed),
-                 g.ctrl[1].load(std::memory_order_relaxed));
+  static ctrl_snapshot load_group_relaxed(group_ref g) noexcept {
+    return ctrl_snapshot(g.ctrl[0].load(std::memory_order_relaxed),
+                         g.ctrl[1].load(std::memory_order_relaxed));
+  }
+
+  // Marks that a key of hash h goes on past g (invariant (1)), before that key is placed in
+  // a later group. Skipped if the bit is set already (bits are only ever set). release, so
+  // that the bit is ordered before the key's later publication in program order; a reader
+  // that loads the control words without the bit read them before this store, so before
+  // the key was placed.
+  static void set_overflow(group_ref g, std::size_t h) noexcept {
+    const std::uint64_t bit = std::uint64_t{overflow_bit(h)} << 56;
+    if ((g.ctrl[1].load(std::memory_order_relaxed) & bit) == 0)
+      g.ctrl[1].fetch_or(bit, std::memory_order_release);
   }
 
   // Whether slot i of g still shows tag, read after the slot's value (whose acquire load
@@ -924,7 +982,7 @@ class concurrent_table {
     std::size_t gi = (h >> 7) & t->group_mask;
     for (std::size_t stride = 1;; gi = (gi + stride++) & t->group_mask) {
       const group_ref g = t->group_at(gi);
-      const group c = load_group(g);
+      const ctrl_snapshot c = load_group(g);
       for (unsigned i : c.match(tag)) {
         const Key k = g.slots[i].key.load(std::memory_order_relaxed);
         if (eq_(k, key)) {
@@ -937,7 +995,7 @@ class concurrent_table {
           return true;
         }
       }
-      if (c.match_empty().any()) return false;  // invariant (1)
+      if (!c.overflowed(h)) return false;  // invariant (1)
     }
   }
 
@@ -948,7 +1006,7 @@ class concurrent_table {
     // acquire, as load_group.
     const std::uint64_t words[2] = {g.ctrl[0].load(std::memory_order_acquire),
                                     g.ctrl[1].load(std::memory_order_acquire)};
-    for (unsigned i : group(words[0], words[1]).match_full()) {
+    for (unsigned i : ctrl_snapshot(words[0], words[1]).match_full()) {
       keys[n] = g.slots[i].key.load(std::memory_order_relaxed);
       values[n] = g.slots[i].value.load(std::memory_order_acquire);  // as in lookup_inline
       if (still_tagged(g, i, byte_of(words[i / 8], i))) ++n;         // as in lookup_inline
@@ -965,8 +1023,8 @@ class concurrent_table {
   void for_each_inline(F& f) const {
     auto pin = epoch_domain::global().pin();
     const table* t = table_.load(std::memory_order_acquire);
-    Key keys[group_width];
-    T values[group_width];
+    Key keys[group_slots];
+    T values[group_slots];
     for (std::size_t gi = 0; gi <= t->group_mask; ++gi) {
       const unsigned n = snapshot_group(t->group_at(gi), keys, values);
       for (unsigned j = 0; j < n; ++j) {
@@ -1008,7 +1066,10 @@ class concurrent_table {
       const group_ref g = t->group_at(gi);
       for (;;) {
         const bit_mask empty = load_group(g).match_empty();
-        if (!empty.any()) break;  // no empty slot left: next group
+        if (!empty.any()) {  // no empty slot left: next group
+          set_overflow(g, p.hash);
+          break;
+        }
         const unsigned i = empty.lowest();
         if (!set_ctrl(g, i, ctrl_empty, ctrl_busy)) continue;  // taken meanwhile: look again
         g.slots[i].key.store(key, std::memory_order_relaxed);
@@ -1039,12 +1100,12 @@ class concurrent_table {
     std::size_t gi = (h >> 7) & t->group_mask;
     for (std::size_t stride = 1;; gi = (gi + stride++) & t->group_mask) {
       const group_ref g = t->group_at(gi);
-      const group v = load_group(g);
+      const ctrl_snapshot v = load_group(g);
       for (unsigned i : v.match(tag)) {
         node* n = load_node(g.slots[i]);
         if (n != nullptr && n->hash == h && eq_(n->key, key)) return n;
       }
-      if (v.match_empty().any()) return nullptr;  // invariant (1)
+      if (!v.overflowed(h)) return nullptr;  // invariant (1)
     }
   }
 
@@ -1060,7 +1121,7 @@ class concurrent_table {
     unsigned tomb_slot = 0;
     for (std::size_t stride = 1;; gi = (gi + stride++) & t->group_mask) {
       const group_ref g = t->group_at(gi);
-      const group v = load_group(g);
+      const ctrl_snapshot v = load_group(g);
       if constexpr (inline_storage) {
         for (unsigned i : v.match(tag)) {
           if (eq_(g.slots[i].key.load(std::memory_order_relaxed), key))
@@ -1084,7 +1145,15 @@ class concurrent_table {
             return position{g, i, n, h, nullptr, group_ref{}, 0};
         }
       }
-      if (v.match_empty().any()) {
+      if (!v.overflowed(h)) {  // invariant (1)
+        if constexpr (inline_storage) {
+          // An insert will most likely claim this group's first empty slot: start fetching
+          // its line for writing now. Otherwise the publishing CAS (claim_and_store), which
+          // drains the store buffer, waits for that line's miss.
+          const bit_mask empty = v.match_empty();
+          if (want_tomb && tomb.ctrl == nullptr && empty.any())
+            prefetch_for_write(&g.slots[empty.lowest()]);
+        }
         return position{group_ref{}, 0, nullptr, h, nullptr, tomb, tomb_slot};
       }
     }
@@ -1099,10 +1168,13 @@ class concurrent_table {
     for (std::size_t stride = 1;; gi = (gi + stride++) & t->group_mask) {
       const group_ref g = t->group_at(gi);
       for (;;) {
-        const group v = load_group(g);
+        const ctrl_snapshot v = load_group(g);
         const bit_mask deleted = v.match_deleted();
         const bit_mask empty = v.match_empty();
-        if (!deleted.any() && !empty.any()) break;  // full: next group
+        if (!deleted.any() && !empty.any()) {  // full: next group
+          set_overflow(g, n->hash);
+          break;
+        }
         // Prefer a tombstone (costs no budget); else an empty slot (costs one unit).
         const bool take_deleted = deleted.any();
         const unsigned i = take_deleted ? deleted.lowest() : empty.lowest();
@@ -1206,7 +1278,10 @@ class concurrent_table {
     for (std::size_t stride = 1;; gi = (gi + stride++) & fresh->group_mask) {
       const group_ref g = fresh->group_at(gi);
       const bit_mask empty = load_group_relaxed(g).match_empty();
-      if (!empty.any()) continue;
+      if (!empty.any()) {
+        set_overflow(g, h);
+        continue;
+      }
       const unsigned i = empty.lowest();
       store(g, i);
       std::atomic<std::uint64_t>& word = g.ctrl[i / 8];

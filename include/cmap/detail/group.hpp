@@ -61,6 +61,10 @@ class bit_mask {
   [[nodiscard]] constexpr unsigned count() const noexcept {
     return static_cast<unsigned>(std::popcount(bits_));
   }
+  // The positions of this set that are also in `keep` (bit i: position i).
+  [[nodiscard]] constexpr bit_mask masked(std::uint32_t keep) const noexcept {
+    return bit_mask(bits_ & keep);
+  }
 
   class iterator {
    public:
