@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <latch>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -357,3 +358,80 @@ TEST(ConcurrentHashMap, ClearWhileReadersRead) {
 }
 
 }  // namespace
+
+// ---- overflow bits ----------------------------------------------------------------------
+// A hash that sends every key to the same home group: it varies only in the tag (bits 0..6,
+// whose low 3 also pick the overflow bit) and in the top byte (the writer stripe). Keys
+// spill from the home group through its probe sequence, so lookups depend on the overflow
+// bits to go on past full groups, and misses on them to stop.
+struct one_home_group_hash {
+  std::size_t operator()(u64 k) const noexcept {
+    const std::size_t mixed = cmap::detail::mix(k);
+    return (mixed & 0x7F) | (mixed & (std::size_t{0xFF} << 56));
+  }
+};
+
+template <class Map, class Make>
+void check_colliding_keys(Make make_value) {
+  constexpr u64 n = 600;  // 40 groups' worth, all with one home group
+  Map m;
+  for (u64 k = 0; k < n; ++k) ASSERT_TRUE(m.insert(k, make_value(k))) << k;
+  for (u64 k = 0; k < n; ++k) ASSERT_EQ(m.find(k), std::optional(make_value(k))) << k;
+  for (u64 k = n; k < 2 * n; ++k) ASSERT_FALSE(m.contains(k)) << k;  // misses stop
+  for (u64 k = 0; k < n; k += 2) ASSERT_TRUE(m.erase(k)) << k;
+  for (u64 k = 0; k < n; ++k) ASSERT_EQ(m.contains(k), k % 2 == 1) << k;
+  for (u64 k = 0; k < n; k += 2) ASSERT_TRUE(m.insert(k, make_value(k + 1))) << k;
+  EXPECT_EQ(m.size(), n);
+  std::vector<int> seen(n, 0);
+  m.for_each([&](const u64& k, const auto& v) {
+    ASSERT_LT(k, n);
+    ++seen[k];
+    EXPECT_EQ(v, make_value(k % 2 == 0 ? k + 1 : k)) << k;
+  });
+  for (u64 k = 0; k < n; ++k) EXPECT_EQ(seen[k], 1) << k;
+}
+
+TEST(ConcurrentHashMap, KeysOfOneHomeGroupOverflowAndStayFindable) {
+  check_colliding_keys<cmap::concurrent_hash_map<u64, u64, one_home_group_hash>>(
+      [](u64 k) { return k * 3; });
+  check_colliding_keys<cmap::concurrent_hash_map<u64, std::string, one_home_group_hash>>(
+      [](u64 k) { return std::to_string(k * 3); });
+}
+
+// Writers churn keys of one home group (erase, insert again) while readers look up keys of
+// the same group that never change and keys that are never inserted: every stable key is
+// always found with its value, no absent key ever is. 8 threads on purpose (2 cores here).
+TEST(ConcurrentHashMap, OverflowingGroupsStayConsistentUnderChurn) {
+  constexpr u64 stable = 200, churned = 200, absent_from = 10'000;
+  cmap::concurrent_hash_map<u64, u64, one_home_group_hash> m;
+  for (u64 k = 0; k < stable + churned; ++k) m.insert(k, k + 7);
+  std::atomic<int> writers_done{0};
+  std::atomic<u64> wrong{0};
+  constexpr int writers = 4, readers = 4;
+  std::vector<std::thread> ts;
+  for (int w = 0; w < writers; ++w) {
+    ts.emplace_back([&, w] {
+      for (int round = 0; round < 300; ++round) {
+        for (u64 k = stable + static_cast<u64>(w); k < stable + churned; k += writers) {
+          if (!m.erase(k)) wrong.fetch_add(1);
+          if (!m.insert(k, k + 7)) wrong.fetch_add(1);
+        }
+      }
+      writers_done.fetch_add(1);
+    });
+  }
+  for (int r = 0; r < readers; ++r) {
+    ts.emplace_back([&] {
+      do {
+        for (u64 k = 0; k < stable; ++k) {
+          if (m.find(k) != std::optional<u64>(k + 7)) wrong.fetch_add(1);
+          if (m.contains(absent_from + k)) wrong.fetch_add(1);
+        }
+      } while (writers_done.load() < writers);
+    });
+  }
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(wrong.load(), 0u);
+  EXPECT_EQ(m.size(), stable + churned);
+  for (u64 k = 0; k < stable + churned; ++k) EXPECT_EQ(m.find(k), std::optional<u64>(k + 7));
+}
