@@ -57,10 +57,12 @@
 // entry), and an epoch pin (a store on the caller's own line and a compiler barrier; the
 // matching heavy barrier, membarrier, is paid by the rare epoch advance; where membarrier
 // is unavailable, a full fence). Insert: the stripe lock and two CAS on a control word
-// (claim, then publish), plus a node allocation with nodes. Update: the stripe lock and one
-// store (inline, atomic values) or a node swap (other copyable values). Erase: the stripe
-// lock and a CAS on a control word (plus a retire of the node with nodes). size(): takes
-// every stripe lock (O(stripes)).
+// (claim, then publish; plus an atomic OR for each full group it passes, which records the
+// overflow at most once per group and hash bit), plus a node allocation with nodes. A miss
+// usually reads one group: the probe stops at the first group that no key of its hash bit
+// overflowed. Update: the stripe lock and one store (inline, atomic values) or a node swap
+// (other copyable values). Erase: the stripe lock and a CAS on a control word (plus a
+// retire of the node with nodes). size(): takes every stripe lock (O(stripes)).
 // Memory: groups of 15 slots and 16 control bytes; inline slots, sizeof(Key) + sizeof(T)
 // bytes per slot plus the control bytes (256 bytes per group, 17.1 per slot, for u64 -> u64)
 // at a load of 7/16 to 7/8; nodes, 9.1 bytes per slot (a pointer and the control bytes) plus
