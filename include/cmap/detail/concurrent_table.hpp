@@ -116,6 +116,7 @@
 #include "callback.hpp"
 #include "epoch.hpp"
 #include "group.hpp"
+#include "huge_pages.hpp"
 #include "reentrancy.hpp"
 #include "spin_lock.hpp"
 
@@ -813,6 +814,8 @@ class concurrent_table {
     // Plain storage for trivially destructible atomics: construct them directly (no
     // exception can occur past the allocation).
     std::byte* const base = reinterpret_cast<std::byte*>(std::to_address(lines));
+    // Before the first write below, so that a large table's pages fault in huge.
+    advise_huge_pages(base, table_lines(groups) * cache_line_size);
     auto* blocks = reinterpret_cast<group_block*>(base + cache_line_size);
     for (size_type i = 0; i < groups; ++i) {
       // Node pointers start null. Inline slots are read only once a tag publishes them, but
