@@ -16,9 +16,9 @@
 // stream of new keys serialises on the mutex and pays O(n) promotions: the reason Go 1.24
 // replaced it. The shared engine already has what sync.Map's read side is for (lookups that
 // take no lock and write no shared memory) and none of its write side's costs: a new key
-// takes one stripe lock out of many, never a map-wide one, and no operation copies the map
-// (growth copies slot pointers under the stripe locks while readers read on; call reserve()
-// first where even that pause matters).
+// takes one stripe lock out of many, never a map-wide one, and no write promotes or copies a
+// second map (growth rehashes the table, under the stripe locks, while readers read on; call
+// reserve() first where even that pause matters).
 // It differs from concurrent_hash_map only in what it accepts: copyable T, so that no reader
 // ever takes a lock (the sync.Map operations below are the common surface's, which both
 // maps offer). The storage is the engine's
