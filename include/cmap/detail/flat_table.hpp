@@ -59,6 +59,7 @@
 
 #include "callback.hpp"
 #include "group.hpp"
+#include "huge_pages.hpp"
 
 namespace cmap::detail {
 
@@ -296,8 +297,8 @@ class flat_table {
   }
   // The most groups a table may have: both arrays' bytes must fit in a ptrdiff_t.
   static constexpr size_type max_groups() noexcept {
-    const size_type limit = static_cast<size_type>(PTRDIFF_MAX) /
-                            (sizeof(entry) + sizeof(ctrl_t)) / group_width;
+    const size_type limit =
+        static_cast<size_type>(PTRDIFF_MAX) / (sizeof(entry) + sizeof(ctrl_t)) / group_width;
     return std::bit_floor(limit);
   }
   // The smallest power-of-two group count whose max_load holds n entries; throws
@@ -448,6 +449,9 @@ class flat_table {
     } fresh{*this, ca, new_cap};
     fresh.ctrl = ctrl_traits::allocate(ca, new_cap);
     fresh.slots = entry_traits::allocate(alloc_, new_cap);
+    // Before the entries are placed (their first write): a large slot array faults in huge
+    // pages (see huge_pages.hpp).
+    advise_huge_pages(fresh.slots, new_cap * sizeof(entry));
     reset_ctrl(fresh.ctrl, new_cap);
 
     // A throwing hash must not strike after entries have been moved: hash them all first.
