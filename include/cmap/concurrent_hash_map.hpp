@@ -90,15 +90,14 @@
 namespace cmap {
 namespace detail {
 
-// The class body of concurrent_hash_map, with the engine's storage as a parameter:
-// concurrent_hash_map and read_mostly_map both take the storage the engine would choose
-// (inline slots where they fit).
-template <class Key, class T, class Hash, class KeyEqual, class Allocator, storage_policy Storage>
+// The class body of concurrent_hash_map and read_mostly_map, over the engine with the storage
+// it chooses (inline slots where they fit).
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 class concurrent_map_facade
-    : public common_surface<concurrent_map_facade<Key, T, Hash, KeyEqual, Allocator, Storage>, Key,
-                            T, Hash, KeyEqual> {
+    : public common_surface<concurrent_map_facade<Key, T, Hash, KeyEqual, Allocator>, Key, T, Hash,
+                            KeyEqual> {
   friend common_surface<concurrent_map_facade, Key, T, Hash, KeyEqual>;
-  using engine = concurrent_table<Key, T, Hash, KeyEqual, Allocator, Storage>;
+  using engine = concurrent_table<Key, T, Hash, KeyEqual, Allocator>;
   using position = typename engine::position;
   static constexpr bool copyable = std::is_copy_constructible_v<T>;
 
@@ -317,10 +316,8 @@ class concurrent_map_facade
 template <class Key, class T, class Hash = cmap::hash<Key>, class KeyEqual = std::equal_to<Key>,
           class Allocator = std::allocator<std::pair<const Key, T>>>
 class concurrent_hash_map
-    : public detail::concurrent_map_facade<Key, T, Hash, KeyEqual, Allocator,
-                                           detail::storage_policy_for<Key, T>()> {
-  using base = detail::concurrent_map_facade<Key, T, Hash, KeyEqual, Allocator,
-                                             detail::storage_policy_for<Key, T>()>;
+    : public detail::concurrent_map_facade<Key, T, Hash, KeyEqual, Allocator> {
+  using base = detail::concurrent_map_facade<Key, T, Hash, KeyEqual, Allocator>;
 
  public:
   using base::base;

@@ -63,10 +63,8 @@ template <class Key, class T, class Hash = cmap::hash<Key>, class KeyEqual = std
 // included), breaking Range's promise that f may call any method: such a T is rejected
 // (use concurrent_hash_map for move-only values).
 requires std::is_copy_constructible_v<T>
-class read_mostly_map : public detail::concurrent_map_facade<Key, T, Hash, KeyEqual, Allocator,
-                                                             detail::storage_policy_for<Key, T>()> {
-  using base = detail::concurrent_map_facade<Key, T, Hash, KeyEqual, Allocator,
-                                             detail::storage_policy_for<Key, T>()>;
+class read_mostly_map : public detail::concurrent_map_facade<Key, T, Hash, KeyEqual, Allocator> {
+  using base = detail::concurrent_map_facade<Key, T, Hash, KeyEqual, Allocator>;
 
  public:
   using base::base;

@@ -781,10 +781,8 @@ class concurrent_table {
   static size_type checked_groups_for(size_type n) {
     constexpr size_type max_groups =
         std::bit_floor(static_cast<size_type>(PTRDIFF_MAX) / sizeof(group_block) / 2);
-    // The smallest power-of-two group count whose max_load holds n entries.
-    size_type groups = 1;
-    while (groups <= max_groups && max_load(groups * group_slots) < n) groups *= 2;
-    if (groups > max_groups) {
+    const size_type groups = groups_for(n, max_groups, group_slots);
+    if (groups == 0) {
       throw std::length_error("cmap: a table of " + std::to_string(n) +
                               " entries exceeds the largest possible table");
     }
@@ -951,14 +949,14 @@ class concurrent_table {
   }
 
   // Marks that a key of hash h goes on past g (invariant (1)), before that key is placed in
-  // a later group. Skipped if the bit is set already (bits are only ever set). release, so
-  // that the bit is ordered before the key's later publication in program order; a reader
-  // that loads the control words without the bit read them before this store, so before
-  // the key was placed.
+  // a later group. Skipped if the bit is set already (bits are only ever set). relaxed: the
+  // key's publication that follows (the release CAS of its tag, or the release store of the
+  // new table) orders this bit before it, so a reader that acquires the key's tag sees the
+  // bit; a reader that loads g without the bit read g before the key was placed.
   static void set_overflow(group_ref g, std::size_t h) noexcept {
     const std::uint64_t bit = std::uint64_t{overflow_bit(h)} << 56;
     if ((g.ctrl[1].load(std::memory_order_relaxed) & bit) == 0)
-      g.ctrl[1].fetch_or(bit, std::memory_order_release);
+      g.ctrl[1].fetch_or(bit, std::memory_order_relaxed);
   }
 
   // Whether slot i of g still shows tag, read after the slot's value (whose acquire load

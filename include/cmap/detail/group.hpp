@@ -36,11 +36,13 @@ inline constexpr std::size_t group_width = 16;
   return capacity - capacity / 8;
 }
 // The smallest power-of-two group count whose max_load holds n entries, given the largest
-// allowed group count (a power of two); 0 if even that is too small.
-[[nodiscard]] constexpr std::size_t groups_for(std::size_t n, std::size_t max_groups) noexcept {
-  if (n > max_load(max_groups * group_width)) return 0;
+// allowed group count (a power of two) and the slots per group (concurrent_table's groups
+// hold 15); 0 if even that is too small.
+[[nodiscard]] constexpr std::size_t groups_for(std::size_t n, std::size_t max_groups,
+                                               std::size_t slots_per_group = group_width) noexcept {
+  if (n > max_load(max_groups * slots_per_group)) return 0;
   std::size_t groups = 1;
-  while (max_load(groups * group_width) < n) groups *= 2;
+  while (max_load(groups * slots_per_group) < n) groups *= 2;
   return groups;
 }
 
