@@ -1,6 +1,7 @@
 #pragma once
 // Cache-line size and padding, so that data written by different threads never shares a
-// line (false sharing turns independent writes into a line ping-pong between cores).
+// line (false sharing turns independent writes into a line ping-pong between cores); and
+// prefetch hints.
 
 #include <cstddef>
 #include <new>
@@ -44,5 +45,22 @@ struct alignas(cache_line_size) cache_padded {
   T* operator->() noexcept { return &value; }
   const T* operator->() const noexcept { return &value; }
 };
+
+// Hints that the line holding p will soon be read (prefetch) or written (prefetch_for_write),
+// so that its miss overlaps other work. A hint only: p need not be dereferenceable.
+inline void prefetch(const void* p) noexcept {
+#if defined(__GNUC__)
+  __builtin_prefetch(p);
+#else
+  (void)p;
+#endif
+}
+inline void prefetch_for_write(const void* p) noexcept {
+#if defined(__GNUC__)
+  __builtin_prefetch(p, 1);
+#else
+  (void)p;
+#endif
+}
 
 }  // namespace cmap::detail

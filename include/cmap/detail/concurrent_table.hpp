@@ -883,21 +883,6 @@ class concurrent_table {
     }
   }
 
-  static void prefetch_for_write(const void* p) noexcept {
-#if defined(__GNUC__)
-    __builtin_prefetch(p, 1);
-#else
-    (void)p;
-#endif
-  }
-  static void prefetch(const void* p) noexcept {
-#if defined(__GNUC__)
-    __builtin_prefetch(p);
-#else
-    (void)p;
-#endif
-  }
-
   // ---- control words ----------------------------------------------------------------------
   // acquire: pairs with the release CAS that published a tag (set_ctrl), so a reader that
   // sees the tag also sees the node stored before it.
