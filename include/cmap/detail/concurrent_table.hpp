@@ -304,7 +304,7 @@ class concurrent_table {
         stripes_(std::make_unique<stripe[]>(stripe_count_)) {
     table* t = new_table(checked_groups_for(capacity));
     pool_.store(static_cast<std::ptrdiff_t>(max_load(t->capacity())), std::memory_order_relaxed);
-    table_.store(t, std::memory_order_release);
+    publish_table(t);
   }
 
   concurrent_table(const concurrent_table&) = delete;
@@ -555,6 +555,7 @@ class concurrent_table {
   decltype(auto) write(const K& key, bool may_insert, F&& f) {
     const std::size_t h = hash_(key);
     stripe& s = stripe_for(h);
+    prefetch_home_group(h);
     for (;;) {
       table* out_of_budget = nullptr;
       {
@@ -754,7 +755,7 @@ class concurrent_table {
     }
     pool_.store(static_cast<std::ptrdiff_t>(max_load(fresh->capacity())),
                 std::memory_order_relaxed);
-    table_.store(fresh, std::memory_order_release);
+    publish_table(fresh);
     if constexpr (!inline_storage) for_each_node_of(old, [this](node* n) { retire_node(n); });
     retire_table(old);
   }
@@ -1284,8 +1285,31 @@ class concurrent_table {
     pool_.store(static_cast<std::ptrdiff_t>(max_load(fresh->capacity()) - live),
                 std::memory_order_relaxed);
     // release: the new table's contents are visible to a reader that loads the pointer.
-    table_.store(fresh, std::memory_order_release);
+    publish_table(fresh);
     retire_table(old);
+  }
+
+  // Makes t the current table (release: its contents are visible to a reader that loads the
+  // pointer), and its address the one that prefetch_home_group guesses from.
+  void publish_table(table* t) noexcept {
+    hint_groups_.store(reinterpret_cast<std::uintptr_t>(t->groups), std::memory_order_relaxed);
+    hint_mask_.store(t->group_mask, std::memory_order_relaxed);
+    table_.store(t, std::memory_order_release);
+  }
+
+  // Asks for the lines of h's home group, for writing, before a writer takes its stripe
+  // lock: the lock's exchange, and the CASes that claim and publish a slot, each wait for
+  // the writer's earlier stores, so misses taken after the lock cannot overlap; a prefetch
+  // issued before it can. The address is computed from hint_groups_/hint_mask_, read
+  // unpinned and possibly from different tables, as integers: it may point anywhere, and a
+  // prefetch of any address is harmless (it never faults, and nothing is read from it).
+  void prefetch_home_group(std::size_t h) const noexcept {
+    const std::uintptr_t g =
+        hint_groups_.load(std::memory_order_relaxed) +
+        ((h >> 7) & hint_mask_.load(std::memory_order_relaxed)) * sizeof(group_block);
+    for (std::size_t off = 0; off < sizeof(group_block); off += cache_line_size) {
+      prefetch_for_write(reinterpret_cast<const void*>(g + off));
+    }
   }
 
   std::size_t stripe_index(std::size_t h) const noexcept {
@@ -1300,6 +1324,8 @@ class concurrent_table {
   const unsigned stripe_shift_;
   std::unique_ptr<stripe[]> stripes_;
   alignas(cache_line_size) std::atomic<table*> table_{nullptr};
+  std::atomic<std::uintptr_t> hint_groups_{0};  // see prefetch_home_group
+  std::atomic<std::size_t> hint_mask_{0};
   // Empty-slot budget not yet handed to a stripe (invariant (2)); touched only when a
   // stripe's own budget runs out.
   alignas(cache_line_size) std::atomic<std::ptrdiff_t> pool_{0};
