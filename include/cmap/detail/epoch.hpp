@@ -58,12 +58,12 @@
 //     epoch it announces is the current one, which holds back the advance after next.
 // That is the same guarantee as a seq_cst fence on both sides, with the reader's cost a
 // compiler barrier (std::atomic_signal_fence, which keeps the compiler from moving the
-// reader's loads above the announcement). The choice is made once, when the domain is
-// built: registration (MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) failing, another OS, or a
-// ThreadSanitizer build (TSan does not model membarrier, so it would report the pin's
-// relaxed store and the reclaimer's loads as unordered) keep the seq_cst fence in pin.
-// The pre-scan in try_advance needs no barrier: a stale announcement can only make it give
-// up, which is always safe; the barrier is paid only when an advance looks possible.
+// reader's loads above the announcement). The choice is made once, by the first thread
+// that registers (before any pin): registration (MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED)
+// failing, another OS, or a ThreadSanitizer build (TSan does not model membarrier, so it would
+// report the pin's relaxed store and the reclaimer's loads as unordered) keep the seq_cst fence in
+// pin. The pre-scan in try_advance needs no barrier: a stale announcement can only make it give up,
+// which is always safe; the barrier is paid only when an advance looks possible.
 
 #include <atomic>
 #include <cstddef>
@@ -132,17 +132,16 @@ class epoch_domain {
   }
 
   // The domain every cmap map uses; the only one (a thread's record is found through one
-  // thread_local slot, so there can be only one domain per process).
-  static epoch_domain& global() {
-    static epoch_domain domain;
-    return domain;
-  }
+  // thread_local slot, so there can be only one domain per process). Constant-initialised
+  // (no guard to test on every pin, and destroyed after every object initialised at run
+  // time, so a static map may still retire into it from its destructor).
+  static epoch_domain& global() noexcept { return global_; }
 
   // RAII pin: while a guard lives on this thread, nothing retired after it was taken is
   // freed. Nests.
   class guard {
    public:
-    explicit guard(epoch_domain& d) : record_(d.this_thread_record()) {
+    explicit guard(epoch_domain& d) : record_(this_thread_record()) {
       if (record_->nesting++ == 0) {
         record_->announced.store(d.global_epoch_.load(std::memory_order_relaxed),
                                  std::memory_order_relaxed);
@@ -234,8 +233,12 @@ class epoch_domain {
   }
 
   // Whether pins use the asymmetric barrier (a compiler fence, with membarrier in
-  // try_advance) rather than a seq_cst fence. Fixed when the domain is built.
-  [[nodiscard]] bool asymmetric_barrier() const noexcept { return asymmetric_; }
+  // try_advance) rather than a seq_cst fence. Fixed when the first thread registers, before
+  // any pin.
+  [[nodiscard]] bool asymmetric_barrier() {
+    (void)this_thread_record();
+    return asymmetric_;
+  }
 
   [[nodiscard]] epoch_t current_epoch() const noexcept {
     return global_epoch_.load(std::memory_order_seq_cst);
@@ -258,7 +261,8 @@ class epoch_domain {
   }
 
  private:
-  epoch_domain() : asymmetric_(register_membarrier()) {}
+  constexpr epoch_domain() noexcept = default;
+  static epoch_domain global_;
 
   // True if this process may use membarrier(PRIVATE_EXPEDITED) from now on.
   static bool register_membarrier() noexcept {
@@ -350,16 +354,30 @@ class epoch_domain {
       }
       rec->since_collect = 0;
       rec->in_use.store(false, std::memory_order_release);
+      // A pin after this (from a later thread_local's destructor) registers again rather
+      // than use a record another thread may now take.
+      this_thread_record_ = nullptr;
     }
   };
 
-  record* this_thread_record() {
-    // One domain per process (global()), so one thread_local slot suffices.
+  // The calling thread's record. One domain per process (global()), so one thread_local
+  // slot suffices; a plain pointer, so that reading it costs no initialisation check.
+  static record* this_thread_record() {
+    record* r = this_thread_record_;
+    if (r == nullptr) [[unlikely]]
+      r = global_.register_this_thread();
+    return r;
+  }
+  static inline thread_local record* this_thread_record_ = nullptr;
+
+  // A thread's first use: decides the barrier (once per process, before any pin), takes a
+  // record, and arranges for it to be handed back when the thread exits.
+  record* register_this_thread() {
+    std::call_once(barrier_chosen_, [this] { asymmetric_ = register_membarrier(); });
     thread_local record_owner owner;
-    if (owner.rec == nullptr) [[unlikely]] {
-      owner.domain = this;
-      owner.rec = acquire_record();
-    }
+    owner.domain = this;
+    owner.rec = acquire_record();
+    this_thread_record_ = owner.rec;
     return owner.rec;
   }
 
@@ -382,12 +400,17 @@ class epoch_domain {
     return r;
   }
 
-  // Set once at construction (see heavy_barrier); read by every pin.
-  const bool asymmetric_;
+  // Set once, by the first thread that registers (register_this_thread: every thread does
+  // before its first pin or retire, and call_once orders the write before them); read by
+  // every pin (see heavy_barrier).
+  bool asymmetric_ = false;
+  std::once_flag barrier_chosen_;
   alignas(cache_line_size) std::atomic<epoch_t> global_epoch_{0};
   alignas(cache_line_size) std::atomic<record*> records_{nullptr};
   std::mutex orphans_mutex_;
   std::vector<retired> orphans_;
 };
+
+constinit inline epoch_domain epoch_domain::global_{};
 
 }  // namespace cmap::detail
