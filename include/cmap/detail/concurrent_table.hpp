@@ -292,7 +292,7 @@ class concurrent_table {
   // Control words of a fresh group: every slot empty, no overflow bit.
   static constexpr std::uint64_t empty_word = 0x8080808080808080ULL;
   static constexpr std::uint64_t empty_word_high = 0x0080808080808080ULL;
-  static constexpr std::size_t budget_chunk = 32;
+  static constexpr std::size_t max_budget_chunk = 32;
 
  public:
   explicit concurrent_table(size_type stripes, size_type capacity, const Hash& hash,
@@ -303,7 +303,7 @@ class concurrent_table {
         stripe_shift_(static_cast<unsigned>(64 - std::countr_zero(stripe_count_)) & 63u),
         stripes_(std::make_unique<stripe[]>(stripe_count_)) {
     table* t = new_table(checked_groups_for(capacity));
-    pool_.store(static_cast<std::ptrdiff_t>(max_load(t->capacity())), std::memory_order_relaxed);
+    set_budget(t, 0);
     publish_table(t);
   }
 
@@ -753,8 +753,7 @@ class concurrent_table {
       stripes_[i].size.store(0, std::memory_order_relaxed);
       stripes_[i].budget = 0;
     }
-    pool_.store(static_cast<std::ptrdiff_t>(max_load(fresh->capacity())),
-                std::memory_order_relaxed);
+    set_budget(fresh, 0);
     publish_table(fresh);
     if constexpr (!inline_storage) for_each_node_of(old, [this](node* n) { retire_node(n); });
     retire_table(old);
@@ -1178,12 +1177,23 @@ class concurrent_table {
   }
 
   // ---- budget and growth ----------------------------------------------------------------
-  // Takes up to budget_chunk units from the shared pool into s; false if the pool is empty.
+  // The budget of a table t holding `live` entries (every stripe's own budget is 0): the
+  // pool holds all of it, and a stripe takes at most 1/8 of its fair share at a time, so
+  // the budgets stranded in stripes when the pool runs out stay small next to the table.
+  // Under every stripe lock (or in the constructor).
+  void set_budget(const table* t, size_type live) noexcept {
+    const size_type total = max_load(t->capacity());
+    const size_type share = total / (stripe_count_ * 8);
+    budget_chunk_ = share < 1 ? 1 : share > max_budget_chunk ? max_budget_chunk : share;
+    pool_.store(static_cast<std::ptrdiff_t>(total - live), std::memory_order_relaxed);
+  }
+
+  // Takes up to budget_chunk_ units from the shared pool into s; false if the pool is empty.
   bool refill_budget(stripe& s) {
     std::ptrdiff_t avail = pool_.load(std::memory_order_relaxed);
     while (avail > 0) {
-      const std::ptrdiff_t take =
-          avail < static_cast<std::ptrdiff_t>(budget_chunk) ? avail : budget_chunk;
+      const std::ptrdiff_t chunk = static_cast<std::ptrdiff_t>(budget_chunk_);
+      const std::ptrdiff_t take = avail < chunk ? avail : chunk;
       if (pool_.compare_exchange_weak(avail, avail - take, std::memory_order_relaxed)) {
         s.budget += static_cast<std::size_t>(take);
         return true;
@@ -1214,12 +1224,18 @@ class concurrent_table {
     all_stripes_lock all(*this);
     table* t = table_.load(std::memory_order_relaxed);
     if (t != seen || pool_.load(std::memory_order_relaxed) > 0) return;  // done meanwhile
-    size_type live = 0;
-    for (std::size_t i = 0; i < stripe_count_; ++i)
+    size_type live = 0, stranded = 0;
+    for (std::size_t i = 0; i < stripe_count_; ++i) {
       live += stripes_[i].size.load(std::memory_order_relaxed);
+      stranded += stripes_[i].budget;
+    }
+    // Slots not empty: the budget not left in a stripe was spent on them (invariant (2));
+    // those not holding a live entry are tombstones (or busy). Mostly tombstones: rebuild at
+    // the same size; else double. (Budget still held by stripes is not a tombstone: counting
+    // it as one made small tables rebuild at the same size again and again.)
+    const size_type taken = max_load(t->capacity()) - stranded;
     const size_type groups = t->group_mask + 1;
-    // Mostly tombstones: rebuild at the same size; else double.
-    rehash_locked(t, live * 16 <= t->capacity() * 7 ? groups : groups * 2);
+    rehash_locked(t, live * 2 <= taken ? groups : groups * 2);
   }
 
   // Builds a table of `groups` groups holding old's nodes and publishes it. Every stripe
@@ -1282,8 +1298,7 @@ class concurrent_table {
 
   void publish_rehashed(table* old, table* fresh, size_type live) {
     for (std::size_t i = 0; i < stripe_count_; ++i) stripes_[i].budget = 0;
-    pool_.store(static_cast<std::ptrdiff_t>(max_load(fresh->capacity()) - live),
-                std::memory_order_relaxed);
+    set_budget(fresh, live);
     // release: the new table's contents are visible to a reader that loads the pointer.
     publish_table(fresh);
     retire_table(old);
@@ -1329,6 +1344,9 @@ class concurrent_table {
   // Empty-slot budget not yet handed to a stripe (invariant (2)); touched only when a
   // stripe's own budget runs out.
   alignas(cache_line_size) std::atomic<std::ptrdiff_t> pool_{0};
+  // Units a stripe takes from the pool at a time (set_budget): written under every stripe
+  // lock, read under one.
+  size_type budget_chunk_ = 1;
 };
 
 }  // namespace cmap::detail
