@@ -361,6 +361,18 @@ TEST(ConcurrentHashMap, GrowthFromEmptyBuildsAboutOneTablePerDoubling) {
   }
 }
 
+// A retired table is freed at the growth that replaced it when no reader is pinned, not
+// only after the thread's next 128 retires (which a map filled from empty may never reach:
+// then every old table, together as large as the current one, stayed allocated).
+TEST(ConcurrentHashMap, GrowthFreesTheTablesItReplaces) {
+  auto& domain = cmap::detail::epoch_domain::global();
+  map_t m;
+  const auto initial_bytes = m.table_bytes();
+  for (u64 k = 0; k < 100000; ++k) m.insert(k, k);
+  ASSERT_GE(m.table_bytes() / initial_bytes, 1024u);  // at least ten growths
+  EXPECT_LE(domain.pending_on_this_thread(), 1u);
+}
+
 TEST(ConcurrentHashMap, ClearWhileReadersRead) {
   map_t m;
   for (u64 k = 0; k < 10000; ++k) m.insert(k, k);

@@ -58,8 +58,9 @@
 //     it may still read it.
 //   - Resize: the resizer holds every stripe lock, so the old table is frozen while it copies
 //     the pointers (inline: the keys and values); readers keep probing the old table and find
-//     everything; the new table is published with a release store, the old array retired. A reader
-//     that still walks the old table after that sees the map as it was at the moment of the freeze.
+//     everything; the new table is published with a release store, the old array retired (and
+//     freed at once, once the locks are released, if no reader is pinned). A reader that still
+//     walks the old table after that sees the map as it was at the moment of the freeze.
 //
 // Invariants
 // ----------
@@ -1221,9 +1222,19 @@ class concurrent_table {
 
   // Grows (or rebuilds) the table a writer found out of budget, unless someone else did.
   void grow(table* seen) {
+    if (grow_locked(seen)) {
+      // The old table was retired: free it (and whatever else is due) now if no reader can
+      // still be in it, rather than after the next 128 retires of this thread, which a
+      // map filled from empty may never reach. So the next growth can reuse its memory
+      // instead of faulting in (and having the kernel zero) as much again.
+      epoch_domain::global().collect_now();
+    }
+  }
+  // grow()'s part under every stripe lock; true if it replaced the table.
+  bool grow_locked(table* seen) {
     all_stripes_lock all(*this);
     table* t = table_.load(std::memory_order_relaxed);
-    if (t != seen || pool_.load(std::memory_order_relaxed) > 0) return;  // done meanwhile
+    if (t != seen || pool_.load(std::memory_order_relaxed) > 0) return false;  // done meanwhile
     size_type live = 0, stranded = 0;
     for (std::size_t i = 0; i < stripe_count_; ++i) {
       live += stripes_[i].size.load(std::memory_order_relaxed);
@@ -1236,6 +1247,7 @@ class concurrent_table {
     const size_type taken = max_load(t->capacity()) - stranded;
     const size_type groups = t->group_mask + 1;
     rehash_locked(t, live * 2 <= taken ? groups : groups * 2);
+    return true;
   }
 
   // Builds a table of `groups` groups holding old's nodes and publishes it. Every stripe

@@ -252,7 +252,8 @@ class epoch_domain {
   }
 
   // Tries to free what this thread retired: advances the epoch where possible (up to twice)
-  // and frees everything now safe. For tests and quiescent points.
+  // and frees everything now safe. For tests, quiescent points, and right after retiring
+  // something large (concurrent_table's old tables). Costs two heavy barriers.
   void collect_now() {
     try_advance();
     try_advance();
