@@ -1311,7 +1311,6 @@ class concurrent_table {
   void publish_rehashed(table* old, table* fresh, size_type live) {
     for (std::size_t i = 0; i < stripe_count_; ++i) stripes_[i].budget = 0;
     set_budget(fresh, live);
-    // release: the new table's contents are visible to a reader that loads the pointer.
     publish_table(fresh);
     retire_table(old);
   }
@@ -1334,8 +1333,11 @@ class concurrent_table {
     const std::uintptr_t g =
         hint_groups_.load(std::memory_order_relaxed) +
         ((h >> 7) & hint_mask_.load(std::memory_order_relaxed)) * sizeof(group_block);
-    for (std::size_t off = 0; off < sizeof(group_block); off += cache_line_size) {
-      prefetch_for_write(reinterpret_cast<const void*>(g + off));
+    // Every line the group touches (a group of another size than 256 bytes may start
+    // inside a line).
+    for (std::uintptr_t line = g & ~std::uintptr_t{cache_line_size - 1};
+         line < g + sizeof(group_block); line += cache_line_size) {
+      prefetch_for_write(reinterpret_cast<const void*>(line));
     }
   }
 
