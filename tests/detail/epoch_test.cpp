@@ -151,7 +151,11 @@ TEST(Epoch, BarrierModeIsFixedAndSeqCstUnderThreadSanitizer) {
   // TSan does not model membarrier: readers must keep the fence it understands.
   EXPECT_FALSE(asymmetric);
 #endif
-  EXPECT_EQ(domain().asymmetric_barrier(), asymmetric);  // decided once, at construction
+  // Decided once per process (by the first thread that registers), not per thread.
+  EXPECT_EQ(domain().asymmetric_barrier(), asymmetric);
+  bool on_another_thread = !asymmetric;
+  std::thread([&] { on_another_thread = domain().asymmetric_barrier(); }).join();
+  EXPECT_EQ(on_another_thread, asymmetric);
   // Advances work in either mode once nothing is pinned.
   const auto before = domain().current_epoch();
   EXPECT_TRUE(domain().try_advance());
