@@ -361,6 +361,30 @@ TEST(ConcurrentHashMap, GrowthFromEmptyBuildsAboutOneTablePerDoubling) {
   }
 }
 
+// reserve(n), and the constructor's capacity, leave room for n entries: filling the map to n
+// never grows it, at any stripe count, even when n is exactly what a table of that size may
+// hold (7/8 of its slots) and every stripe still holds budget it has not used when the
+// shared pool runs dry (invariant (2) of concurrent_table.hpp).
+TEST(ConcurrentHashMap, FillingToTheReservedSizeNeverGrows) {
+  constexpr std::size_t slots_per_group = 15;
+  for (const std::size_t stripes : {std::size_t{1}, std::size_t{16}, std::size_t{256}}) {
+    for (const std::size_t groups :
+         {std::size_t{1}, std::size_t{8}, std::size_t{128}, std::size_t{4096}}) {
+      const std::size_t slots = groups * slots_per_group;
+      const u64 n = slots - slots / 8;  // a full table of `groups` groups
+      map_t reserved(0, {}, {}, stripes);
+      reserved.reserve(n);
+      map_t constructed(n, {}, {}, stripes);
+      for (map_t* m : {&reserved, &constructed}) {
+        const auto bytes = m->table_bytes();
+        for (u64 k = 0; k < n; ++k) ASSERT_TRUE(m->insert(k, k));
+        EXPECT_EQ(m->table_bytes(), bytes) << n << " entries, " << stripes << " stripes";
+        EXPECT_EQ(m->size(), n);
+      }
+    }
+  }
+}
+
 // A retired table is freed at the growth that replaced it when no reader is pinned, not
 // only after the thread's next 128 retires (which a map filled from empty may never reach:
 // then every old table, together as large as the current one, stayed allocated).

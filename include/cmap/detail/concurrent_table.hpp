@@ -779,15 +779,29 @@ class concurrent_table {
     }
     return n;
   }
-  static size_type checked_groups_for(size_type n) {
+  // The group count for the constructor's capacity and reserve(n): room for n entries plus
+  // the budget every stripe may be holding unused when the shared pool runs dry (invariant
+  // (2): then the table grows, whatever the stripes still hold), so that filling the map to
+  // n never grows it.
+  size_type checked_groups_for(size_type n) const {
     constexpr size_type max_groups =
         std::bit_floor(static_cast<size_type>(PTRDIFF_MAX) / sizeof(group_block) / 2);
-    const size_type groups = groups_for(n, max_groups, group_slots);
-    if (groups == 0) {
+    const auto fail = [n] {
       throw std::length_error("cmap: a table of " + std::to_string(n) +
                               " entries exceeds the largest possible table");
+    };
+    size_type groups = groups_for(n, max_groups, group_slots);
+    // The chunk grows with the table, so a larger table may strand more: a few rounds reach
+    // the fixed point.
+    for (;;) {
+      if (groups == 0) fail();
+      const size_type stranded =
+          stripe_count_ * budget_chunk_for(max_load(groups * group_slots), stripe_count_);
+      if (stranded > max_groups * group_slots) fail();  // (n + stranded cannot overflow)
+      const size_type needed = groups_for(n + stranded, max_groups, group_slots);
+      if (needed != 0 && needed <= groups) return groups;
+      groups = needed;
     }
-    return groups;
   }
 
   // ---- tables and nodes -----------------------------------------------------------------
@@ -1184,9 +1198,14 @@ class concurrent_table {
   // Under every stripe lock (or in the constructor).
   void set_budget(const table* t, size_type live) noexcept {
     const size_type total = max_load(t->capacity());
-    const size_type share = total / (stripe_count_ * 8);
-    budget_chunk_ = share < 1 ? 1 : share > max_budget_chunk ? max_budget_chunk : share;
+    budget_chunk_ = budget_chunk_for(total, stripe_count_);
     pool_.store(static_cast<std::ptrdiff_t>(total - live), std::memory_order_relaxed);
+  }
+  // Units a stripe takes from the pool at a time in a table whose max_load is total: 1/8 of
+  // its fair share, 1 to max_budget_chunk.
+  static size_type budget_chunk_for(size_type total, size_type stripes) noexcept {
+    const size_type share = total / (stripes * 8);
+    return share < 1 ? 1 : share > max_budget_chunk ? max_budget_chunk : share;
   }
 
   // Takes up to budget_chunk_ units from the shared pool into s; false if the pool is empty.
