@@ -385,6 +385,14 @@ TEST(ConcurrentHashMap, FillingToTheReservedSizeNeverGrows) {
   }
 }
 
+// The room reserve leaves for unused stripe budget scales with n, not with the stripe count:
+// an empty map starts with the smallest table at any stripe count.
+TEST(ConcurrentHashMap, AnEmptyMapStartsSmallAtAnyStripeCount) {
+  const auto smallest = map_t(0, {}, {}, 1).table_bytes();
+  EXPECT_EQ(map_t(0, {}, {}, 65536).table_bytes(), smallest);
+  EXPECT_LE(map_t(1, {}, {}, 65536).table_bytes(), map_t(2, {}, {}, 1).table_bytes());
+}
+
 // A retired table is freed at the growth that replaced it when no reader is pinned, not
 // only after the thread's next 128 retires (which a map filled from empty may never reach:
 // then every old table, together as large as the current one, stayed allocated).

@@ -780,9 +780,10 @@ class concurrent_table {
     return n;
   }
   // The group count for the constructor's capacity and reserve(n): room for n entries plus
-  // the budget every stripe may be holding unused when the shared pool runs dry (invariant
-  // (2): then the table grows, whatever the stripes still hold), so that filling the map to
-  // n never grows it.
+  // the budget stripes may be holding unused when the shared pool runs dry (invariant (2):
+  // then the table grows, whatever the stripes still hold), so that filling the map to n
+  // never grows it. A stripe takes a chunk only for an insert, so n inserts leave chunks in
+  // at most n stripes.
   size_type checked_groups_for(size_type n) const {
     constexpr size_type max_groups =
         std::bit_floor(static_cast<size_type>(PTRDIFF_MAX) / sizeof(group_block) / 2);
@@ -795,8 +796,8 @@ class concurrent_table {
     // the fixed point.
     for (;;) {
       if (groups == 0) fail();
-      const size_type stranded =
-          stripe_count_ * budget_chunk_for(max_load(groups * group_slots), stripe_count_);
+      const size_type stranded = (n < stripe_count_ ? n : stripe_count_) *
+                                 budget_chunk_for(max_load(groups * group_slots), stripe_count_);
       if (stranded > max_groups * group_slots) fail();  // (n + stranded cannot overflow)
       const size_type needed = groups_for(n + stranded, max_groups, group_slots);
       if (needed != 0 && needed <= groups) return groups;
