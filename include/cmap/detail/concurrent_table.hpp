@@ -798,7 +798,8 @@ class concurrent_table {
       if (groups == 0) fail();
       const size_type stranded = (n < stripe_count_ ? n : stripe_count_) *
                                  budget_chunk_for(max_load(groups * group_slots), stripe_count_);
-      if (stranded > max_groups * group_slots) fail();  // (n + stranded cannot overflow)
+      // No overflow: groups != 0 means n <= max_load(max_groups * group_slots) (below 2^58),
+      // and stranded is at most 65536 stripes * 32.
       const size_type needed = groups_for(n + stranded, max_groups, group_slots);
       if (needed != 0 && needed <= groups) return groups;
       groups = needed;
