@@ -405,6 +405,98 @@ TEST(ConcurrentHashMap, GrowthFreesTheTablesItReplaces) {
   EXPECT_LE(domain.pending_on_this_thread(), 1u);
 }
 
+// A rebuild holds every stripe lock; writers that wait for one meanwhile take chunks of the
+// rebuild (rehash_locked in concurrent_table.hpp). Four threads fill a map from empty, on
+// this 2-core machine too: every key must be there once, and the waiting writers must have
+// done part of the rebuilds. Both storages: inline slots (u64 -> u64, keys rehashed) and
+// nodes (string keys, pointers moved).
+template <class Map, class MakeKey>
+void fill_from_four_threads_with_help(MakeKey make_key) {
+  Map m;
+  constexpr unsigned threads = 4;
+  constexpr u64 per_thread = 100000;
+  std::latch start(threads);
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      start.arrive_and_wait();
+      for (u64 i = 0; i < per_thread; ++i) m.insert(make_key(t * per_thread + i), i);
+    });
+  }
+  for (auto& th : pool) th.join();
+  ASSERT_EQ(m.size(), threads * per_thread);
+  for (u64 k = 0; k < threads * per_thread; ++k) ASSERT_TRUE(m.contains(make_key(k))) << k;
+  std::size_t walked = 0;
+  m.for_each([&](const auto&, const auto&) { ++walked; });
+  EXPECT_EQ(walked, threads * per_thread);
+  const auto stats = m.rehash_stats();
+  EXPECT_GE(stats.rehashes, 10u);           // from one group to tens of thousands
+  EXPECT_GT(stats.chunks, stats.rehashes);  // the large ones came in several chunks
+  EXPECT_GT(stats.helped_chunks, 0u);       // and waiting writers did some of them
+  EXPECT_LT(stats.helped_chunks, stats.chunks);
+}
+
+TEST(ConcurrentHashMap, WritersWaitingForARebuildHelpWithIt) {
+  fill_from_four_threads_with_help<map_t>([](u64 k) { return k; });
+  fill_from_four_threads_with_help<cmap::concurrent_hash_map<std::string, u64>>(
+      [](u64 k) { return std::to_string(k); });
+}
+
+// One thread alone never shares its rebuild: it takes every chunk.
+TEST(ConcurrentHashMap, ARebuildNobodyWaitsForIsDoneByItsOwnThread) {
+  map_t m;
+  for (u64 k = 0; k < 100000; ++k) m.insert(k, k);
+  EXPECT_GT(m.rehash_stats().chunks, m.rehash_stats().rehashes);
+  EXPECT_EQ(m.rehash_stats().helped_chunks, 0u);
+}
+
+// A hash that throws for one key while armed; that key is already in the map, so every
+// rebuild (which rehashes every key) throws, in whichever thread's chunk holds it.
+struct rebuild_breaking_hash {
+  static inline std::atomic<bool> armed{false};
+  static constexpr u64 poisoned = 77;
+  std::size_t operator()(u64 k) const {
+    if (k == poisoned && armed.load(std::memory_order_relaxed)) throw std::runtime_error("boom");
+    return cmap::hash<u64>{}(k);
+  }
+};
+
+// Strong guarantee under a shared rebuild: the exception reaches the thread that grows (even
+// when a helper's chunk threw it), the old table stays, nothing is lost, no thread is left
+// waiting, and the map grows normally once the hash stops throwing.
+TEST(ConcurrentHashMap, AHashThrowingDuringASharedRebuildLeavesTheMapAsItWas) {
+  cmap::concurrent_hash_map<u64, u64, rebuild_breaking_hash> m;
+  constexpr u64 preload = 20000;  // a table of several chunks
+  for (u64 k = 0; k < preload; ++k) m.insert(k, k);
+  const auto bytes = m.table_bytes();
+  rebuild_breaking_hash::armed = true;
+  constexpr unsigned threads = 4;
+  std::atomic<u64> inserted{0};
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      // Inserts new keys until one insert throws (it needed a rebuild); counts the others.
+      for (u64 k = preload + t;; k += threads) {
+        try {
+          if (m.insert(k, k)) inserted.fetch_add(1);
+        } catch (const std::runtime_error&) {
+          return;
+        }
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  EXPECT_EQ(m.table_bytes(), bytes);  // no rebuild went through
+  rebuild_breaking_hash::armed = false;
+  EXPECT_EQ(m.size(), preload + inserted.load());
+  for (u64 k = 0; k < preload; ++k) ASSERT_EQ(m.find(k), std::optional<u64>(k)) << k;
+  std::size_t walked = 0;
+  m.for_each([&](u64, u64) { ++walked; });
+  EXPECT_EQ(walked, preload + inserted.load());
+  for (u64 k = 1000000; k < 1100000; ++k) ASSERT_TRUE(m.insert(k, k));
+  EXPECT_GT(m.table_bytes(), bytes);
+}
+
 TEST(ConcurrentHashMap, ClearWhileReadersRead) {
   map_t m;
   for (u64 k = 0; k < 10000; ++k) m.insert(k, k);

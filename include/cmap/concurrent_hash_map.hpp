@@ -20,6 +20,8 @@
 //  - Writers of the same key are serialised by its stripe's lock; writers of different
 //    stripes run in parallel. Growth takes every stripe lock for the copy of the slot
 //    pointers (entries never move) but never stops readers, who keep finding every entry.
+//    Writers that growth stops do not wait idle: they take chunks of the copy (and of
+//    building the new table), so filling a map from many threads grows it in parallel.
 //  - for_each is weakly consistent: an entry present for the whole walk is seen exactly once,
 //    and no key is seen twice, even one erased and inserted again during the walk (inline
 //    slots: a key keeps one slot for the life of a table; nodes: entries inserted after the
@@ -62,7 +64,9 @@
 // usually reads one group: the probe stops at the first group that no key of its hash bit
 // overflowed. Update: the stripe lock and one store (inline, atomic values) or a node swap
 // (other copyable values). Erase: the stripe lock and a CAS on a control word (plus a
-// retire of the node with nodes). size(): takes every stripe lock (O(stripes)).
+// retire of the node with nodes). size(): takes every stripe lock (O(stripes)). Growth:
+// O(n) work, done by the growing writer and every writer waiting for it, in chunks of 512
+// groups; rehash_stats() says how much of it the waiting writers did.
 // Memory: groups of 15 slots and 16 control bytes; inline slots, sizeof(Key) + sizeof(T)
 // bytes per slot plus the control bytes (256 bytes per group, 17.1 per slot, for u64 -> u64)
 // at a load of 7/16 to 7/8; nodes, 9.1 bytes per slot (a pointer and the control bytes) plus
@@ -168,6 +172,12 @@ class concurrent_map_facade
   [[nodiscard]] size_type allocated_bytes() const { return table_.allocated_bytes(); }
   // Bytes of the slot table alone: changes only when the table grows or is rebuilt.
   [[nodiscard]] size_type table_bytes() const { return table_.table_bytes(); }
+
+  // How many times the table was rebuilt, in how many chunks, and how many of those chunks
+  // writers waiting for their stripe lock did (a rebuild holds every stripe lock, and the
+  // writers it stops help with it instead of waiting idle).
+  using rehash_statistics = detail::rehash_statistics;
+  [[nodiscard]] rehash_statistics rehash_stats() const noexcept { return table_.rehash_stats(); }
 
   [[nodiscard]] size_type stripe_count() const noexcept { return table_.stripe_count(); }
   [[nodiscard]] hasher hash_function() const { return table_.hash_function(); }

@@ -57,7 +57,8 @@
 //     the slot null; the node is retired and freed two epochs later, so a reader that loaded
 //     it may still read it.
 //   - Resize: the resizer holds every stripe lock, so the old table is frozen while it copies
-//     the pointers (inline: the keys and values); readers keep probing the old table and find
+//     the pointers (inline: the keys and values), in chunks that the writers waiting for a
+//     stripe lock share (rehash_locked); readers keep probing the old table and find
 //     everything; the new table is published with a release store, the old array retired (and
 //     freed at once, once the locks are released, if no reader is pinned). A reader that still
 //     walks the old table after that sees the map as it was at the moment of the freeze.
@@ -97,11 +98,13 @@
 //    change the value in place under the stripe lock, and readers of the value (const
 //    visit, for_each) take the key's stripe lock too. contains() stays lock-free.
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -122,6 +125,13 @@
 #include "spin_lock.hpp"
 
 namespace cmap::detail {
+
+// What concurrent_table::rehash_stats() reports.
+struct rehash_statistics {
+  std::size_t rehashes = 0;       // tables rebuilt (grown, rebuilt at the same size, reserved)
+  std::size_t chunks = 0;         // pieces of work those rebuilds were cut into
+  std::size_t helped_chunks = 0;  // of those, done by threads waiting for a stripe lock
+};
 
 static_assert(std::endian::native == std::endian::little,
               "concurrent_table packs control bytes into words little-endian");
@@ -342,7 +352,8 @@ class concurrent_table {
     } else if constexpr (policy == value_policy::locked_in_place) {
       stripe& s = stripe_for(h);
       const reentrancy_guard not_reentered(this);
-      std::lock_guard lock(s.lock);
+      lock_stripe(s);
+      std::lock_guard lock(s.lock, std::adopt_lock);
       auto pin = epoch_domain::global().pin();
       node* n = lookup(table_.load(std::memory_order_acquire), key, h);
       if (n == nullptr) return false;
@@ -495,7 +506,8 @@ class concurrent_table {
         if constexpr (policy == value_policy::locked_in_place) {
           stripe& s = stripe_for(n->hash);
           const reentrancy_guard not_reentered(this);
-          std::lock_guard lock(s.lock);
+          lock_stripe(s);
+          std::lock_guard lock(s.lock, std::adopt_lock);
           // Under the lock the node cannot be erased; check it is still the slot's entry.
           if (load_node(g.slots[i]) != n) continue;
           go_on = invoke_continue(f, n->key, std::as_const(n->value));
@@ -511,7 +523,7 @@ class concurrent_table {
   // Exact: holds every stripe lock while it adds the counts.
   [[nodiscard]] size_type size() const {
     const reentrancy_guard not_reentered(this);
-    for (std::size_t i = 0; i < stripe_count_; ++i) stripes_[i].lock.lock();
+    for (std::size_t i = 0; i < stripe_count_; ++i) lock_stripe(stripes_[i]);
     size_type total = 0;
     for (std::size_t i = 0; i < stripe_count_; ++i)
       total += stripes_[i].size.load(std::memory_order_relaxed);
@@ -531,6 +543,15 @@ class concurrent_table {
   [[nodiscard]] size_type table_bytes() const {
     auto pin = epoch_domain::global().pin();
     return table_bytes_of(table_.load(std::memory_order_acquire));
+  }
+
+  // Counts of the rebuilds so far (growth, rebuilds at the same size, reserve), of their
+  // chunks (see rehash_locked), and of the chunks that threads waiting for a stripe lock did.
+  // Relaxed: exact once the map is quiet.
+  [[nodiscard]] rehash_statistics rehash_stats() const noexcept {
+    return rehash_statistics{rehashes_.load(std::memory_order_relaxed),
+                             rehash_chunks_.load(std::memory_order_relaxed),
+                             helped_chunks_.load(std::memory_order_relaxed)};
   }
 
   // ---- writers: under the key's stripe lock -----------------------------------------------
@@ -561,7 +582,8 @@ class concurrent_table {
       table* out_of_budget = nullptr;
       {
         const reentrancy_guard not_reentered(this);
-        std::unique_lock lock(s.lock);
+        lock_stripe(s);
+        std::unique_lock lock(s.lock, std::adopt_lock);
         // Nodes: find_position reads nodes of other stripes' keys, which their writers may
         // retire meanwhile. Inline slots: it reads only the table, which cannot be replaced,
         // let alone freed, while this stripe's lock is held: no pin.
@@ -823,23 +845,34 @@ class concurrent_table {
     return 1 + (groups * sizeof(group_block) + cache_line_size - 1) / cache_line_size;
   }
 
+  // A table of `groups` empty groups.
   static table* new_table(size_type groups) {
+    table* t = allocate_table(groups);
+    construct_groups(t, 0, groups);
+    return t;
+  }
+  // A table's memory and header; its groups are not constructed yet (construct_groups).
+  static table* allocate_table(size_type groups) {
     line_alloc a;
     table_line* lines = line_traits::allocate(a, table_lines(groups));
-    // Plain storage for trivially destructible atomics: construct them directly (no
-    // exception can occur past the allocation).
     std::byte* const base = reinterpret_cast<std::byte*>(std::to_address(lines));
-    // Before the first write below, so that a large table's pages fault in huge.
+    // Before the first write to the groups, so that a large table's pages fault in huge.
     advise_huge_pages(base, table_lines(groups) * cache_line_size);
     auto* blocks = reinterpret_cast<group_block*>(base + cache_line_size);
-    for (size_type i = 0; i < groups; ++i) {
+    return ::new (static_cast<void*>(base)) table{groups - 1, blocks};
+  }
+  // Constructs groups [first, last) of t, empty. Plain storage for trivially destructible
+  // atomics: constructed directly, nothing can throw. The first write to a fresh page
+  // faults it in (and the kernel zeroes it), which is most of a large table's cost: so a
+  // cooperative rehash constructs the groups in chunks, on every helping thread.
+  static void construct_groups(table* t, size_type first, size_type last) noexcept {
+    for (size_type i = first; i < last; ++i) {
       // Node pointers start null. Inline slots are read only once a tag publishes them, but
       // are still constructed (zeroed) so that every atomic the table holds is an object.
-      group_block* g = ::new (static_cast<void*>(blocks + i)) group_block();
+      group_block* g = ::new (static_cast<void*>(t->groups + i)) group_block();
       g->ctrl[0].store(empty_word, std::memory_order_relaxed);
       g->ctrl[1].store(empty_word_high, std::memory_order_relaxed);
     }
-    return ::new (static_cast<void*>(base)) table{groups - 1, blocks};
   }
   static void delete_table(void* p, void*) {
     auto* t = static_cast<table*>(p);
@@ -1117,7 +1150,8 @@ class concurrent_table {
   // before it, see claim_and_store), and other stripes' concurrent changes to the group concern
   // other keys.
   template <class K>
-  position find_position(table* t, const K& key, std::size_t h, bool want_tomb = false) const {
+  [[gnu::always_inline]] position find_position(table* t, const K& key, std::size_t h,
+                                                bool want_tomb = false) const {
     const ctrl_t tag = tag_of(h);
     std::size_t gi = (h >> 7) & t->group_mask;
     group_ref tomb;
@@ -1228,7 +1262,7 @@ class concurrent_table {
   class all_stripes_lock {
    public:
     explicit all_stripes_lock(const concurrent_table& t) : table_(t), not_reentered_(&t) {
-      for (std::size_t i = 0; i < t.stripe_count_; ++i) t.stripes_[i].lock.lock();
+      for (std::size_t i = 0; i < t.stripe_count_; ++i) t.lock_stripe(t.stripes_[i]);
     }
     ~all_stripes_lock() {
       for (std::size_t i = table_.stripe_count_; i-- > 0;) table_.stripes_[i].lock.unlock();
@@ -1242,7 +1276,7 @@ class concurrent_table {
   };
 
   // Grows (or rebuilds) the table a writer found out of budget, unless someone else did.
-  void grow(table* seen) {
+  [[gnu::noinline, gnu::cold]] void grow(table* seen) {
     if (grow_locked(seen)) {
       // The old table was retired: free it (and whatever else is due) now if no reader can
       // still be in it, rather than after the next 128 retires of this thread, which a
@@ -1271,61 +1305,231 @@ class concurrent_table {
     return true;
   }
 
-  // Builds a table of `groups` groups holding old's nodes and publishes it. Every stripe
+  // ---- cooperative rehash ---------------------------------------------------------------
+  // Builds a table of `groups` groups holding old's entries and publishes it. Every stripe
   // lock is held, so old is frozen; readers keep reading it meanwhile.
+  //
+  // The work is cut into chunks: first constructing the new table's groups (which faults its
+  // pages in), then moving old's entries, rehash_chunk_groups old groups at a time. This
+  // thread (the owner) publishes the job (job_) and takes chunks; so does every thread that
+  // waits for a stripe lock meanwhile (lock_stripe), since the rehash holds them all: the
+  // writers that a rehash stops copy the table with it instead of waiting, and the serial
+  // part of a map filled by many threads shrinks by their number.
+  //
+  // Private until helped: while the owner works alone it places entries with plain stores
+  // (place_in_fresh<false>). Claiming slots with a CAS, which two helpers filling one group
+  // need, costs about 10% of a single-threaded insert-only run. A helper announces itself
+  // (job_helpers_) and waits until the owner, between two chunks, sees it and switches the
+  // job to shared (`shared`, release); only then does it take chunks, and from then on
+  // everyone claims with a CAS. So a rehash nobody helps costs what a serial one did.
+  //
+  // Ordering: the job's fields are written before job_'s seq_cst store, which a helper's
+  // seq_cst load reads (so it also sees old as frozen: the stores before the stripe locks
+  // were taken happen before); the owner's private stores come before its release store of
+  // `shared`, which the helper acquires. A helper's writes to the new table and to the job
+  // come before its release increment of `done`; the owner's acquire load that reads
+  // done == total therefore sees them all (every increment is in the release sequence of
+  // the earlier ones). The new table is then published by publish_table's release store.
+  // Moving waits for every construction chunk the same way (`constructed`).
+  //
+  // Strong guarantee: if hash_ throws (inline slots rehash the keys), the job records the
+  // first exception, the remaining chunks are skipped, the new table is freed and the
+  // exception rethrown here; the map is as before.
   void rehash_locked(table* old, size_type groups) {
-    table* fresh = new_table(groups);  // may throw bad_alloc: nothing changed
-    size_type live = 0;
-    if constexpr (inline_storage) {
-      try {
-        for (size_type gi = 0; gi <= old->group_mask; ++gi) {
-          const group_ref og = old->group_at(gi);
-          for (unsigned i : load_group_relaxed(og).match_full()) {
-            const Key k = og.slots[i].key.load(std::memory_order_relaxed);
-            const std::size_t h = hash_(k);  // may throw: then fresh is dropped
-            place_private(fresh, h, [&](group_ref g, unsigned j) {
-              g.slots[j].key.store(k, std::memory_order_relaxed);
-              g.slots[j].value.store(og.slots[i].value.load(std::memory_order_relaxed),
-                                     std::memory_order_relaxed);
-            });
-            ++live;
+    rehash_job job(old, allocate_table(groups));  // may throw bad_alloc: nothing changed
+    // seq_cst, with the helpers' (see help_rehash): with the store of nullptr below and the
+    // load of job_helpers_ after it, no helper can see this job once we stop waiting.
+    job_.store(&job, std::memory_order_seq_cst);
+    run_rehash_chunks(job, true);
+    backoff wait;
+    while (job.done.load(std::memory_order_acquire) != job.total) wait.wait();
+    job_.store(nullptr, std::memory_order_seq_cst);
+    wait.reset();
+    // acquire: pairs with the helpers' release decrement, after their last access to job.
+    while (job_helpers_.load(std::memory_order_seq_cst) != 0) wait.wait();
+    if (job.failed.load(std::memory_order_relaxed)) {
+      delete_table(job.fresh, nullptr);
+      std::rethrow_exception(job.error);
+    }
+    // Statistics of the rebuilds that went through; written under every stripe lock,
+    // relaxed (rehash_stats()).
+    const auto add = [](std::atomic<size_type>& counter, size_type n) {
+      counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    };
+    add(rehashes_, 1);
+    add(rehash_chunks_, job.total);
+    add(helped_chunks_, job.helped.load(std::memory_order_relaxed));
+    publish_rehashed(old, job.fresh, job.live.load(std::memory_order_relaxed));
+  }
+
+  // Groups of the old table per moving chunk (and of the new table per constructing
+  // chunk): 512 u64 -> u64 groups are 128 KiB, tens of microseconds of work.
+  static constexpr size_type rehash_chunk_groups = 512;
+  static constexpr size_type chunks_of(size_type groups) noexcept {
+    return (groups + rehash_chunk_groups - 1) / rehash_chunk_groups;
+  }
+
+  struct rehash_job {
+    rehash_job(table* o, table* f) noexcept
+        : old(o),
+          fresh(f),
+          construct_chunks(chunks_of(f->group_mask + 1)),
+          total(construct_chunks + chunks_of(o->group_mask + 1)) {}
+    table* const old;
+    table* const fresh;
+    const size_type construct_chunks;       // chunks [0, construct_chunks) construct fresh
+    const size_type total;                  // the rest move old's entries
+    std::atomic<size_type> next{0};         // the next chunk to hand out
+    std::atomic<size_type> constructed{0};  // construction chunks finished
+    std::atomic<size_type> done{0};         // chunks finished
+    std::atomic<size_type> live{0};         // entries moved
+    std::atomic<size_type> helped{0};       // chunks done by helpers
+    std::atomic<bool> shared{false};        // helpers may take chunks (set by the owner)
+    std::atomic<bool> failed{false};
+    std::exception_ptr error;  // written by the thread that set failed, before its `done`
+  };
+
+  // Takes s's lock. While it waits, helps the rehash in progress, if any: that rehash holds
+  // every stripe lock, s's too.
+  void lock_stripe(stripe& s) const {
+    if (!s.lock.try_lock()) lock_stripe_contended(s);
+  }
+  // Out of line, as is grow(): kept out of write(), whose hot path GCC otherwise inlines
+  // less of (find_position went out of line, +8% instructions on insert-only).
+  [[gnu::noinline]] void lock_stripe_contended(stripe& s) const {
+    backoff wait;
+    while (!s.lock.try_lock()) {
+      if (help_rehash()) {
+        wait.reset();
+      } else {
+        wait.wait();
+      }
+    }
+  }
+
+  // Takes chunks of the rehash in progress until none is left; true if it did any. The job
+  // lives in the owner's frame: job_helpers_ keeps it there while a helper may touch it
+  // (see rehash_locked).
+  bool help_rehash() const {
+    if (job_.load(std::memory_order_relaxed) == nullptr) return false;  // the common case
+    job_helpers_.fetch_add(1, std::memory_order_seq_cst);
+    bool helped = false;
+    if (rehash_job* job = job_.load(std::memory_order_seq_cst)) {
+      // Wait for the owner to make the job shared (at its next chunk boundary), unless
+      // every chunk is handed out already.
+      backoff wait;
+      while (!job->shared.load(std::memory_order_acquire)) {
+        if (job->next.load(std::memory_order_relaxed) >= job->total) break;
+        wait.wait();
+      }
+      if (job->shared.load(std::memory_order_acquire)) helped = run_rehash_chunks(*job, false);
+    }
+    // release: our accesses to the job happen before the owner sees the count drop.
+    job_helpers_.fetch_sub(1, std::memory_order_release);
+    return helped;
+  }
+
+  // Takes chunks until none is left; true if it took any.
+  bool run_rehash_chunks(rehash_job& job, bool owner) const noexcept {
+    bool shared = !owner;  // a helper runs only once the job is shared
+    bool took = false;
+    for (;; took = true) {
+      // The owner goes shared once someone waits to help. relaxed: seeing a helper late
+      // only delays it; a helper takes no chunk before it acquires `shared`.
+      if (!shared && job_helpers_.load(std::memory_order_relaxed) != 0) {
+        shared = true;
+        job.shared.store(true, std::memory_order_release);
+      }
+      // relaxed: a chunk index only needs to be unique; what it covers is fixed by the job.
+      const size_type c = job.next.fetch_add(1, std::memory_order_relaxed);
+      if (c >= job.total) return took;
+      if (c < job.construct_chunks) {
+        const size_type first = c * rehash_chunk_groups;
+        const size_type groups = job.fresh->group_mask + 1;
+        construct_groups(job.fresh, first, std::min(groups, first + rehash_chunk_groups));
+        job.constructed.fetch_add(1, std::memory_order_release);
+      } else {
+        // Entries go anywhere in the new table: every group must be constructed first.
+        backoff wait;
+        while (job.constructed.load(std::memory_order_acquire) != job.construct_chunks) wait.wait();
+        if (!job.failed.load(std::memory_order_relaxed)) {
+          const size_type first = (c - job.construct_chunks) * rehash_chunk_groups;
+          try {
+            if (shared) {
+              move_chunk<true>(job, first);
+            } else {
+              move_chunk<false>(job, first);
+            }
+          } catch (...) {
+            if (!job.failed.exchange(true, std::memory_order_relaxed))
+              job.error = std::current_exception();
           }
         }
-      } catch (...) {
-        delete_table(fresh, nullptr);
-        throw;
       }
-    } else {
-      for_each_node_of(old, [&](node* n) {
-        place_private(fresh, n->hash, [n](group_ref g, unsigned i) {
-          g.slots[i].store(n, std::memory_order_relaxed);
-        });
-        ++live;
-      });
+      if (!owner) job.helped.fetch_add(1, std::memory_order_relaxed);
+      job.done.fetch_add(1, std::memory_order_release);
     }
-    publish_rehashed(old, fresh, live);
+  }
+
+  // Moves the entries of old groups [first, first + rehash_chunk_groups) into job.fresh.
+  template <bool Shared>
+  void move_chunk(rehash_job& job, size_type first) const {
+    const size_type last = std::min(job.old->group_mask + 1, first + rehash_chunk_groups);
+    size_type moved = 0;
+    for (size_type gi = first; gi < last; ++gi) {
+      const group_ref og = job.old->group_at(gi);
+      if constexpr (inline_storage) {
+        for (unsigned i : load_group_relaxed(og).match_full()) {
+          const Key k = og.slots[i].key.load(std::memory_order_relaxed);
+          const T v = og.slots[i].value.load(std::memory_order_relaxed);
+          const std::size_t h = hash_(k);  // may throw
+          place_in_fresh<Shared>(job.fresh, h, [&](group_ref g, unsigned j) {
+            g.slots[j].key.store(k, std::memory_order_relaxed);
+            g.slots[j].value.store(v, std::memory_order_relaxed);
+          });
+          ++moved;
+        }
+      } else {
+        for (unsigned i = 0; i < group_slots; ++i) {
+          node* n = og.slots[i].load(std::memory_order_relaxed);
+          if (n == nullptr) continue;
+          place_in_fresh<Shared>(job.fresh, n->hash, [n](group_ref g, unsigned j) {
+            g.slots[j].store(n, std::memory_order_relaxed);
+          });
+          ++moved;
+        }
+      }
+    }
+    job.live.fetch_add(moved, std::memory_order_relaxed);
   }
 
   // Stores an entry of hash h into the first empty slot of its probe sequence in a table
-  // that is still private (no CAS): store(group, slot) writes the slot.
-  template <class Store>
-  static void place_private(table* fresh, std::size_t h, Store&& store) {
+  // not yet published, so no reader sees it and a slot goes from empty straight to its tag
+  // (no busy state); store(group, slot) writes the slot. Shared: other helpers fill the
+  // table too, so the slot is claimed with a CAS of its control byte; else with plain
+  // stores.
+  template <bool Shared, class Store>
+  static void place_in_fresh(table* fresh, std::size_t h, Store&& store) {
+    const ctrl_t tag = tag_of(h);
     std::size_t gi = (h >> 7) & fresh->group_mask;
     for (std::size_t stride = 1;; gi = (gi + stride++) & fresh->group_mask) {
       const group_ref g = fresh->group_at(gi);
-      const bit_mask empty = load_group_relaxed(g).match_empty();
-      if (!empty.any()) {
-        set_overflow(g, h);
-        continue;
+      for (bit_mask empty = load_group_relaxed(g).match_empty(); empty.any();
+           empty = load_group_relaxed(g).match_empty()) {
+        const unsigned i = empty.lowest();
+        if constexpr (Shared) {
+          if (!set_ctrl(g, i, ctrl_empty, tag)) continue;  // taken meanwhile: look again
+        } else {
+          std::atomic<std::uint64_t>& word = g.ctrl[i / 8];
+          const unsigned shift = 8 * (i % 8);
+          word.store((word.load(std::memory_order_relaxed) & ~(std::uint64_t{0xFF} << shift)) |
+                         (std::uint64_t{static_cast<std::uint8_t>(tag)} << shift),
+                     std::memory_order_relaxed);
+        }
+        store(g, i);
+        return;
       }
-      const unsigned i = empty.lowest();
-      store(g, i);
-      std::atomic<std::uint64_t>& word = g.ctrl[i / 8];
-      const unsigned shift = 8 * (i % 8);
-      word.store((word.load(std::memory_order_relaxed) & ~(std::uint64_t{0xFF} << shift)) |
-                     (std::uint64_t{static_cast<std::uint8_t>(tag_of(h))} << shift),
-                 std::memory_order_relaxed);
-      return;
+      set_overflow(g, h);  // full: on to the next group
     }
   }
 
@@ -1382,6 +1586,15 @@ class concurrent_table {
   // Units a stripe takes from the pool at a time (set_budget): written under every stripe
   // lock, read under one.
   size_type budget_chunk_ = 1;
+  // The rehash in progress (in its thread's frame), or null; and how many threads may be
+  // touching it (see rehash_locked and help_rehash). Mutable: const callers that wait for a
+  // stripe lock (size(), the all-stripes lock) help too.
+  alignas(cache_line_size) mutable std::atomic<rehash_job*> job_{nullptr};
+  mutable std::atomic<unsigned> job_helpers_{0};
+  // rehash_stats(): rebuilds that went through (not those a throwing hash undid).
+  std::atomic<size_type> rehashes_{0};
+  std::atomic<size_type> rehash_chunks_{0};
+  std::atomic<size_type> helped_chunks_{0};
 };
 
 }  // namespace cmap::detail
