@@ -1558,11 +1558,19 @@ class concurrent_table {
     const std::uintptr_t g =
         hint_groups_.load(std::memory_order_relaxed) +
         ((h >> 7) & hint_mask_.load(std::memory_order_relaxed)) * sizeof(group_block);
-    // Every line the group touches (a group of another size than 256 bytes may start
-    // inside a line).
-    for (std::uintptr_t line = g & ~std::uintptr_t{cache_line_size - 1};
-         line < g + sizeof(group_block); line += cache_line_size) {
-      prefetch_for_write(reinterpret_cast<const void*>(line));
+    if constexpr (sizeof(group_block) % cache_line_size == 0) {
+      // Groups of whole lines start on a line (new_table): exactly these lines, unrolled.
+      constexpr std::size_t lines = sizeof(group_block) / cache_line_size;
+      [&]<std::size_t... L>(std::index_sequence<L...>) {
+        (prefetch_for_write(reinterpret_cast<const void*>(g + L * cache_line_size)), ...);
+      }
+      (std::make_index_sequence<lines>{});
+    } else {
+      // Every line the group touches (such a group may start inside a line).
+      for (std::uintptr_t line = g & ~std::uintptr_t{cache_line_size - 1};
+           line < g + sizeof(group_block); line += cache_line_size) {
+        prefetch_for_write(reinterpret_cast<const void*>(line));
+      }
     }
   }
 
