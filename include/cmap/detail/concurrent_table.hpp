@@ -1317,8 +1317,9 @@ class concurrent_table {
   // part of a map filled by many threads shrinks by their number.
   //
   // Private until helped: while the owner works alone it places entries with plain stores
-  // (place_in_fresh<false>). Claiming slots with a CAS, which two helpers filling one group
-  // need, costs about 10% of a single-threaded insert-only run. A helper announces itself
+  // (place_in_fresh<false>): claiming each slot with a CAS, which two helpers filling one
+  // group need, would add a locked instruction per entry that one thread alone does not
+  // need, on every growth of a single-threaded map. A helper announces itself
   // (job_helpers_) and waits until the owner, between two chunks, sees it and switches the
   // job to shared (`shared`, release); only then does it take chunks, and from then on
   // everyone claims with a CAS. So a rehash nobody helps costs what a serial one did.
