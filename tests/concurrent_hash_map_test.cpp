@@ -410,20 +410,28 @@ TEST(ConcurrentHashMap, GrowthFreesTheTablesItReplaces) {
 // this 2-core machine too: every key must be there once, and the waiting writers must have
 // done part of the rebuilds. Both storages: inline slots (u64 -> u64, keys rehashed) and
 // nodes (string keys, pointers moved).
-template <class Map, class MakeKey>
-void fill_from_four_threads_with_help(MakeKey make_key) {
-  Map m;
-  constexpr unsigned threads = 4;
-  constexpr u64 per_thread = 100000;
+// Runs body(t) on `threads` threads, started together, and joins them.
+template <class Body>
+void run_together(unsigned threads, Body body) {
   std::latch start(threads);
   std::vector<std::thread> pool;
   for (unsigned t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
       start.arrive_and_wait();
-      for (u64 i = 0; i < per_thread; ++i) m.insert(make_key(t * per_thread + i), i);
+      body(t);
     });
   }
   for (auto& th : pool) th.join();
+}
+
+template <class Map, class MakeKey>
+void fill_from_four_threads_with_help(MakeKey make_key) {
+  Map m;
+  constexpr unsigned threads = 4;
+  constexpr u64 per_thread = 100000;
+  run_together(threads, [&](unsigned t) {
+    for (u64 i = 0; i < per_thread; ++i) m.insert(make_key(t * per_thread + i), i);
+  });
   ASSERT_EQ(m.size(), threads * per_thread);
   for (u64 k = 0; k < threads * per_thread; ++k) ASSERT_TRUE(m.contains(make_key(k))) << k;
   std::size_t walked = 0;
@@ -461,9 +469,9 @@ struct rebuild_breaking_hash {
   }
 };
 
-// Strong guarantee under a shared rebuild: the exception reaches the thread that grows (even
-// when a helper's chunk threw it), the old table stays, nothing is lost, no thread is left
-// waiting, and the map grows normally once the hash stops throwing.
+// Strong guarantee under a shared rebuild: the exception reaches the thread that grows
+// (whether its own chunk or a helper's threw it), the old table stays, nothing is lost, no thread
+// is left waiting, and the map grows normally once the hash stops throwing.
 TEST(ConcurrentHashMap, AHashThrowingDuringASharedRebuildLeavesTheMapAsItWas) {
   cmap::concurrent_hash_map<u64, u64, rebuild_breaking_hash> m;
   constexpr u64 preload = 20000;  // a table of several chunks
@@ -472,20 +480,16 @@ TEST(ConcurrentHashMap, AHashThrowingDuringASharedRebuildLeavesTheMapAsItWas) {
   rebuild_breaking_hash::armed = true;
   constexpr unsigned threads = 4;
   std::atomic<u64> inserted{0};
-  std::vector<std::thread> pool;
-  for (unsigned t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      // Inserts new keys until one insert throws (it needed a rebuild); counts the others.
-      for (u64 k = preload + t;; k += threads) {
-        try {
-          if (m.insert(k, k)) inserted.fetch_add(1);
-        } catch (const std::runtime_error&) {
-          return;
-        }
+  run_together(threads, [&](unsigned t) {
+    // Inserts new keys until one insert throws (it needed a rebuild); counts the others.
+    for (u64 k = preload + t;; k += threads) {
+      try {
+        if (m.insert(k, k)) inserted.fetch_add(1);
+      } catch (const std::runtime_error&) {
+        return;
       }
-    });
-  }
-  for (auto& th : pool) th.join();
+    }
+  });
   EXPECT_EQ(m.table_bytes(), bytes);  // no rebuild went through
   rebuild_breaking_hash::armed = false;
   EXPECT_EQ(m.size(), preload + inserted.load());

@@ -923,9 +923,12 @@ class concurrent_table {
     }
   }
 
+  // f(node*) for each node in groups [first, last) of t (all of them by default).
   template <class F>
-  static void for_each_node_of(table* t, F&& f) {
-    for (size_type gi = 0; gi <= t->group_mask; ++gi) {
+  static void for_each_node_of(table* t, F&& f, size_type first = 0,
+                               size_type last = ~size_type{0}) {
+    last = std::min(last, t->group_mask + 1);
+    for (size_type gi = first; gi < last; ++gi) {
       const group_ref g = t->group_at(gi);
       for (unsigned i = 0; i < group_slots; ++i) {
         if (node* n = g.slots[i].load(std::memory_order_relaxed)) f(n);
@@ -977,7 +980,9 @@ class concurrent_table {
   }
 
   // Control bytes read by a writer holding every stripe lock (nothing changes them then),
-  // or only as a prefetch hint (visit_bulk): relaxed.
+  // by a rehash chunk in a table not yet published (a stale read only makes its CAS fail
+  // and retry; the table's publication orders everything, see rehash_locked), or only as a
+  // prefetch hint (visit_bulk): relaxed.
   static ctrl_snapshot load_group_relaxed(group_ref g) noexcept {
     return ctrl_snapshot(g.ctrl[0].load(std::memory_order_relaxed),
                          g.ctrl[1].load(std::memory_order_relaxed));
@@ -1477,9 +1482,9 @@ class concurrent_table {
   void move_chunk(rehash_job& job, size_type first) const {
     const size_type last = std::min(job.old->group_mask + 1, first + rehash_chunk_groups);
     size_type moved = 0;
-    for (size_type gi = first; gi < last; ++gi) {
-      const group_ref og = job.old->group_at(gi);
-      if constexpr (inline_storage) {
+    if constexpr (inline_storage) {
+      for (size_type gi = first; gi < last; ++gi) {
+        const group_ref og = job.old->group_at(gi);
         for (unsigned i : load_group_relaxed(og).match_full()) {
           const Key k = og.slots[i].key.load(std::memory_order_relaxed);
           const T v = og.slots[i].value.load(std::memory_order_relaxed);
@@ -1490,16 +1495,17 @@ class concurrent_table {
           });
           ++moved;
         }
-      } else {
-        for (unsigned i = 0; i < group_slots; ++i) {
-          node* n = og.slots[i].load(std::memory_order_relaxed);
-          if (n == nullptr) continue;
-          place_in_fresh<Shared>(job.fresh, n->hash, [n](group_ref g, unsigned j) {
-            g.slots[j].store(n, std::memory_order_relaxed);
-          });
-          ++moved;
-        }
       }
+    } else {
+      for_each_node_of(
+          job.old,
+          [&](node* n) {
+            place_in_fresh<Shared>(job.fresh, n->hash, [n](group_ref g, unsigned j) {
+              g.slots[j].store(n, std::memory_order_relaxed);
+            });
+            ++moved;
+          },
+          first, last);
     }
     job.live.fetch_add(moved, std::memory_order_relaxed);
   }
@@ -1507,8 +1513,10 @@ class concurrent_table {
   // Stores an entry of hash h into the first empty slot of its probe sequence in a table
   // not yet published, so no reader sees it and a slot goes from empty straight to its tag
   // (no busy state); store(group, slot) writes the slot. Shared: other helpers fill the
-  // table too, so the slot is claimed with a CAS of its control byte; else with plain
-  // stores.
+  // table too, so the slot is claimed with a CAS of its control byte (set_ctrl's acq_rel is
+  // more than this needs: the helpers' `done` and publish_table order the table, but on x86
+  // a CAS costs the same at any order, and one claiming routine is simpler); else with
+  // plain stores.
   template <bool Shared, class Store>
   static void place_in_fresh(table* fresh, std::size_t h, Store&& store) {
     const ctrl_t tag = tag_of(h);
