@@ -271,15 +271,17 @@ TEST(ConcurrentHashMap, InlineReadersNeverSeeAnotherKeysValueUnderSlotReuse) {
   EXPECT_EQ(present, m.size());
 }
 
-// Inline slots, u64 -> u64: bytes per entry (allocated_bytes() / size()) at ten sizes over
-// one doubling, 1.0M .. 1.9M entries, inserted one by one (growth as it comes). 16 bytes of
-// key and value per slot and 16 control bytes per 15 slots: 17.07 bytes per slot at a load of
-// 7/16 .. 7/8 (27.7 on average here). Issue 4 asks for 24 on average; over a whole doubling of a
-// table of 16-byte entries that needs an average load above 2/3, so a maximum load near 100%:
-// over the cycle from n to 2n, bytes per entry average 17.07 * ln 2 / (max load / 2), 27.0 at
-// 7/8 and still 23.7 at 100%.
-TEST(ConcurrentHashMap, InlineBytesPerEntryOverAGrowthCycle) {
+// Inline slots, u64 -> u64: bytes per entry (allocated_bytes() / size()) at ten sizes,
+// 1.0M .. 1.9M entries, inserted one by one (growth as it comes). 16 bytes of key and value
+// per slot and 16 control bytes per 15 slots: 17.07 bytes per slot. The table grows when 7/8
+// full, so over a whole growth cycle bytes per entry average 17.07 * ln(f) / (7/8 - 7/8f)
+// for a growth factor f: 27.0 when doubling (the default), 23.7 when growing by half.
+// Issue 4 asks for 24 on average: met with growth_policy::grow_by_half only. The ten sizes
+// here give 27.7 and 23.1 (where the growths fall among them depends on the initial size).
+double bytes_per_entry_over_a_growth_cycle(cmap::growth_policy g) {
   map_t m;
+  m.set_growth_policy(g);
+  EXPECT_EQ(m.get_growth_policy(), g);
   double sum = 0;
   u64 next = 0;
   for (u64 step = 0; step < 10; ++step) {
@@ -289,9 +291,16 @@ TEST(ConcurrentHashMap, InlineBytesPerEntryOverAGrowthCycle) {
     EXPECT_LE(per_entry, 40.0) << target;
     sum += per_entry;
   }
-  const double average = sum / 10;
-  RecordProperty("bytes_per_entry_average", std::to_string(average));
-  EXPECT_LE(average, 29.0);
+  return sum / 10;
+}
+
+TEST(ConcurrentHashMap, InlineBytesPerEntryOverAGrowthCycle) {
+  const double doubling = bytes_per_entry_over_a_growth_cycle(cmap::growth_policy::double_size);
+  RecordProperty("bytes_per_entry_average_double_size", std::to_string(doubling));
+  EXPECT_LE(doubling, 29.0);
+  const double by_half = bytes_per_entry_over_a_growth_cycle(cmap::growth_policy::grow_by_half);
+  RecordProperty("bytes_per_entry_average_grow_by_half", std::to_string(by_half));
+  EXPECT_LE(by_half, 24.0);
 }
 
 TEST(ConcurrentHashMap, MoveOnlyValuesAreUpdatedInPlaceAndReadUnderTheStripeLock) {
@@ -337,27 +346,73 @@ TEST(ConcurrentHashMap, EraseHeavyUseRebuildsInsteadOfGrowing) {
   EXPECT_LE(m.table_bytes(), after_fill * 2);
 }
 
-// Growth from empty builds one table per doubling (and at most one more), at any stripe
-// count: budget held back by stripes is not mistaken for tombstones. (It once was: 100
-// inserts built 38 tables, each a rebuild at the same size.)
-TEST(ConcurrentHashMap, GrowthFromEmptyBuildsAboutOneTablePerDoubling) {
+// Growth from empty builds one table per growth step (and at most one more), at any stripe
+// count and under either growth policy: budget held back by stripes is not mistaken for
+// tombstones. (It once was: 100 inserts built 38 tables, each a rebuild at the same size.)
+// Each step doubles the table, or grows it by half (from 4 groups on; smaller tables by one
+// group).
+TEST(ConcurrentHashMap, GrowthFromEmptyBuildsOneTablePerGrowthStep) {
   using counted_map =
       cmap::concurrent_hash_map<u64, u64, cmap::hash<u64>, std::equal_to<u64>,
                                 cmap_test::counting_allocator<std::pair<const u64, u64>>>;
   static_assert(
       cmap::detail::storage_policy_for<u64, u64>() == cmap::detail::storage_policy::inline_slots,
       "inline slots: the allocator allocates tables only");
-  for (const std::size_t stripes : {std::size_t{1}, std::size_t{16}, std::size_t{256}}) {
-    for (const u64 n : {u64{100}, u64{1000}, u64{100000}}) {
-      counted_map m(0, {}, {}, stripes);
-      const auto initial_bytes = m.table_bytes();
-      const long before = cmap_test::alloc_stats::allocations;
-      for (u64 k = 0; k < n; ++k) ASSERT_TRUE(m.insert(k, k));
-      const long tables = cmap_test::alloc_stats::allocations - before;
-      const auto doublings = std::bit_width(m.table_bytes() / initial_bytes) - 1;
-      EXPECT_LE(tables, doublings + 1) << n << " keys, " << stripes << " stripes";
-      EXPECT_EQ(m.size(), n);
+  constexpr std::size_t group_bytes = 256;  // u64 -> u64: 16 control bytes, 15 slots of 16
+  for (const auto policy : {cmap::growth_policy::double_size, cmap::growth_policy::grow_by_half}) {
+    // The table's bytes include a 64-byte header line: the ratio is a little under the factor.
+    const double factor_min = policy == cmap::growth_policy::double_size ? 1.9 : 1.4;
+    const double factor_max = policy == cmap::growth_policy::double_size ? 2.0 : 1.55;
+    for (const std::size_t stripes : {std::size_t{1}, std::size_t{16}, std::size_t{256}}) {
+      for (const u64 n : {u64{100}, u64{1000}, u64{100000}}) {
+        counted_map m(0, {}, {}, stripes);
+        m.set_growth_policy(policy);
+        auto bytes = m.table_bytes();
+        long growths = 0;
+        const long before = cmap_test::alloc_stats::allocations;
+        for (u64 k = 0; k < n; ++k) {
+          ASSERT_TRUE(m.insert(k, k));
+          const auto now = m.table_bytes();
+          if (now == bytes) continue;
+          ++growths;
+          ASSERT_GT(now, bytes) << k;
+          if (bytes >= 4 * group_bytes) {
+            const double factor = static_cast<double>(now) / static_cast<double>(bytes);
+            EXPECT_GE(factor, factor_min) << k;
+            EXPECT_LE(factor, factor_max) << k;
+          }
+          bytes = now;
+        }
+        const long tables = cmap_test::alloc_stats::allocations - before;
+        EXPECT_LE(tables, growths + 1) << n << " keys, " << stripes << " stripes";
+        EXPECT_EQ(m.size(), n);
+      }
     }
+  }
+}
+
+// reserve(n) and the constructor's capacity size the table for n entries (any group count
+// will do): filling it takes no growth, even with budget left unused in every stripe, and it
+// is no larger than n plus that budget (at most 32 slots per stripe) need.
+TEST(ConcurrentHashMap, ReserveSizesTheTableExactly) {
+  constexpr std::size_t group_bytes = 256, header_bytes = 64, slots_per_group = 15;
+  for (const u64 n : {u64{1}, u64{13}, u64{14}, u64{1000}, u64{123457}}) {
+    map_t m;
+    m.reserve(n);
+    const auto reserved = m.table_bytes();
+    const auto groups = (reserved - header_bytes) / group_bytes;
+    const auto max_load = [&](std::size_t g) {
+      return g * slots_per_group - g * slots_per_group / 8;
+    };
+    EXPECT_GE(max_load(groups), n);
+    if (groups > 1) {
+      EXPECT_LT(max_load(groups - 1), n + m.stripe_count() * 32) << n;
+    }
+    for (u64 k = 0; k < n; ++k) ASSERT_TRUE(m.insert(k, k));
+    EXPECT_EQ(m.table_bytes(), reserved) << n;
+    for (u64 k = 0; k < n; ++k) ASSERT_TRUE(m.contains(k)) << k;
+    map_t constructed(n);
+    EXPECT_EQ(constructed.table_bytes(), reserved) << n;
   }
 }
 
@@ -424,24 +479,38 @@ void run_together(unsigned threads, Body body) {
   for (auto& th : pool) th.join();
 }
 
+// One fill from four threads; checks that every key is there once and returns the map's
+// rehash statistics.
 template <class Map, class MakeKey>
-void fill_from_four_threads_with_help(MakeKey make_key) {
+typename Map::rehash_statistics fill_from_four_threads(MakeKey make_key) {
   Map m;
   constexpr unsigned threads = 4;
   constexpr u64 per_thread = 100000;
   run_together(threads, [&](unsigned t) {
     for (u64 i = 0; i < per_thread; ++i) m.insert(make_key(t * per_thread + i), i);
   });
-  ASSERT_EQ(m.size(), threads * per_thread);
-  for (u64 k = 0; k < threads * per_thread; ++k) ASSERT_TRUE(m.contains(make_key(k))) << k;
+  EXPECT_EQ(m.size(), threads * per_thread);
+  for (u64 k = 0; k < threads * per_thread; ++k) EXPECT_TRUE(m.contains(make_key(k))) << k;
   std::size_t walked = 0;
   m.for_each([&](const auto&, const auto&) { ++walked; });
   EXPECT_EQ(walked, threads * per_thread);
   const auto stats = m.rehash_stats();
   EXPECT_GE(stats.rehashes, 10u);           // from one group to tens of thousands
   EXPECT_GT(stats.chunks, stats.rehashes);  // the large ones came in several chunks
-  EXPECT_GT(stats.helped_chunks, 0u);       // and waiting writers did some of them
   EXPECT_LT(stats.helped_chunks, stats.chunks);
+  return stats;
+}
+
+// Waiting writers did some of the rebuilds' chunks. Whether one waits during a rebuild is up
+// to the scheduler: on a loaded 2-core machine the four threads may not run at once for a
+// whole fill (it happened under ctest -j2), so up to ten fills are tried; with helping
+// disabled no fill ever shows a helped chunk.
+template <class Map, class MakeKey>
+void fill_from_four_threads_with_help(MakeKey make_key) {
+  std::size_t helped = 0;
+  for (int attempt = 0; attempt < 10 && helped == 0 && !::testing::Test::HasFailure(); ++attempt)
+    helped = fill_from_four_threads<Map>(make_key).helped_chunks;
+  EXPECT_GT(helped, 0u);
 }
 
 TEST(ConcurrentHashMap, WritersWaitingForARebuildHelpWithIt) {

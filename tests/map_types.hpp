@@ -44,9 +44,30 @@ struct family {
   static constexpr bool persistent = Persistent;
 };
 
+// concurrent_hash_map growing by half (growth_policy::grow_by_half) from construction on,
+// so its tables have group counts that are not powers of two.
+template <class K, class V, class Hash, class Eq, class Alloc>
+class compact_concurrent_hash_map : public cmap::concurrent_hash_map<K, V, Hash, Eq, Alloc> {
+  using base = cmap::concurrent_hash_map<K, V, Hash, Eq, Alloc>;
+
+ public:
+  using base::base;
+
+ private:
+  // A member, so that every inherited constructor sets the policy (before any insert of its
+  // own only for the constructors that insert nothing; the others grow by doubling first).
+  struct grow_by_half {
+    explicit grow_by_half(base& m) noexcept {
+      m.set_growth_policy(cmap::growth_policy::grow_by_half);
+    }
+  };
+  [[no_unique_address]] grow_by_half policy_{*this};
+};
+
 using locked_family = family<cmap::locked_map, false, true>;
 using sharded_family = family<cmap::sharded_map, false, true>;
 using concurrent_family = family<cmap::concurrent_hash_map, true, false>;
+using compact_concurrent_family = family<compact_concurrent_hash_map, true, false>;
 using read_mostly_family = family<cmap::read_mostly_map, true, false, false>;
 // Entries live inline in trie nodes that writes copy (not node_based); for_each walks a
 // snapshot without any lock.
@@ -56,8 +77,9 @@ using snapshot_family = family<cmap::snapshot_map, false, false, false, true>;
 // Reentrancy suite's death tests hold for it too.)
 using serial_family = family<cmap::serial_map, false, false, false, true>;
 
-using all_map_families = ::testing::Types<locked_family, sharded_family, concurrent_family,
-                                          read_mostly_family, snapshot_family, serial_family>;
+using all_map_families =
+    ::testing::Types<locked_family, sharded_family, concurrent_family, compact_concurrent_family,
+                     read_mostly_family, snapshot_family, serial_family>;
 
 // How many times less work the randomised and stress suites give a family: every synchronous
 // write of serial_map is a round trip to its owner thread (microseconds; far more under
@@ -74,6 +96,8 @@ struct family_names {
     if constexpr (std::is_same_v<F, locked_family>) return "locked_map";
     if constexpr (std::is_same_v<F, sharded_family>) return "sharded_map";
     if constexpr (std::is_same_v<F, concurrent_family>) return "concurrent_hash_map";
+    if constexpr (std::is_same_v<F, compact_concurrent_family>)
+      return "concurrent_hash_map_grow_by_half";
     if constexpr (std::is_same_v<F, read_mostly_family>) return "read_mostly_map";
     if constexpr (std::is_same_v<F, snapshot_family>) return "snapshot_map";
     if constexpr (std::is_same_v<F, serial_family>) return "serial_map";

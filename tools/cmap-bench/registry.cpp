@@ -45,6 +45,10 @@ const std::vector<map_info>& registry() {
       // ---- cmap maps (common surface) --------------------------------------------------------
       {"concurrent_hash_map", "cmap", "cmap::concurrent_hash_map: lock-free reads, striped writers",
        concurrent_full, false, false, run_adapter<concurrent_hash_map_adapter>},
+      {"concurrent_hash_map_compact", "cmap",
+       "cmap::concurrent_hash_map growing by half instead of doubling (growth_policy::"
+       "grow_by_half: less memory per entry, a little slower; run only when named)",
+       concurrent_full, false, true, run_adapter<compact_concurrent_hash_map_adapter>},
       {"read_mostly_map", "cmap",
        "cmap::read_mostly_map: sync.Map's operations on concurrent_hash_map's engine",
        concurrent_full, false, false, run_adapter<read_mostly_map_adapter>},

@@ -46,29 +46,37 @@ class common_surface {
 
  public:
   // ---- lookup --------------------------------------------------------------------------------
+  // The lookups are always_inline (as Boost.Unordered force-inlines its find): each forwards
+  // to a map's own lookup, a few dozen instructions that GCC otherwise stops inlining into a
+  // large caller once they grow past its limits, at a cost of 5-10% on lookup-heavy loops
+  // (docs/benchmarks.md, 2026-11-27, "any group count").
   // A copy of the value under key, or nullopt (Go: Load).
-  [[nodiscard]] std::optional<T> find(const Key& key) const requires copyable {
+  [[nodiscard, gnu::always_inline]] std::optional<T> find(const Key& key) const requires copyable {
     return impl().find_impl(key);
   }
   template <class K>
   requires(copyable&& transparent_lookup<Hash, KeyEqual>)
-      [[nodiscard]] std::optional<T> find(const K& key) const {
+      [[nodiscard, gnu::always_inline]] std::optional<T> find(const K& key) const {
     return impl().find_impl(key);
   }
 
-  [[nodiscard]] bool contains(const Key& key) const { return impl().contains_impl(key); }
+  [[nodiscard, gnu::always_inline]] bool contains(const Key& key) const {
+    return impl().contains_impl(key);
+  }
   template <class K>
   requires transparent_lookup<Hash, KeyEqual>
-  [[nodiscard]] bool contains(const K& key) const { return impl().contains_impl(key); }
+  [[nodiscard, gnu::always_inline]] bool contains(const K& key) const {
+    return impl().contains_impl(key);
+  }
 
   // f(const T&) on the value under key while the entry is protected; false if absent.
   template <class F>
-  bool visit(const Key& key, F&& f) const {
+  [[gnu::always_inline]] bool visit(const Key& key, F&& f) const {
     return impl().visit_impl(key, f);
   }
   template <class K, class F>
   requires transparent_lookup<Hash, KeyEqual>
-  bool visit(const K& key, F&& f) const { return impl().visit_impl(key, f); }
+  [[gnu::always_inline]] bool visit(const K& key, F&& f) const { return impl().visit_impl(key, f); }
 
   // f(T&) on the value under key, atomically with respect to every other writer of the key;
   // false if absent.

@@ -4,7 +4,8 @@
 //
 // Layout: two storages, chosen at compile time from Key and T (storage_policy_for)
 // ---------------------------------------------------------------------------------
-// The table is a power-of-two array of groups. A group has 16 control bytes (in two atomic
+// The table is an array of groups, of any count (growth doubles it or grows it by half, see
+// growth_policy; reserve sizes it exactly). A group has 16 control bytes (in two atomic
 // 64-bit words, so they can be read and changed atomically) and 15 slots: bytes 0..14 are
 // the slots' control bytes, those of group.hpp (empty, deleted, or the 7-bit tag of the
 // key's hash), byte 15 holds 8 overflow bits (invariant (1)). A u64 -> u64 group is exactly
@@ -18,8 +19,11 @@
 //    follow on a hit, nothing to retire on erase. A slot is never given to another key
 //    before the table is rebuilt (below).
 //
-// Hash bits: bits 0..6 the tag, bits 7.. the home group (as flat_table), and the top
-// log2(stripes) bits the writer stripe, so the two choices are independent.
+// Hash bits: bits 0..6 the tag (and the overflow bit, bits 0..2); the home group is the
+// whole hash scaled to the group count (probe_sequence), so mostly its high bits; the top
+// log2(stripes) bits pick the writer stripe. So a stripe's keys have their home groups in
+// one contiguous 1/stripes of the table, and writers of different stripes rarely share a
+// group.
 //
 // Writers: stripes
 // ----------------
@@ -77,8 +81,8 @@
 //     back its own key's tombstone, with nodes it may take any tombstone instead, at no
 //     cost), so every insert finds a slot. The budget is kept per stripe (no shared
 //     counter on the write path); a stripe refills from a shared pool in chunks, and an
-//     empty pool means: resize (double, or rebuild at the same size when tombstones are at
-//     least half of the load).
+//     empty pool means: resize (grow, by growth_policy, or rebuild at the same size when
+//     tombstones are at least half of the load).
 // (3) Inline slots: a key has at most one slot in a table, for the table's whole life. It
 //     is placed in the first group of its probe sequence that has an empty slot, and the
 //     groups before it carry its overflow bit (1), so a later search for the key reaches that
@@ -123,6 +127,22 @@
 #include "huge_pages.hpp"
 #include "reentrancy.hpp"
 #include "spin_lock.hpp"
+
+namespace cmap {
+
+// How a concurrent_hash_map (or read_mostly_map) grows when its table is full (7/8 of the
+// slots used), set with set_growth_policy(). Memory per entry is the table's bytes divided
+// by the entries, so it depends on the load, which runs over each growth cycle from the
+// load just after a growth up to 7/8:
+//  - double_size (the default): 7/16 .. 7/8; for u64 -> u64, 27-28 bytes per entry on
+//    average over a cycle. The fastest: lookups at a lower load more often find their key in
+//    its first group, and each entry is moved once over the map's growth.
+//  - grow_by_half: 7/12 .. 7/8; 23-24 bytes per entry for u64 -> u64, about 15% less memory,
+//    for some throughput (entries are moved about twice as often; lookups run at a higher
+//    load). See docs/benchmarks.md.
+enum class growth_policy : unsigned char { double_size, grow_by_half };
+
+}  // namespace cmap
 
 namespace cmap::detail {
 
@@ -251,12 +271,23 @@ class concurrent_table {
 
   // One allocation: this header in the first cache line, then the groups.
   struct table {
-    std::size_t group_mask;
+    std::size_t group_count;
     group_block* groups;
-    [[nodiscard]] std::size_t capacity() const noexcept { return (group_mask + 1) * group_slots; }
+    [[nodiscard]] std::size_t capacity() const noexcept { return group_count * group_slots; }
     [[nodiscard]] group_ref group_at(std::size_t gi) const noexcept {
       return group_ref{groups[gi].ctrl, groups[gi].slots};
     }
+    [[nodiscard]] std::size_t home_group(std::size_t h) const noexcept {
+      return scaled_probe_sequence::home_group(h, group_count);
+    }
+  };
+
+  // The groups a hash visits in table t, in order (group.hpp: the home group scaled from
+  // the hash, then triangular steps; any group count).
+  class probe_sequence : public scaled_probe_sequence {
+   public:
+    probe_sequence(std::size_t h, const table* t) noexcept
+        : scaled_probe_sequence(h, t->group_count) {}
   };
 
   // A snapshot of a group's control words: which slots hold a tag, are empty, deleted or
@@ -337,8 +368,9 @@ class concurrent_table {
   // ---- readers: no lock (except values of the locked_in_place policy) ---------------------
 
   // f(const Key&, const T&) on the entry of key, if present; returns whether it was.
+  // always_inline: every lookup goes through here (see the facade's contains_impl).
   template <class K, class F>
-  bool read(const K& key, F&& f) const {
+  [[gnu::always_inline]] bool read(const K& key, F&& f) const {
     const std::size_t h = hash_(key);
     if constexpr (inline_storage) {
       Key k{};
@@ -369,7 +401,7 @@ class concurrent_table {
   }
 
   template <class K>
-  [[nodiscard]] bool contains(const K& key) const {
+  [[nodiscard, gnu::always_inline]] bool contains(const K& key) const {
     const std::size_t h = hash_(key);
     auto pin = epoch_domain::global().pin();
     if constexpr (inline_storage) {
@@ -411,7 +443,7 @@ class concurrent_table {
       for (; n < batch && first != last; ++n, ++first) {
         keys[b][n] = first;
         hashes[b][n] = hash_(*first);
-        prefetch(t->group_at((hashes[b][n] >> 7) & t->group_mask).ctrl);
+        prefetch(t->group_at(t->home_group(hashes[b][n])).ctrl);
       }
       count[b] = n;
     };
@@ -419,7 +451,7 @@ class concurrent_table {
     hash_and_prefetch(cur);
     while (count[cur] != 0) {
       for (std::size_t i = 0; i < count[cur]; ++i) {
-        const group_ref g = t->group_at((hashes[cur][i] >> 7) & t->group_mask);
+        const group_ref g = t->group_at(t->home_group(hashes[cur][i]));
         const bit_mask m = load_group_relaxed(g).match(tag_of(hashes[cur][i]));
         if (m.any()) prefetch(&g.slots[m.lowest()]);
       }
@@ -449,11 +481,11 @@ class concurrent_table {
       for (; n < batch && first != last; ++n, ++first) {
         keys[n] = first;
         hashes[n] = hash_(*first);
-        prefetch(t->group_at((hashes[n] >> 7) & t->group_mask).ctrl);
+        prefetch(t->group_at(t->home_group(hashes[n])).ctrl);
       }
       for (std::size_t i = 0; i < n; ++i) {
         // Prefetch the first candidate node of each home group.
-        const group_ref g = t->group_at((hashes[i] >> 7) & t->group_mask);
+        const group_ref g = t->group_at(t->home_group(hashes[i]));
         const bit_mask m = load_group(g).match(tag_of(hashes[i]));
         if (m.any()) prefetch(load_node(g.slots[m.lowest()]));
       }
@@ -497,7 +529,7 @@ class concurrent_table {
       born_before[i] = stripes_[i].births.load(std::memory_order_acquire);
     auto pin = epoch_domain::global().pin();
     const table* t = table_.load(std::memory_order_acquire);
-    for (std::size_t gi = 0; gi <= t->group_mask; ++gi) {
+    for (std::size_t gi = 0; gi < t->group_count; ++gi) {
       const group_ref g = t->group_at(gi);
       for (unsigned i : load_group(g).match_full()) {
         node* n = load_node(g.slots[i]);
@@ -730,7 +762,7 @@ class concurrent_table {
     auto pin = epoch_domain::global().pin();
     const table* t = table_.load(std::memory_order_acquire);
     if constexpr (inline_storage) {
-      for (std::size_t gi = 0; gi <= t->group_mask; ++gi) {
+      for (std::size_t gi = 0; gi < t->group_count; ++gi) {
         Key keys[group_slots];
         T values[group_slots];
         const unsigned n = snapshot_group(t->group_at(gi), keys, values);
@@ -747,7 +779,7 @@ class concurrent_table {
       }
       return erased;
     } else {
-      for (std::size_t gi = 0; gi <= t->group_mask; ++gi) {
+      for (std::size_t gi = 0; gi < t->group_count; ++gi) {
         for (unsigned i = 0; i < group_slots; ++i) {
           node* n = load_node(t->group_at(gi).slots[i]);
           if (n == nullptr) continue;
@@ -771,7 +803,7 @@ class concurrent_table {
   void clear() {
     all_stripes_lock all(*this);
     table* old = table_.load(std::memory_order_relaxed);
-    table* fresh = new_table(old->group_mask + 1);
+    table* fresh = new_table(old->group_count);
     for (std::size_t i = 0; i < stripe_count_; ++i) {
       stripes_[i].size.store(0, std::memory_order_relaxed);
       stripes_[i].budget = 0;
@@ -782,12 +814,19 @@ class concurrent_table {
     retire_table(old);
   }
 
+  // relaxed: the policy is one value, read by grow() whenever it next runs; it orders
+  // nothing else.
+  void set_growth_policy(growth_policy g) noexcept { growth_.store(g, std::memory_order_relaxed); }
+  [[nodiscard]] growth_policy get_growth_policy() const noexcept {
+    return growth_.load(std::memory_order_relaxed);
+  }
+
   // Room for n entries in all without growth.
   void reserve(size_type n) {
     const size_type groups = checked_groups_for(n);
     all_stripes_lock all(*this);
     table* t = table_.load(std::memory_order_relaxed);
-    if (groups > t->group_mask + 1) rehash_locked(t, groups);
+    if (groups > t->group_count) rehash_locked(t, groups);
   }
 
  private:
@@ -801,31 +840,53 @@ class concurrent_table {
     }
     return n;
   }
+  // The most groups a table may have: its bytes must fit in a ptrdiff_t.
+  static constexpr size_type max_groups =
+      static_cast<size_type>(PTRDIFF_MAX) / sizeof(group_block) / 2;
+  // The fewest groups (at least 1) whose max_load holds n entries: any count will do.
+  static size_type groups_holding(size_type n) noexcept {
+    // max_load(c) = c - c/8 is at least 7c/8, and 7 * 15g / 8 >= n for g >= 8n / 105: at
+    // most one group too many (no overflow: callers keep n below 2^59).
+    static_assert(group_slots == 15, "the estimate below assumes 15-slot groups");
+    size_type groups = (n * 8 + 104) / 105;
+    while (groups > 1 && max_load((groups - 1) * group_slots) >= n) --groups;
+    while (max_load(groups * group_slots) < n) ++groups;
+    return groups == 0 ? 1 : groups;
+  }
   // The group count for the constructor's capacity and reserve(n): room for n entries plus
   // the budget stripes may be holding unused when the shared pool runs dry (invariant (2):
   // then the table grows, whatever the stripes still hold), so that filling the map to n
   // never grows it. A stripe takes a chunk only for an insert, so n inserts leave chunks in
-  // at most n stripes.
-  size_type checked_groups_for(size_type n) const {
-    constexpr size_type max_groups =
-        std::bit_floor(static_cast<size_type>(PTRDIFF_MAX) / sizeof(group_block) / 2);
-    const auto fail = [n] {
-      throw std::length_error("cmap: a table of " + std::to_string(n) +
-                              " entries exceeds the largest possible table");
-    };
-    size_type groups = groups_for(n, max_groups, group_slots);
+  // at most n stripes. Exact otherwise: any group count will do.
+  // Out of line: called only by the constructor and reserve.
+  [[gnu::noinline]] size_type checked_groups_for(size_type n) const {
+    if (n > max_load(max_groups * group_slots) / 2) throw_too_large("a table of", n, "entries");
     // The chunk grows with the table, so a larger table may strand more: a few rounds reach
-    // the fixed point.
+    // the fixed point. No overflow: n is below 2^58, and stranded is at most 65536 stripes
+    // * 32.
+    size_type groups = groups_holding(n);
     for (;;) {
-      if (groups == 0) fail();
       const size_type stranded = (n < stripe_count_ ? n : stripe_count_) *
                                  budget_chunk_for(max_load(groups * group_slots), stripe_count_);
-      // No overflow: groups != 0 means n <= max_load(max_groups * group_slots) (below 2^58),
-      // and stranded is at most 65536 stripes * 32.
-      const size_type needed = groups_for(n + stranded, max_groups, group_slots);
-      if (needed != 0 && needed <= groups) return groups;
+      const size_type needed = groups_holding(n + stranded);
+      if (needed <= groups) return groups;
       groups = needed;
     }
+  }
+  // Out of line and cold: the throw's string building stays out of grow() and the
+  // constructor.
+  [[noreturn, gnu::noinline, gnu::cold]] static void throw_too_large(const char* what, size_type n,
+                                                                     const char* unit) {
+    throw std::length_error(std::string("cmap: ") + what + " " + std::to_string(n) + " " + unit +
+                            " exceeds the largest possible table");
+  }
+  // The group count a full table of `groups` groups grows to under policy g: 2x, or 1.5x
+  // (at least one more); see growth_policy.
+  static size_type grown_group_count(size_type groups, growth_policy g) {
+    const size_type more =
+        g == growth_policy::double_size ? groups : groups / 2 + (groups < 2 ? 1 : 0);
+    if (more > max_groups - groups) throw_too_large("growth past", groups, "groups");
+    return groups + more;
   }
 
   // ---- tables and nodes -----------------------------------------------------------------
@@ -859,7 +920,7 @@ class concurrent_table {
     // Before the first write to the groups, so that a large table's pages fault in huge.
     advise_huge_pages(base, table_lines(groups) * cache_line_size);
     auto* blocks = reinterpret_cast<group_block*>(base + cache_line_size);
-    return ::new (static_cast<void*>(base)) table{groups - 1, blocks};
+    return ::new (static_cast<void*>(base)) table{groups, blocks};
   }
   // Constructs groups [first, last) of t, empty. Plain storage for trivially destructible
   // atomics: constructed directly, nothing can throw. The first write to a fresh page
@@ -877,10 +938,10 @@ class concurrent_table {
   static void delete_table(void* p, void*) {
     auto* t = static_cast<table*>(p);
     line_alloc a;
-    line_traits::deallocate(a, reinterpret_cast<table_line*>(t), table_lines(t->group_mask + 1));
+    line_traits::deallocate(a, reinterpret_cast<table_line*>(t), table_lines(t->group_count));
   }
   static size_type table_bytes_of(const table* t) noexcept {
-    return table_lines(t->group_mask + 1) * cache_line_size;
+    return table_lines(t->group_count) * cache_line_size;
   }
   void retire_table(table* t) { epoch_domain::global().retire(t, &delete_table, nullptr, this); }
 
@@ -927,7 +988,7 @@ class concurrent_table {
   template <class F>
   static void for_each_node_of(table* t, F&& f, size_type first = 0,
                                size_type last = ~size_type{0}) {
-    last = std::min(last, t->group_mask + 1);
+    last = std::min(last, t->group_count);
     for (size_type gi = first; gi < last; ++gi) {
       const group_ref g = t->group_at(gi);
       for (unsigned i = 0; i < group_slots; ++i) {
@@ -1017,12 +1078,11 @@ class concurrent_table {
   // never given to another key), so key and value read one after the other belong together; and
   // the value is one atomic, which updates replace whole.
   template <class K>
-  bool lookup_inline(const table* t, const K& key, std::size_t h, Key* key_out,
-                     T* value_out) const {
+  [[gnu::always_inline]] bool lookup_inline(const table* t, const K& key, std::size_t h,
+                                            Key* key_out, T* value_out) const {
     const ctrl_t tag = tag_of(h);
-    std::size_t gi = (h >> 7) & t->group_mask;
-    for (std::size_t stride = 1;; gi = (gi + stride++) & t->group_mask) {
-      const group_ref g = t->group_at(gi);
+    for (probe_sequence seq(h, t);; seq.next()) {
+      const group_ref g = t->group_at(seq.group());
       const ctrl_snapshot c = load_group(g);
       for (unsigned i : c.match(tag)) {
         const Key k = g.slots[i].key.load(std::memory_order_relaxed);
@@ -1066,7 +1126,7 @@ class concurrent_table {
     const table* t = table_.load(std::memory_order_acquire);
     Key keys[group_slots];
     T values[group_slots];
-    for (std::size_t gi = 0; gi <= t->group_mask; ++gi) {
+    for (std::size_t gi = 0; gi < t->group_count; ++gi) {
       const unsigned n = snapshot_group(t->group_at(gi), keys, values);
       for (unsigned j = 0; j < n; ++j) {
         if (!invoke_continue(f, std::as_const(keys[j]), std::as_const(values[j]))) return;
@@ -1102,9 +1162,8 @@ class concurrent_table {
       p.n = &g.slots[i];
       return;
     }
-    std::size_t gi = (p.hash >> 7) & t->group_mask;
-    for (std::size_t stride = 1;; gi = (gi + stride++) & t->group_mask) {
-      const group_ref g = t->group_at(gi);
+    for (probe_sequence seq(p.hash, t);; seq.next()) {
+      const group_ref g = t->group_at(seq.group());
       for (;;) {
         const bit_mask empty = load_group(g).match_empty();
         if (!empty.any()) {  // no empty slot left: next group
@@ -1136,11 +1195,10 @@ class concurrent_table {
 
   // ---- probing --------------------------------------------------------------------------
   template <class K>
-  node* lookup(const table* t, const K& key, std::size_t h) const {
+  [[gnu::always_inline]] node* lookup(const table* t, const K& key, std::size_t h) const {
     const ctrl_t tag = tag_of(h);
-    std::size_t gi = (h >> 7) & t->group_mask;
-    for (std::size_t stride = 1;; gi = (gi + stride++) & t->group_mask) {
-      const group_ref g = t->group_at(gi);
+    for (probe_sequence seq(h, t);; seq.next()) {
+      const group_ref g = t->group_at(seq.group());
       const ctrl_snapshot v = load_group(g);
       for (unsigned i : v.match(tag)) {
         node* n = load_node(g.slots[i]);
@@ -1158,11 +1216,10 @@ class concurrent_table {
   [[gnu::always_inline]] position find_position(table* t, const K& key, std::size_t h,
                                                 bool want_tomb = false) const {
     const ctrl_t tag = tag_of(h);
-    std::size_t gi = (h >> 7) & t->group_mask;
     group_ref tomb;
     unsigned tomb_slot = 0;
-    for (std::size_t stride = 1;; gi = (gi + stride++) & t->group_mask) {
-      const group_ref g = t->group_at(gi);
+    for (probe_sequence seq(h, t);; seq.next()) {
+      const group_ref g = t->group_at(seq.group());
       const ctrl_snapshot v = load_group(g);
       if constexpr (inline_storage) {
         for (unsigned i : v.match(tag)) {
@@ -1206,9 +1263,8 @@ class concurrent_table {
   // it), so an empty slot can always be claimed (invariant (2)).
   void claim_and_publish(table* t, stripe& s, node* n) {
     const ctrl_t tag = tag_of(n->hash);
-    std::size_t gi = (n->hash >> 7) & t->group_mask;
-    for (std::size_t stride = 1;; gi = (gi + stride++) & t->group_mask) {
-      const group_ref g = t->group_at(gi);
+    for (probe_sequence seq(n->hash, t);; seq.next()) {
+      const group_ref g = t->group_at(seq.group());
       for (;;) {
         const ctrl_snapshot v = load_group(g);
         const bit_mask deleted = v.match_deleted();
@@ -1302,11 +1358,14 @@ class concurrent_table {
     }
     // Slots not empty: the budget not left in a stripe was spent on them (invariant (2));
     // those not holding a live entry are tombstones (or busy). Mostly tombstones: rebuild at
-    // the same size; else double. (Budget still held by stripes is not a tombstone: counting
-    // it as one made small tables rebuild at the same size again and again.)
+    // the same size; else grow (growth_policy). (Budget still held by stripes is not a
+    // tombstone: counting it as one made small tables rebuild at the same size again and
+    // again.)
     const size_type taken = max_load(t->capacity()) - stranded;
-    const size_type groups = t->group_mask + 1;
-    rehash_locked(t, live * 2 <= taken ? groups : groups * 2);
+    rehash_locked(t,
+                  live * 2 <= taken
+                      ? t->group_count
+                      : grown_group_count(t->group_count, growth_.load(std::memory_order_relaxed)));
     return true;
   }
 
@@ -1379,8 +1438,8 @@ class concurrent_table {
     rehash_job(table* o, table* f) noexcept
         : old(o),
           fresh(f),
-          construct_chunks(chunks_of(f->group_mask + 1)),
-          total(construct_chunks + chunks_of(o->group_mask + 1)) {}
+          construct_chunks(chunks_of(f->group_count)),
+          total(construct_chunks + chunks_of(o->group_count)) {}
     table* const old;
     table* const fresh;
     const size_type construct_chunks;       // chunks [0, construct_chunks) construct fresh
@@ -1451,7 +1510,7 @@ class concurrent_table {
       if (c >= job.total) return took;
       if (c < job.construct_chunks) {
         const size_type first = c * rehash_chunk_groups;
-        const size_type groups = job.fresh->group_mask + 1;
+        const size_type groups = job.fresh->group_count;
         construct_groups(job.fresh, first, std::min(groups, first + rehash_chunk_groups));
         job.constructed.fetch_add(1, std::memory_order_release);
       } else {
@@ -1480,7 +1539,7 @@ class concurrent_table {
   // Moves the entries of old groups [first, first + rehash_chunk_groups) into job.fresh.
   template <bool Shared>
   void move_chunk(rehash_job& job, size_type first) const {
-    const size_type last = std::min(job.old->group_mask + 1, first + rehash_chunk_groups);
+    const size_type last = std::min(job.old->group_count, first + rehash_chunk_groups);
     size_type moved = 0;
     if constexpr (inline_storage) {
       for (size_type gi = first; gi < last; ++gi) {
@@ -1520,9 +1579,8 @@ class concurrent_table {
   template <bool Shared, class Store>
   static void place_in_fresh(table* fresh, std::size_t h, Store&& store) {
     const ctrl_t tag = tag_of(h);
-    std::size_t gi = (h >> 7) & fresh->group_mask;
-    for (std::size_t stride = 1;; gi = (gi + stride++) & fresh->group_mask) {
-      const group_ref g = fresh->group_at(gi);
+    for (probe_sequence seq(h, fresh);; seq.next()) {
+      const group_ref g = fresh->group_at(seq.group());
       for (bit_mask empty = load_group_relaxed(g).match_empty(); empty.any();
            empty = load_group_relaxed(g).match_empty()) {
         const unsigned i = empty.lowest();
@@ -1553,20 +1611,21 @@ class concurrent_table {
   // pointer), and its address the one that prefetch_home_group guesses from.
   void publish_table(table* t) noexcept {
     hint_groups_.store(reinterpret_cast<std::uintptr_t>(t->groups), std::memory_order_relaxed);
-    hint_mask_.store(t->group_mask, std::memory_order_relaxed);
+    hint_group_count_.store(t->group_count, std::memory_order_relaxed);
     table_.store(t, std::memory_order_release);
   }
 
   // Asks for the lines of h's home group, for writing, before a writer takes its stripe
   // lock: the lock's exchange, and the CASes that claim and publish a slot, each wait for
   // the writer's earlier stores, so misses taken after the lock cannot overlap; a prefetch
-  // issued before it can. The address is computed from hint_groups_/hint_mask_, read
+  // issued before it can. The address is computed from hint_groups_/hint_group_count_, read
   // unpinned and possibly from different tables, as integers: it may point anywhere, and a
   // prefetch of any address is harmless (it never faults, and nothing is read from it).
   void prefetch_home_group(std::size_t h) const noexcept {
     const std::uintptr_t g =
         hint_groups_.load(std::memory_order_relaxed) +
-        ((h >> 7) & hint_mask_.load(std::memory_order_relaxed)) * sizeof(group_block);
+        scaled_probe_sequence::home_group(h, hint_group_count_.load(std::memory_order_relaxed)) *
+            sizeof(group_block);
     if constexpr (sizeof(group_block) % cache_line_size == 0) {
       // Groups of whole lines start on a line (new_table): exactly these lines, unrolled.
       constexpr std::size_t lines = sizeof(group_block) / cache_line_size;
@@ -1596,13 +1655,15 @@ class concurrent_table {
   std::unique_ptr<stripe[]> stripes_;
   alignas(cache_line_size) std::atomic<table*> table_{nullptr};
   std::atomic<std::uintptr_t> hint_groups_{0};  // see prefetch_home_group
-  std::atomic<std::size_t> hint_mask_{0};
+  std::atomic<std::size_t> hint_group_count_{0};
   // Empty-slot budget not yet handed to a stripe (invariant (2)); touched only when a
   // stripe's own budget runs out.
   alignas(cache_line_size) std::atomic<std::ptrdiff_t> pool_{0};
   // Units a stripe takes from the pool at a time (set_budget): written under every stripe
   // lock, read under one.
   size_type budget_chunk_ = 1;
+  // How grow() sizes the next table (set_growth_policy).
+  std::atomic<growth_policy> growth_{growth_policy::double_size};
   // The rehash in progress (in its thread's frame), or null; and how many threads may be
   // touching it (see rehash_locked and help_rehash). Mutable: const callers that wait for a
   // stripe lock (size(), the all-stripes lock) help too.

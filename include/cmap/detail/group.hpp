@@ -18,6 +18,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
+
+#include "hash.hpp"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -45,6 +48,40 @@ inline constexpr std::size_t group_width = 16;
   while (max_load(groups * slots_per_group) < n) groups *= 2;
   return groups;
 }
+
+// The groups a hash h visits in a table of `count` groups, in order (concurrent_table).
+// The home group is h scaled to the count (h * count / 2^64, mul_high): one
+// multiplication, and any count works, so a table can grow by 1.5x instead of 2x; it uses
+// the hash's high bits, independent of the tag's low 7. Then triangular steps (home + 1,
+// + 3, + 6, ...), wrapping at the end, as in Boost's foa and Abseil: they spread a group's
+// overflow instead of piling it onto the next group, as linear steps do. Triangular steps
+// reach every group only when the count is a power of two (with 3 groups they cycle over
+// two), so once a step would be count long the sequence goes on in steps of 1, which reach
+// every group within count more steps: an insert that needs a free group always finds one
+// (no probe gets that far in practice). Scaling keeps order (a smaller hash never has a
+// later home group), so a rebuild that walks the old table in order writes the new one
+// nearly in order too.
+class scaled_probe_sequence {
+ public:
+  scaled_probe_sequence(std::size_t h, std::size_t count) noexcept
+      : group_(home_group(h, count)), count_(count) {}
+  [[nodiscard]] std::size_t group() const noexcept { return group_; }
+  void next() noexcept {
+    if (step_ < count_) ++step_;             // steps 1 .. count - 1, then count for good
+    group_ += step_ < count_ ? step_ : 1;    // group_ and the step are < count: one
+    if (group_ >= count_) group_ -= count_;  // subtraction wraps the sum
+  }
+  [[nodiscard]] static std::size_t home_group(std::size_t h, std::size_t count) noexcept {
+    // A 32-bit hash is scaled from its own top bits, as a 64-bit one.
+    constexpr int pad = 64 - std::numeric_limits<std::size_t>::digits;
+    return static_cast<std::size_t>(mul_high(static_cast<std::uint64_t>(h) << pad, count));
+  }
+
+ private:
+  std::size_t group_;
+  std::size_t count_;
+  std::size_t step_ = 0;
+};
 
 // The tag of a hash: its low 7 bits. Tables take the group index from the bits above them.
 [[nodiscard]] constexpr ctrl_t tag_of(std::size_t hash) noexcept {
