@@ -382,10 +382,7 @@ class concurrent_table {
       f(std::as_const(k), std::as_const(v));  // on copies, unpinned
       return true;
     } else if constexpr (policy == value_policy::locked_in_place) {
-      stripe& s = stripe_for(h);
-      const reentrancy_guard not_reentered(this);
-      lock_stripe(s);
-      std::lock_guard lock(s.lock, std::adopt_lock);
+      const stripe_lock lock(*this, stripe_for(h));
       auto pin = epoch_domain::global().pin();
       node* n = lookup(table_.load(std::memory_order_acquire), key, h);
       if (n == nullptr) return false;
@@ -536,10 +533,7 @@ class concurrent_table {
         if (n == nullptr || n->birth >= born_before[stripe_index(n->hash)]) continue;
         bool go_on = true;
         if constexpr (policy == value_policy::locked_in_place) {
-          stripe& s = stripe_for(n->hash);
-          const reentrancy_guard not_reentered(this);
-          lock_stripe(s);
-          std::lock_guard lock(s.lock, std::adopt_lock);
+          const stripe_lock lock(*this, stripe_for(n->hash));
           // Under the lock the node cannot be erased; check it is still the slot's entry.
           if (load_node(g.slots[i]) != n) continue;
           go_on = invoke_continue(f, n->key, std::as_const(n->value));
@@ -554,12 +548,10 @@ class concurrent_table {
  public:
   // Exact: holds every stripe lock while it adds the counts.
   [[nodiscard]] size_type size() const {
-    const reentrancy_guard not_reentered(this);
-    for (std::size_t i = 0; i < stripe_count_; ++i) lock_stripe(stripes_[i]);
+    const all_stripes_lock all(*this);
     size_type total = 0;
     for (std::size_t i = 0; i < stripe_count_; ++i)
       total += stripes_[i].size.load(std::memory_order_relaxed);
-    for (std::size_t i = 0; i < stripe_count_; ++i) stripes_[i].lock.unlock();
     return total;
   }
 
@@ -613,9 +605,7 @@ class concurrent_table {
     for (;;) {
       table* out_of_budget = nullptr;
       {
-        const reentrancy_guard not_reentered(this);
-        lock_stripe(s);
-        std::unique_lock lock(s.lock, std::adopt_lock);
+        const stripe_lock lock(*this, s);
         // Nodes: find_position reads nodes of other stripes' keys, which their writers may
         // retire meanwhile. Inline slots: it reads only the table, which cannot be replaced,
         // let alone freed, while this stripe's lock is held: no pin.
@@ -1318,6 +1308,22 @@ class concurrent_table {
     }
     return false;
   }
+
+  // One stripe's lock (lock_stripe: helping a rehash while it waits), held for the scope,
+  // with the map marked as entered by this thread (reentrancy.hpp).
+  class stripe_lock {
+   public:
+    stripe_lock(const concurrent_table& t, stripe& s) : not_reentered_(&t), stripe_(s) {
+      t.lock_stripe(s);
+    }
+    ~stripe_lock() { stripe_.lock.unlock(); }
+    stripe_lock(const stripe_lock&) = delete;
+    stripe_lock& operator=(const stripe_lock&) = delete;
+
+   private:
+    reentrancy_guard not_reentered_;
+    stripe& stripe_;
+  };
 
   // Every stripe lock, in index order (the only order in which more than one is held).
   class all_stripes_lock {
