@@ -33,19 +33,18 @@ inline constexpr ctrl_t ctrl_empty = static_cast<ctrl_t>(0x80);
 inline constexpr ctrl_t ctrl_deleted = static_cast<ctrl_t>(0xFE);
 inline constexpr std::size_t group_width = 16;
 
-// Sizing shared by the tables: at most 7/8 of the slots may be used, and the group count
-// is a power of two.
+// Shared by the tables: at most 7/8 of the slots may be used.
 [[nodiscard]] constexpr std::size_t max_load(std::size_t capacity) noexcept {
   return capacity - capacity / 8;
 }
-// The smallest power-of-two group count whose max_load holds n entries, given the largest
-// allowed group count (a power of two) and the slots per group (concurrent_table's groups
-// hold 15); 0 if even that is too small.
-[[nodiscard]] constexpr std::size_t groups_for(std::size_t n, std::size_t max_groups,
-                                               std::size_t slots_per_group = group_width) noexcept {
-  if (n > max_load(max_groups * slots_per_group)) return 0;
+// flat_table's sizing (its group count is a power of two; concurrent_table's may be any
+// count, see its groups_holding): the smallest power-of-two group count whose max_load holds
+// n entries, given the largest allowed group count (a power of two); 0 if even that is too
+// small.
+[[nodiscard]] constexpr std::size_t groups_for(std::size_t n, std::size_t max_groups) noexcept {
+  if (n > max_load(max_groups * group_width)) return 0;
   std::size_t groups = 1;
-  while (max_load(groups * slots_per_group) < n) groups *= 2;
+  while (max_load(groups * group_width) < n) groups *= 2;
   return groups;
 }
 
@@ -83,7 +82,8 @@ class scaled_probe_sequence {
   std::size_t step_ = 0;
 };
 
-// The tag of a hash: its low 7 bits. Tables take the group index from the bits above them.
+// The tag of a hash: its low 7 bits. flat_table takes the group index from the bits above
+// them; concurrent_table scales the whole hash (scaled_probe_sequence), mostly its high bits.
 [[nodiscard]] constexpr ctrl_t tag_of(std::size_t hash) noexcept {
   return static_cast<ctrl_t>(hash & 0x7F);
 }
