@@ -72,8 +72,9 @@
 // nodes, 9.1 bytes per slot (a pointer and the control bytes) plus one node per entry (hash,
 // birth, key, value, rounded up by the allocator). The load runs from 7/16 to 7/8 between
 // growths (27-28 bytes per u64 -> u64 entry on average), or from 7/12 to 7/8 with
-// set_growth_policy(growth_policy::grow_by_half) (23-24 bytes; 11-22% slower on the insert
-// presets of cmap-bench here, 2-7% on the others).
+// set_growth_policy(growth_policy::grow_by_half) (23-24 bytes; 10-22% slower on
+// cmap-bench's insert-only and mixed presets here, within noise on read-heavy and
+// parallel-load; docs/benchmarks.md).
 // reserve(n) and the constructor's capacity allocate what n entries need, not a power of two.
 //
 // The allocator must be stateless (std::allocator, or any with is_always_equal): retired

@@ -304,11 +304,12 @@ class flat_table {
   // The smallest power-of-two group count whose max_load holds n entries; throws
   // std::length_error when no table can.
   static size_type groups_for(size_type n) {
-    const size_type groups = detail::groups_for(n, max_groups());
-    if (groups == 0) {
+    if (n > max_load(max_groups() * group_width)) {
       throw std::length_error("cmap: a table of " + std::to_string(n) +
                               " entries exceeds the largest possible table");
     }
+    size_type groups = 1;
+    while (max_load(groups * group_width) < n) groups *= 2;
     return groups;
   }
 

@@ -37,16 +37,6 @@ inline constexpr std::size_t group_width = 16;
 [[nodiscard]] constexpr std::size_t max_load(std::size_t capacity) noexcept {
   return capacity - capacity / 8;
 }
-// flat_table's sizing (its group count is a power of two; concurrent_table's may be any
-// count, see its groups_holding): the smallest power-of-two group count whose max_load holds
-// n entries, given the largest allowed group count (a power of two); 0 if even that is too
-// small.
-[[nodiscard]] constexpr std::size_t groups_for(std::size_t n, std::size_t max_groups) noexcept {
-  if (n > max_load(max_groups * group_width)) return 0;
-  std::size_t groups = 1;
-  while (max_load(groups * group_width) < n) groups *= 2;
-  return groups;
-}
 
 // The groups a hash h visits in a table of `count` groups, in order (concurrent_table).
 // The home group is h scaled to the count (h * count / 2^64, mul_high): one
