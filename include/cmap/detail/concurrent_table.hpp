@@ -37,13 +37,16 @@
 // lock the table cannot be replaced under it.
 //
 // Inline slots: an insert claims an empty slot (CAS empty -> busy), stores key and value,
-// and publishes them with the tag (CAS busy -> tag, release). An erase turns the tag into a
-// tombstone (CAS) and leaves key and value where they are. An update (assign, mutable
-// visit, upsert) changes only the value, one atomic: it runs the callback on a copy under
-// the stripe lock and stores the result (release). A tombstone is taken again only by the
-// key it held (a reader holding an older control snapshot may still read its key and
-// value, so a slot that has shown a key keeps it until the table is rebuilt; grow()
-// rebuilds at the same size when the budget runs out and most used slots are tombstones).
+// and publishes them with the tag (busy -> tag, release). An erase turns the tag into a
+// tombstone and leaves key and value where they are. Those two changes, and a tombstone's
+// reuse by its own key, need no CAS: no other writer can change that byte meanwhile, so one
+// atomic add of the difference changes it and keeps the word's other bytes (move_ctrl).
+// An update (assign, mutable visit, upsert) changes only the value, one atomic: it runs the
+// callback on a copy under the stripe lock and stores the result (release). A tombstone is
+// taken again only by the key it held (a reader holding an older control snapshot may still
+// read its key and value, so a slot that has shown a key keeps it until the table is
+// rebuilt; grow() rebuilds at the same size when the budget runs out and most used slots
+// are tombstones).
 //
 // Readers
 // -------
@@ -56,7 +59,7 @@
 //     (see above); the value is whichever the key had at the moment of the load. No retry
 //     and no wait: a writer descheduled anywhere delays no reader.
 //   - Publication: a writer stores the node into the slot (release), then sets the tag with
-//     a release CAS; a reader's acquire load of either sees the node fully built.
+//     a release read-modify-write; a reader's acquire load of either sees the node fully built.
 //   - Erase: the tag becomes deleted (a tombstone, always: never "empty", see below) and
 //     the slot null; the node is retired and freed two epochs later, so a reader that loaded
 //     it may still read it.
@@ -724,9 +727,9 @@ class concurrent_table {
   void erase(position& p) {
     if constexpr (inline_storage) {
       // Only the control byte changes (to a tombstone, which only this key may take again): the
-      // key and value stay, so a reader that saw the tag before reads them whole. A CAS on
-      // the word, since writers of other stripes may change its other bytes.
-      set_ctrl(p.g, p.slot, tag_of(p.hash), ctrl_deleted);
+      // key and value stay, so a reader that saw the tag before reads them whole. An atomic
+      // add on the word, since writers of other stripes may change its other bytes.
+      move_ctrl(p.g, p.slot, tag_of(p.hash), ctrl_deleted);
       p.s->size.store(p.s->size.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
       p.n = nullptr;
     } else {
@@ -737,7 +740,7 @@ class concurrent_table {
  private:
   void erase_node(position& p) {
     p.g.slots[p.slot].store(nullptr, std::memory_order_release);
-    set_ctrl(p.g, p.slot, tag_of(p.hash), ctrl_deleted);
+    move_ctrl(p.g, p.slot, tag_of(p.hash), ctrl_deleted);
     retire_node(p.n);
     p.s->size.store(p.s->size.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     p.n = nullptr;
@@ -988,8 +991,8 @@ class concurrent_table {
   }
 
   // ---- control words ----------------------------------------------------------------------
-  // acquire: pairs with the release CAS that published a tag (set_ctrl), so a reader that
-  // sees the tag also sees the node stored before it.
+  // acquire: pairs with the release change that published a tag (move_ctrl), so a reader
+  // that sees the tag also sees the node stored before it.
   static ctrl_snapshot load_group(group_ref g) noexcept {
     return ctrl_snapshot(g.ctrl[0].load(std::memory_order_acquire),
                          g.ctrl[1].load(std::memory_order_acquire));
@@ -1018,6 +1021,21 @@ class concurrent_table {
     }
   }
 
+  // Changes control byte i of g from `from` to `to` where no other thread can change that
+  // byte meanwhile (a busy byte is its claimer's; a tag or tombstone is its key's, changed
+  // only under the key's stripe lock): one fetch_add of the difference, no CAS loop. Adding
+  // (to - from) << shift modulo 2^64 to a word whose byte i is `from` leaves exactly `to`
+  // there (no carry or borrow past the byte) and the other bytes as they are, whatever
+  // other stripes' writers do to them at the same time. acq_rel, as set_ctrl.
+  static void move_ctrl(group_ref g, unsigned i, ctrl_t from, ctrl_t to) noexcept {
+    const unsigned shift = 8 * (i % 8);
+    const std::uint64_t delta = (std::uint64_t{static_cast<std::uint8_t>(to)} << shift) -
+                                (std::uint64_t{static_cast<std::uint8_t>(from)} << shift);
+    [[maybe_unused]] const std::uint64_t before =
+        g.ctrl[i / 8].fetch_add(delta, std::memory_order_acq_rel);
+    assert(byte_of(before, i) == from);
+  }
+
   // The epoch pin a writer takes (see write()): none for inline slots.
   struct no_pin {
     explicit no_pin(epoch_domain&) noexcept {}
@@ -1041,9 +1059,9 @@ class concurrent_table {
 
   // Marks that a key of hash h goes on past g (invariant (1)), before that key is placed in
   // a later group. Skipped if the bit is set already (bits are only ever set). relaxed: the
-  // key's publication that follows (the release CAS of its tag, or the release store of the
-  // new table) orders this bit before it, so a reader that acquires the key's tag sees the
-  // bit; a reader that loads g without the bit read g before the key was placed.
+  // key's publication that follows (the release change of its tag, or the release store of
+  // the new table) orders this bit before it, so a reader that acquires the key's tag sees
+  // the bit; a reader that loads g without the bit read g before the key was placed.
   static void set_overflow(group_ref g, std::size_t h) noexcept {
     const std::uint64_t bit = std::uint64_t{overflow_bit(h)} << 56;
     if ((g.ctrl[1].load(std::memory_order_relaxed) & bit) == 0)
@@ -1132,21 +1150,21 @@ class concurrent_table {
   // its key and value, so the key must stay until the table is rebuilt, which grow() does
   // (at the same size when mostly tombstones) once the budget runs out. As
   // claim_and_publish: the caller holds the stripe lock and a unit of its budget.
+  // (Starting from the group where find_position stopped, instead of the home group, was
+  // tried: carrying the probe state in position cost more instructions than it saved.)
   void claim_and_store(table* t, position& p, const Key& key, const T& value) {
     if (p.tomb.ctrl != nullptr) {
       // The tombstone of this same key: its key field already holds key, so only the value
       // changes, and a reader that still holds an old snapshot of the tag reads this key
       // with a value it had (see lookup_inline's re-check). No budget: no empty slot used.
-      // The CAS cannot fail (only this stripe reuses this key's tombstones); it is a CAS
-      // because writers of other stripes may change the word's other bytes.
+      // Only this stripe reuses this key's tombstones, so the byte is still deleted.
       const group_ref g = p.tomb;
       const unsigned i = p.tomb_slot;
-      [[maybe_unused]] const bool claimed = set_ctrl(g, i, ctrl_deleted, ctrl_busy);
-      assert(claimed);
+      move_ctrl(g, i, ctrl_deleted, ctrl_busy);
       // release: a reader whose acquire load reads this value then sees the control byte
       // busy or later, never the tag from before the erase (still_tagged relies on it).
       g.slots[i].value.store(value, std::memory_order_release);
-      set_ctrl(g, i, ctrl_busy, tag_of(p.hash));  // release: publishes the value
+      move_ctrl(g, i, ctrl_busy, tag_of(p.hash));  // release: publishes the value
       p.g = g;
       p.slot = i;
       p.n = &g.slots[i];
@@ -1164,7 +1182,7 @@ class concurrent_table {
         if (!set_ctrl(g, i, ctrl_empty, ctrl_busy)) continue;  // taken meanwhile: look again
         g.slots[i].key.store(key, std::memory_order_relaxed);
         g.slots[i].value.store(value, std::memory_order_relaxed);
-        set_ctrl(g, i, ctrl_busy, tag_of(p.hash));  // release: publishes key and value
+        move_ctrl(g, i, ctrl_busy, tag_of(p.hash));  // release: publishes key and value
         --p.s->budget;
         p.g = g;
         p.slot = i;
@@ -1237,7 +1255,7 @@ class concurrent_table {
       if (!v.overflowed(h)) {  // invariant (1)
         if constexpr (inline_storage) {
           // An insert will most likely claim this group's first empty slot: start fetching
-          // its line for writing now. Otherwise the publishing CAS (claim_and_store), which
+          // its line for writing now. Otherwise the claiming CAS (claim_and_store), which
           // drains the store buffer, waits for that line's miss.
           const bit_mask empty = v.match_empty();
           if (want_tomb && tomb.ctrl == nullptr && empty.any())
@@ -1268,11 +1286,11 @@ class concurrent_table {
         const unsigned i = take_deleted ? deleted.lowest() : empty.lowest();
         if (!set_ctrl(g, i, take_deleted ? ctrl_deleted : ctrl_empty, ctrl_busy)) continue;
         if (!take_deleted) --s.budget;
-        // release, although the tag's CAS below publishes it too: a reader whose control
+        // release, although the tag's change below publishes it too: a reader whose control
         // snapshot is older (a tag of the slot's previous entry) may load this pointer
-        // without seeing that CAS, and must still see the node built.
+        // without seeing that change, and must still see the node built.
         g.slots[i].store(n, std::memory_order_release);
-        set_ctrl(g, i, ctrl_busy, tag);
+        move_ctrl(g, i, ctrl_busy, tag);
         return;
       }
     }
@@ -1622,7 +1640,7 @@ class concurrent_table {
   }
 
   // Asks for the lines of h's home group, for writing, before a writer takes its stripe
-  // lock: the lock's exchange, and the CASes that claim and publish a slot, each wait for
+  // lock: the lock's exchange, and the atomics that claim and publish a slot, each wait for
   // the writer's earlier stores, so misses taken after the lock cannot overlap; a prefetch
   // issued before it can. The address is computed from hint_groups_/hint_group_count_, read
   // unpinned and possibly from different tables, as integers: it may point anywhere, and a
