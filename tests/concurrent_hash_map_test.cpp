@@ -152,6 +152,44 @@ TEST(ConcurrentHashMap, VisitBulkWorksForStringAndMoveOnlyValues) {
   EXPECT_EQ(sum, 1 * 1 + 3 * 3);
 }
 
+// The node storages (copy-on-write values, values locked in place) through many batches of
+// visit_bulk's pipeline: each found key reported once, at its input position, with its value.
+TEST(ConcurrentHashMap, VisitBulkOnNodesReportsFoundKeysByInputPositionAcrossBatches) {
+  cmap::concurrent_hash_map<std::string, std::string, cmap::hash<std::string>, std::equal_to<>>
+      strings;
+  cmap::concurrent_hash_map<u64, std::unique_ptr<u64>> owned;
+  for (u64 k = 0; k < 4000; k += 2) {
+    strings.insert(std::to_string(k), "v" + std::to_string(k));
+    owned.insert(k, std::make_unique<u64>(k * 5));
+  }
+  std::vector<u64> keys;
+  for (u64 k = 0; k < 1000; ++k) keys.push_back((k * 7919) % 8000);  // half absent
+  std::vector<std::string> names;
+  for (u64 k : keys) names.push_back(std::to_string(k));
+
+  std::vector<int> calls(keys.size(), 0);
+  std::size_t expected = 0;
+  for (u64 k : keys) expected += k < 4000 && k % 2 == 0;
+  ASSERT_GT(expected, 100u);
+
+  const std::size_t found_strings =
+      strings.visit_bulk(names.begin(), names.end(), [&](std::size_t i, const std::string& v) {
+        ++calls.at(i);
+        EXPECT_EQ(v, "v" + names[i]) << i;
+      });
+  EXPECT_EQ(found_strings, expected);
+  const std::size_t found_owned =
+      owned.visit_bulk(keys.begin(), keys.end(), [&](std::size_t i, const std::unique_ptr<u64>& v) {
+        ++calls.at(i);
+        EXPECT_EQ(*v, keys[i] * 5) << i;
+      });
+  EXPECT_EQ(found_owned, expected);
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const bool present = keys[i] < 4000 && keys[i] % 2 == 0;
+    EXPECT_EQ(calls[i], present ? 2 : 0) << i;
+  }
+}
+
 TEST(ConcurrentHashMap, ValuePoliciesFollowTheValueType) {
   using cmap::detail::value_policy;
   using cmap::detail::value_policy_for;

@@ -412,38 +412,27 @@ class concurrent_table {
   }
 
   // Looks up [first, last), calling f(index, const T&) for each key found; returns how many
-  // were found. Batches of 16: hash all and prefetch their home groups, then match tags and
-  // prefetch the candidate nodes, then compare; so the batch's cache misses overlap.
-  //
-  // Inline slots: software-pipelined over two batches, so that each batch's prefetches have
-  // the next batch's work to hide behind: match the tags of batch b (its groups were
-  // prefetched) and prefetch its candidate slots; hash batch b+1 and prefetch its groups;
-  // then look batch b up.
+  // were found. Batches of 16, software-pipelined over two batches so that each batch's
+  // prefetches have the next batch's work to hide behind: match the tags of batch b (its
+  // home groups were prefetched) and prefetch each one's first candidate (the slot, or the
+  // node it points to); hash batch b+1 and prefetch its home groups; then look batch b up.
   template <class It, class F>
   std::size_t visit_bulk(It first, It last, F& f) const {
-    if constexpr (inline_storage) {
-      return visit_bulk_inline(first, last, f);
-    } else {
-      return visit_bulk_nodes(first, last, f);
-    }
-  }
-
- private:
-  template <class It, class F>
-  std::size_t visit_bulk_inline(It first, It last, F& f) const {
     constexpr std::size_t batch = 16;
+    struct pending {
+      It key;
+      std::size_t hash;
+    };
     std::size_t found = 0, index = 0;
     auto pin = epoch_domain::global().pin();
     const table* t = table_.load(std::memory_order_acquire);
-    std::size_t hashes[2][batch];
-    It keys[2][batch];
+    pending keys[2][batch];
     std::size_t count[2] = {0, 0};
     auto hash_and_prefetch = [&](unsigned b) {
       std::size_t n = 0;
       for (; n < batch && first != last; ++n, ++first) {
-        keys[b][n] = first;
-        hashes[b][n] = hash_(*first);
-        prefetch(t->group_at(t->home_group(hashes[b][n])).ctrl);
+        keys[b][n] = pending{first, hash_(*first)};
+        prefetch(t->group_at(t->home_group(keys[b][n].hash)).ctrl);
       }
       count[b] = n;
     };
@@ -451,56 +440,42 @@ class concurrent_table {
     hash_and_prefetch(cur);
     while (count[cur] != 0) {
       for (std::size_t i = 0; i < count[cur]; ++i) {
-        const group_ref g = t->group_at(t->home_group(hashes[cur][i]));
-        const bit_mask m = load_group_relaxed(g).match(tag_of(hashes[cur][i]));
-        if (m.any()) prefetch(&g.slots[m.lowest()]);
+        // Only a prefetch address: relaxed (the lookup below loads what it reads properly).
+        const group_ref g = t->group_at(t->home_group(keys[cur][i].hash));
+        const bit_mask m = load_group_relaxed(g).match(tag_of(keys[cur][i].hash));
+        if (!m.any()) continue;
+        if constexpr (inline_storage) {
+          prefetch(&g.slots[m.lowest()]);
+        } else {
+          prefetch(g.slots[m.lowest()].load(std::memory_order_relaxed));
+        }
       }
       hash_and_prefetch(cur ^ 1u);
       for (std::size_t i = 0; i < count[cur]; ++i, ++index) {
-        T v{};
-        if (lookup_inline(t, *keys[cur][i], hashes[cur][i], nullptr, &v)) {
-          f(index, std::as_const(v));
-          ++found;
-        }
+        if (visit_one(t, *keys[cur][i].key, keys[cur][i].hash, index, f)) ++found;
       }
       cur ^= 1u;
     }
     return found;
   }
 
-  template <class It, class F>
-  std::size_t visit_bulk_nodes(It first, It last, F& f) const {
-    constexpr std::size_t batch = 16;
-    std::size_t found = 0, index = 0;
-    auto pin = epoch_domain::global().pin();
-    const table* t = table_.load(std::memory_order_acquire);
-    std::size_t hashes[batch];
-    It keys[batch];
-    while (first != last) {
-      std::size_t n = 0;
-      for (; n < batch && first != last; ++n, ++first) {
-        keys[n] = first;
-        hashes[n] = hash_(*first);
-        prefetch(t->group_at(t->home_group(hashes[n])).ctrl);
-      }
-      for (std::size_t i = 0; i < n; ++i) {
-        // Prefetch the first candidate node of each home group.
-        const group_ref g = t->group_at(t->home_group(hashes[i]));
-        const bit_mask m = load_group(g).match(tag_of(hashes[i]));
-        if (m.any()) prefetch(load_node(g.slots[m.lowest()]));
-      }
-      for (std::size_t i = 0; i < n; ++i, ++index) {
-        if constexpr (policy == value_policy::locked_in_place) {
-          if (read(*keys[i], [&](const Key&, const T& v) { f(index, v); })) ++found;
-        } else {
-          if (node* nd = lookup(t, *keys[i], hashes[i])) {
-            with_value(nd, [&](const T& v) { f(index, v); });
-            ++found;
-          }
-        }
-      }
+ private:
+  // visit_bulk's lookup of one key in t (pinned by the caller): f(index, const T&) if found.
+  template <class K, class F>
+  bool visit_one(const table* t, const K& key, std::size_t h, std::size_t index, F& f) const {
+    if constexpr (inline_storage) {
+      T v{};
+      if (!lookup_inline(t, key, h, nullptr, &v)) return false;
+      f(index, std::as_const(v));
+      return true;
+    } else if constexpr (policy == value_policy::locked_in_place) {
+      return read(key, [&](const Key&, const T& v) { f(index, v); });
+    } else {
+      node* n = lookup(t, key, h);
+      if (n == nullptr) return false;
+      with_value(n, [&](const T& v) { f(index, v); });
+      return true;
     }
-    return found;
   }
 
  public:
