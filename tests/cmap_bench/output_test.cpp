@@ -239,6 +239,43 @@ TEST(Output, PeakRssFollowsTheMap) {
   }
 }
 
+// The maps take turns by default, one repetition each; --sequential runs all of one map's
+// first. Either way a row holds every repetition, every latency sample and the memory figures
+// of its map.
+TEST(Output, TakingTurnsKeepsEveryRepetitionOfEveryMap) {
+  temp_dir dir;
+  auto run = [&](bool sequential, const std::string& file) {
+    auto args = tiny;
+    for (const char* m : {"--maps", "locked_map,concurrent_hash_map", "--json"})
+      args.emplace_back(m);
+    args.push_back(dir.file(file));
+    if (sequential) args.emplace_back("--sequential");
+    const auto r = run_cli(args);
+    EXPECT_EQ(r.status, 0) << r.err;
+    return nlohmann::json::parse(slurp(dir.file(file)));
+  };
+  const auto turns = run(false, "turns.json");
+  const auto sequential = run(true, "sequential.json");
+  ASSERT_EQ(turns["results"].size(), 4u);  // 2 maps x 2 thread counts
+  ASSERT_EQ(sequential["results"].size(), 4u);
+  for (std::size_t i = 0; i < 4; ++i) {
+    const auto& a = turns["results"][i];
+    const auto& b = sequential["results"][i];
+    EXPECT_EQ(a["map"], b["map"]);
+    EXPECT_EQ(a["threads"], b["threads"]);
+    EXPECT_EQ(a["status"], "ok");
+    ASSERT_EQ(a["repetitions"].size(), 3u) << a["map"];
+    for (const auto& rep : a["repetitions"]) EXPECT_EQ(rep["ops"], 6000) << a["map"];
+    // Every 64th operation of each thread, in each of the 3 repetitions.
+    EXPECT_EQ(a["latency_samples"], b["latency_samples"]) << a["map"];
+    EXPECT_GE(a["latency_samples"].get<std::uint64_t>(), 3u * 6000 / 64) << a["map"];
+    EXPECT_DOUBLE_EQ(a["bytes_per_entry"].get<double>(), b["bytes_per_entry"].get<double>())
+        << a["map"];
+    EXPECT_GT(a["bytes_per_entry"].get<double>(), 0) << a["map"];
+    EXPECT_GT(a["peak_rss_bytes"].get<double>(), 0) << a["map"];
+  }
+}
+
 TEST(Output, StringKeysLargeValuesAndPeers) {
   // Every registered map, string keys, 64-byte values; unlocked maps run at 1 thread only.
   // A peer compiled in has a row; one that is not is named as skipped, with its package.
@@ -302,6 +339,8 @@ TEST(Output, CtrlCStopsCleanlyAndPrintsWhatWasMeasured) {
   ASSERT_GE(j["results"].size(), 1u);
   EXPECT_GE(j["results"][0]["repetitions"].size(), 1u);  // the repetitions done before Ctrl-C
   EXPECT_LT(j["results"][0]["repetitions"].size(), 50u);
+  // Only maps that ran get a row (none for a map whose turn Ctrl-C came before).
+  for (const auto& res : j["results"]) EXPECT_GE(res["repetitions"].size(), 1u) << res["map"];
   EXPECT_EQ(dir.entries(), 1u);
 }
 

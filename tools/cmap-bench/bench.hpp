@@ -14,6 +14,9 @@ namespace cmap_bench {
 struct run_options {
   bool progress = false;                    // a progress line on stderr
   const std::atomic<bool>* stop = nullptr;  // Ctrl-C
+  // All repetitions of one map before the next map's (--sequential); else the maps take
+  // turns, one repetition each.
+  bool sequential = false;
 };
 
 // Why map m cannot run w at this thread count; empty if it can.

@@ -44,6 +44,7 @@ struct options {
   std::string json;
   std::string html;
   bool progress = true;
+  bool sequential = false;
 };
 
 void apply_overrides(const options& o, workload& w) {
@@ -117,6 +118,9 @@ void add_common(CLI::App& app, options& o) {
   app.add_option("--reps", o.reps,
                  "repetitions per measurement, 3 to 100 (median, min and max reported)");
   app.add_option("--seed", o.seed, "seed of the operation streams");
+  app.add_flag("--sequential", o.sequential,
+               "run all repetitions of one map before the next (default: the maps take turns, "
+               "one repetition each, so that the machine's changing load reaches them alike)");
 }
 
 // The maps --standard runs unless --maps says otherwise: every registered map but the
@@ -257,6 +261,7 @@ int cli_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* er
   run_options ro;
   ro.progress = ::isatty(STDERR_FILENO) != 0 && err == stderr;
   ro.stop = &interrupted;
+  ro.sequential = opt.sequential;
   try {
     for (std::size_t i = 0; i < workloads.size(); ++i) {
       if (interrupted.load()) break;

@@ -23,6 +23,10 @@ struct run_request {
   std::size_t param = 0;                                  // "name:N" variants, 0 = default
   const std::atomic<bool>* stop = nullptr;                // set by Ctrl-C
   bool measure_memory = false;                            // run the memory pass too
+  // Repetitions first_rep .. first_rep + rep_count - 1 of the workload's (rep_count 0: all
+  // from first_rep). The memory pass belongs to repetition 0.
+  unsigned first_rep = 0;
+  unsigned rep_count = 0;
 };
 
 struct map_info {

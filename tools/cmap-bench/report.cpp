@@ -268,7 +268,10 @@ std::string format_table(const report_input& in) {
       "B/entry: after the preload (or, from empty, after the whole run replayed on one thread): "
       "the map's allocated_bytes() / entries (cmap maps), or (c) the heap bytes counted by "
       "counting_allocator / entries (peers; malloc's own chunk overhead not included).\n"
-      "peak RSS: the process's, during that map's repetitions.\n",
+      "peak RSS: the process's, during that map's repetitions, including what other maps' "
+      "allocators still hold (oneTBB's caches, say).\n"
+      "Repetitions: unless --sequential, the maps take turns, one repetition each, so that the "
+      "machine's changing load reaches them alike.\n",
       in.baseline, 64);
   for (const auto& s : in.skipped) out += fmt::format("{}\n", s);
   if (in.interrupted) out += "interrupted: the results above are what was measured before Ctrl-C\n";

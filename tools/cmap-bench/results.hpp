@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "measures.hpp"
+
 namespace cmap_bench {
 
 struct rep_result {
@@ -30,6 +32,7 @@ struct map_result {
   double p99_ns = 0;
   double p999_ns = 0;
   std::uint64_t latency_samples = 0;
+  latency_histogram latency;  // the samples behind p50/p99/p99.9 (merged across runs)
   // Memory, counted on one thread, untimed: after the first repetition's preload, or after
   // replaying the whole run on one thread when the workload starts empty.
   std::uint64_t entries = 0;
@@ -40,7 +43,7 @@ struct map_result {
   [[nodiscard]] bool ok() const { return status == "ok"; }
 };
 
-// Fills median/min/max from reps.
+// Fills median/min/max from reps, and the percentiles from latency.
 void summarise(map_result& r);
 
 }  // namespace cmap_bench

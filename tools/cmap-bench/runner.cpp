@@ -16,6 +16,10 @@ void summarise(map_result& r) {
   r.min_mops = v.front();
   r.max_mops = v.back();
   r.median_mops = v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  r.p50_ns = r.latency.percentile(0.50);
+  r.p99_ns = r.latency.percentile(0.99);
+  r.p999_ns = r.latency.percentile(0.999);
+  r.latency_samples = r.latency.total();
 }
 
 std::string not_applicable(const map_info& m, const workload& w, unsigned threads) {
@@ -58,17 +62,32 @@ std::vector<map_result> run_workload(const workload& w, const std::vector<select
       keys.reserve(s.max_index + 1);
       for (std::uint64_t i = 0; i <= s.max_index; ++i) keys.push_back(string_key(i, w.key_length));
     }
-    for (const auto& m : maps) {
-      if (opt.stop->load()) break;
-      map_result r;
-      if (auto why = not_applicable(*m.info, w, threads); !why.empty()) {
-        r.status = std::string("n/a");
-        r.note = why;
-        r.threads = threads;
+    // One row per map at this thread count. Interleaved (the default): repetition 1 of every
+    // map, then repetition 2 of every map, and so on, so that a change in the machine's load
+    // during the run reaches every map's repetitions alike instead of favouring the maps run
+    // in its quiet part. Sequential: all repetitions of one map, then the next map.
+    std::vector<map_result> rows(maps.size());
+    std::vector<bool> runs(maps.size(), false);     // applicable at this thread count
+    std::vector<bool> started(maps.size(), false);  // its first repetition ran (or n/a)
+    for (std::size_t i = 0; i < maps.size(); ++i) {
+      rows[i].threads = threads;
+      if (auto why = not_applicable(*maps[i].info, w, threads); !why.empty()) {
+        rows[i].status = std::string("n/a");
+        rows[i].note = why;
+        started[i] = true;
       } else {
+        runs[i] = true;
+      }
+    }
+    const unsigned rounds = opt.sequential ? 1 : w.repetitions;
+    for (unsigned round = 0; round < rounds && !opt.stop->load(); ++round) {
+      for (std::size_t i = 0; i < maps.size() && !opt.stop->load(); ++i) {
+        if (!runs[i]) continue;
+        const selected_map& m = maps[i];
         if (opt.progress) {
-          fmt::print(stderr, "\r\033[K[{}] {} at {} thread{} ...", w.name, m.name, threads,
-                     threads == 1 ? "" : "s");
+          fmt::print(stderr, "\r\033[K[{}] {} at {} thread{}{} ...", w.name, m.name, threads,
+                     threads == 1 ? "" : "s",
+                     rounds > 1 ? fmt::format(", repetition {}/{}", round + 1, rounds) : "");
           std::fflush(stderr);
         }
         run_request rq;
@@ -79,21 +98,39 @@ std::vector<map_result> run_workload(const workload& w, const std::vector<select
         rq.param = m.param;
         rq.stop = opt.stop;
         rq.measure_memory = threads == w.threads.front();
-        r = m.info->run(rq);
-        if (!rq.measure_memory) {
-          // Memory does not depend on the thread count: carry the first pass's figures.
-          for (const auto& earlier : out) {
-            if (earlier.map == m.name && earlier.threads == w.threads.front()) {
-              r.entries = earlier.entries;
-              r.bytes_per_entry = earlier.bytes_per_entry;
-              r.memory_method = earlier.memory_method;
-            }
+        rq.first_rep = round;
+        rq.rep_count = opt.sequential ? 0 : 1;
+        map_result part = m.info->run(rq);
+        if (round == 0) {
+          rows[i] = std::move(part);
+          started[i] = true;
+          continue;
+        }
+        // Later rounds add their repetition, latency samples and peak RSS to the row.
+        map_result& row = rows[i];
+        if (!part.ok() || !row.ok()) continue;  // interrupted (Ctrl-C): keep what was measured
+        row.reps.insert(row.reps.end(), part.reps.begin(), part.reps.end());
+        row.latency.merge(part.latency);
+        row.peak_rss_bytes = std::max(row.peak_rss_bytes, part.peak_rss_bytes);
+      }
+    }
+    for (std::size_t i = 0; i < maps.size(); ++i) {
+      if (!started[i]) continue;  // Ctrl-C came before its turn
+      map_result& r = rows[i];
+      if (runs[i] && !r.reps.empty()) summarise(r);
+      if (r.bytes_per_entry == 0 && threads != w.threads.front()) {
+        // Memory does not depend on the thread count: carry the first pass's figures.
+        for (const auto& earlier : out) {
+          if (earlier.map == maps[i].name && earlier.threads == w.threads.front()) {
+            r.entries = earlier.entries;
+            r.bytes_per_entry = earlier.bytes_per_entry;
+            r.memory_method = earlier.memory_method;
           }
         }
       }
       r.workload = w.name;
-      r.map = m.name;
-      r.single_thread_ceiling = !m.info->can.concurrent;
+      r.map = maps[i].name;
+      r.single_thread_ceiling = !maps[i].info->can.concurrent;
       out.push_back(std::move(r));
     }
   }

@@ -1,7 +1,8 @@
 #pragma once
 // The measurement loop, one instantiation per adapter, key type and value size.
 //
-// For each repetition: a fresh map, the preload (one thread, untimed), then the threads
+// For each repetition asked for (run_workload asks for one at a time, taking the maps in turn,
+// unless --sequential): a fresh map, the preload (one thread, untimed), then the threads
 // start together on a barrier and run their pre-generated streams; the timed phase is from
 // the first thread's start to the last thread's end, and covers only operations. Every 64th
 // operation is timed on its own for the latency histogram. Each thread writes only its own
@@ -88,7 +89,7 @@ map_result run_typed(const run_request& rq) {
     allocation_counter::bytes.store(0, std::memory_order_relaxed);
     allocation_counter::enabled.store(true, std::memory_order_relaxed);
   };
-  if (rq.measure_memory && w.preload == 0) {
+  if (rq.measure_memory && w.preload == 0 && rq.first_rep == 0) {
     trim_heap();
     start_counting();
     Adapter<Key, Value> map(rq.param);
@@ -103,7 +104,9 @@ map_result run_typed(const run_request& rq) {
   // holds anyway (the operation streams and string keys).
   trim_heap();
   const bool can_reset_peak = reset_peak_rss();
-  for (unsigned rep = 0; rep < w.repetitions; ++rep) {
+  const unsigned end_rep =
+      rq.rep_count == 0 ? w.repetitions : std::min(w.repetitions, rq.first_rep + rq.rep_count);
+  for (unsigned rep = rq.first_rep; rep < end_rep; ++rep) {
     if (rq.stop->load(std::memory_order_relaxed)) break;
     trim_heap();
     const bool count_preload = rep == 0 && rq.measure_memory && w.preload > 0;
@@ -194,10 +197,7 @@ map_result run_typed(const run_request& rq) {
   if (auto peak = peak_rss_bytes()) result.peak_rss_bytes = *peak;
   if (!can_reset_peak)
     result.note = std::string("peak RSS is the process peak (clear_refs unavailable)");
-  result.p50_ns = latency.percentile(0.50);
-  result.p99_ns = latency.percentile(0.99);
-  result.p999_ns = latency.percentile(0.999);
-  result.latency_samples = latency.total();
+  result.latency = latency;
   if (result.reps.empty()) result.status = std::string("interrupted");
   summarise(result);
   return result;
