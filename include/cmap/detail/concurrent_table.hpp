@@ -1001,13 +1001,17 @@ class concurrent_table {
   // only under the key's stripe lock): one fetch_add of the difference, no CAS loop. Adding
   // (to - from) << shift modulo 2^64 to a word whose byte i is `from` leaves exactly `to`
   // there (no carry or borrow past the byte) and the other bytes as they are, whatever
-  // other stripes' writers do to them at the same time. acq_rel, as set_ctrl.
+  // other stripes' writers do to them at the same time.
+  // release: publishes what the writer stored before (a slot's key and value, or a node
+  // pointer; see load_group). No acquire: the byte is this writer's own, so there is no
+  // other thread's change of it to synchronise with, and the writes that follow are ordered
+  // by their own release stores (the value, the next tag) or by the stripe lock.
   static void move_ctrl(group_ref g, unsigned i, ctrl_t from, ctrl_t to) noexcept {
     const unsigned shift = 8 * (i % 8);
     const std::uint64_t delta = (std::uint64_t{static_cast<std::uint8_t>(to)} << shift) -
                                 (std::uint64_t{static_cast<std::uint8_t>(from)} << shift);
     [[maybe_unused]] const std::uint64_t before =
-        g.ctrl[i / 8].fetch_add(delta, std::memory_order_acq_rel);
+        g.ctrl[i / 8].fetch_add(delta, std::memory_order_release);
     assert(byte_of(before, i) == from);
   }
 
