@@ -42,13 +42,11 @@ std::vector<selected_map> maps_for(const workload& w, const std::vector<std::str
 std::vector<map_result> run_workload(const workload& w, const std::vector<selected_map>& maps,
                                      const run_options& opt) {
   std::vector<map_result> out;
-  // String members are assigned from std::string temporaries: g++ 12 at -O3 reports a bogus
-  // -Wrestrict for assigning a literal (GCC PR 105651).
   if (!w.unavailable.empty()) {
     map_result r;
     r.workload = w.name;
-    r.map = std::string("-");
-    r.status = std::string("unavailable");
+    r.map = "-";
+    r.status = "unavailable";
     r.note = w.unavailable;
     out.push_back(r);
     return out;
