@@ -159,9 +159,8 @@ TEST(ConcurrentHashMap, VisitBulkOnNodesReportsFoundKeysByInputPositionAcrossBat
   cmap::concurrent_hash_map<std::string, std::string, cmap::hash<std::string>, std::equal_to<>>
       strings;
   cmap::concurrent_hash_map<u64, std::unique_ptr<u64>> owned;
-  auto value_of = [](const std::string& key) { return "v" + key; };
   for (u64 k = 0; k < 4000; k += 2) {
-    strings.insert(std::to_string(k), value_of(std::to_string(k)));
+    strings.insert(std::to_string(k), "v" + std::to_string(k));
     owned.insert(k, std::make_unique<u64>(k * 5));
   }
   std::vector<u64> keys;
@@ -177,7 +176,7 @@ TEST(ConcurrentHashMap, VisitBulkOnNodesReportsFoundKeysByInputPositionAcrossBat
   const std::size_t found_strings =
       strings.visit_bulk(names.begin(), names.end(), [&](std::size_t i, const std::string& v) {
         ++calls.at(i);
-        EXPECT_EQ(v, value_of(names[i])) << i;
+        EXPECT_EQ(v, "v" + names[i]) << i;
       });
   EXPECT_EQ(found_strings, expected);
   const std::size_t found_owned =

@@ -70,7 +70,7 @@ std::vector<map_result> run_workload(const workload& w, const std::vector<select
     for (std::size_t i = 0; i < maps.size(); ++i) {
       rows[i].threads = threads;
       if (auto why = not_applicable(*maps[i].info, w, threads); !why.empty()) {
-        rows[i].status = std::string("n/a");
+        rows[i].status = "n/a";
         rows[i].note = why;
         started[i] = true;
       } else {

@@ -79,10 +79,10 @@ map_result run_typed(const run_request& rq) {
     if (result.entries == 0) return;
     if (auto bytes = map.allocated_bytes()) {
       result.bytes_per_entry = static_cast<double>(*bytes) / static_cast<double>(result.entries);
-      result.memory_method = std::string("allocated_bytes");
+      result.memory_method = "allocated_bytes";
     } else if (counted > 0) {
       result.bytes_per_entry = static_cast<double>(counted) / static_cast<double>(result.entries);
-      result.memory_method = std::string("counting_allocator");
+      result.memory_method = "counting_allocator";
     }
   };
   auto start_counting = [] {
@@ -195,10 +195,9 @@ map_result run_typed(const run_request& rq) {
         {seconds, ops, seconds > 0 ? static_cast<double>(ops) / seconds / 1e6 : 0});
   }
   if (auto peak = peak_rss_bytes()) result.peak_rss_bytes = *peak;
-  if (!can_reset_peak)
-    result.note = std::string("peak RSS is the process peak (clear_refs unavailable)");
+  if (!can_reset_peak) result.note = "peak RSS is the process peak (clear_refs unavailable)";
   result.latency = latency;
-  if (result.reps.empty()) result.status = std::string("interrupted");
+  if (result.reps.empty()) result.status = "interrupted";
   summarise(result);
   return result;
 }
