@@ -322,10 +322,10 @@ workload parse_workload_json(const nlohmann::json& j, const std::string& origin)
   }
   bool has_ops = false;
   bool has_duration = false;
-  const std::set<std::string> known = {"preset",      "name",         "threads",      "ops",
-                                       "duration_ms", "key_universe", "key_type",     "key_length",
-                                       "value_size",  "mix",          "distribution", "preload",
-                                       "seed",        "repetitions",  "maps"};
+  const std::set<std::string> known = {"preset",     "name",        "description",  "threads",
+                                       "ops",        "duration_ms", "key_universe", "key_type",
+                                       "key_length", "value_size",  "mix",          "distribution",
+                                       "preload",    "seed",        "repetitions",  "maps"};
   for (const auto& item : j.items()) {
     // Named variables, not a structured binding: the lambdas below capture them.
     const std::string field = item.key();
@@ -349,6 +349,10 @@ workload parse_workload_json(const nlohmann::json& j, const std::string& origin)
     if (field == "name") {
       if (!value.is_string()) throw usage_error(where + " must be a string");
       w.name = value.get<std::string>();
+    } else if (field == "description") {
+      // Read too, so that a workload recorded by --json (to_json) can be run again as is.
+      if (!value.is_string()) throw usage_error(where + " must be a string");
+      w.description = value.get<std::string>();
     } else if (field == "threads") {
       if (!value.is_array() || value.empty())
         throw usage_error(where + " must be a non-empty array of integers");
@@ -472,16 +476,16 @@ nlohmann::json toml_to_json(const toml::node& node) {
 }
 #endif
 
-nlohmann::json read_toml(std::ifstream& in, const std::string& path) {
+nlohmann::json read_toml(std::string_view text, const std::string& path) {
 #ifdef CMAP_BENCH_HAVE_TOML
   try {
-    return toml_to_json(toml::parse(in, path));
+    return toml_to_json(toml::parse(text, path));
   } catch (const toml::parse_error& e) {
     throw usage_error(fmt::format("{}: malformed TOML: {} (line {}, column {})", path,
                                   e.description(), e.source().begin.line, e.source().begin.column));
   }
 #else
-  (void)in;
+  (void)text;
   throw usage_error(fmt::format("{}: TOML support not compiled in; use JSON", path));
 #endif
 }
@@ -496,17 +500,25 @@ bool toml_supported() {
 #endif
 }
 
-workload load_workload_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw usage_error(fmt::format("cannot open workload file '{}'", path));
-  if (ends_with(path, ".toml")) return parse_workload_json(read_toml(in, path), path);
+workload parse_workload_text(std::string_view text, const std::string& origin, bool toml) {
+  if (toml) return parse_workload_json(read_toml(text, origin), origin);
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw usage_error(fmt::format("{}: malformed JSON: {}", path, e.what()));
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error, and out_of_range for a number beyond double's range ("1e999").
+    throw usage_error(fmt::format("{}: malformed JSON: {}", origin, e.what()));
   }
-  return parse_workload_json(j, path);
+  return parse_workload_json(j, origin);
+}
+
+workload load_workload_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw usage_error(fmt::format("cannot open workload file '{}'", path));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw usage_error(fmt::format("cannot read workload file '{}'", path));
+  return parse_workload_text(text.str(), path, ends_with(path, ".toml"));
 }
 
 nlohmann::json to_json(const workload& w) {

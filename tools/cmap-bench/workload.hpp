@@ -11,6 +11,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace cmap_bench {
@@ -85,6 +86,8 @@ workload parse_workload_json(const nlohmann::json& j, const std::string& origin)
 // A workload file: TOML if its name ends in .toml (when built with toml++; otherwise the error
 // "TOML support not compiled in; use JSON"), else JSON. Both go through parse_workload_json.
 workload load_workload_file(const std::string& path);
+// The same, from the text of such a file: TOML if toml, else JSON; origin names it in errors.
+workload parse_workload_text(std::string_view text, const std::string& origin, bool toml);
 // Whether this build reads TOML workload files.
 bool toml_supported();
 
