@@ -2,6 +2,8 @@
 #   make test    the test matrix: GCC, Clang + ThreadSanitizer, GCC + AddressSanitizer/UBSan,
 #                and cmap-bench's tests built with no optional peer and no toml++
 #   make bench   Release build, then race-demo, cmap-bench --standard and the micro-benchmarks
+#   make fuzz    the fuzz targets of tests/fuzz under libFuzzer (Clang + ASan/UBSan),
+#                FUZZ_SECONDS each (make test runs them FUZZ_SECONDS_TEST each)
 #   make deps    check (as root: install) the Debian packages
 #   make clean   remove build/
 
@@ -12,11 +14,13 @@ GENERATOR ?= Ninja
 BUILD ?= build
 CXX_GCC ?= g++
 CXX_CLANG ?= clang++
+FUZZ_SECONDS ?= 300
+FUZZ_SECONDS_TEST ?= 30
 BENCH_FLAGS ?= --benchmark_min_time=0.2 --benchmark_repetitions=3 \
                --benchmark_report_aggregates_only=true
 
 .DEFAULT_GOAL := test
-.PHONY: deps bench test test-gcc test-tsan test-asan test-no-peers clean
+.PHONY: deps bench fuzz test test-gcc test-tsan test-asan test-no-peers test-fuzz clean
 # One configuration at a time: each already runs $(JOBS) jobs.
 .NOTPARALLEL:
 
@@ -33,7 +37,7 @@ endef
 deps:
 	bash scripts/deps.sh
 
-test: test-gcc test-tsan test-asan test-no-peers
+test: test-gcc test-tsan test-asan test-no-peers test-fuzz
 
 test-gcc: deps
 	$(call cmap_test_config,test-gcc,$(CXX_GCC),RelWithDebInfo,none,)
@@ -54,6 +58,23 @@ test-no-peers: deps
 	  -DCMAKE_BUILD_TYPE=Release -DCMAP_SANITIZE=none -DCMAP_BUILD_BENCH=OFF $(NO_PEERS)
 	$(CMAKE) --build $(BUILD)/test-no-peers -j $(JOBS) --target race-demo cmap-bench cmap_bench_tests
 	$(CTEST) --test-dir $(BUILD)/test-no-peers --output-on-failure --no-tests=error -j $(JOBS) -L tools
+
+# $(call cmap_fuzz_config,<seconds per target>): Clang + ASan/UBSan + libFuzzer, only the fuzz
+# targets built; each fuzzes for that long, its corpus kept in $(BUILD)/fuzz between runs.
+define cmap_fuzz_config
+	@echo "=== cmap fuzz configuration: $(CXX_CLANG), libFuzzer, $(1) s per target ==="
+	$(CMAKE) -S . -B $(BUILD)/fuzz -G $(GENERATOR) -DCMAKE_CXX_COMPILER=$(CXX_CLANG) \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAP_SANITIZE=address -DCMAP_FUZZ=ON \
+	  -DCMAP_FUZZ_SECONDS=$(1) -DCMAP_BUILD_BENCH=OFF
+	$(CMAKE) --build $(BUILD)/fuzz -j $(JOBS) --target cmap_fuzz_targets
+	$(CTEST) --test-dir $(BUILD)/fuzz --output-on-failure --no-tests=error -j $(JOBS) -L fuzz
+endef
+
+test-fuzz: deps
+	$(call cmap_fuzz_config,$(FUZZ_SECONDS_TEST))
+
+fuzz: deps
+	$(call cmap_fuzz_config,$(FUZZ_SECONDS))
 
 bench: deps
 	@echo "=== cmap release build: $(CXX_GCC), Release ==="

@@ -1,0 +1,401 @@
+// A fuzz target for concurrent_table, the engine of concurrent_hash_map and read_mostly_map:
+// the input bytes are a program of single-threaded calls, run on four maps over the engine
+// (inline u64 -> u64 slots, growing by doubling or by half; node storage with std::string
+// values; read_mostly_map) and checked call by call against a std::unordered_map model.
+//
+// What a random test with a good hash rarely reaches, the input chooses here: the hash
+// itself. Besides cmap::hash, it may put every key in a handful of home groups (long probe
+// chains, overflow bits set everywhere), give every key the same 7-bit tag (each probe
+// compares keys in every slot), or give every key the same hash. Small key universes and
+// the erase calls fill tables with tombstones, so tables rebuild at the same size as well as
+// grow; reserve, clear, set_growth_policy, erase_if and visit_bulk are calls of the program.
+//
+// Checks: each call's result against the model; size() after every call; every 64 calls
+// and at the end, for_each (each key exactly once, values equal to the model's) and
+// visit_bulk over the whole key universe (the found count, each index once, the values).
+// A failed check prints the call and aborts, which libFuzzer reports with the input.
+//
+// Built two ways (tests/CMakeLists.txt): with libFuzzer (clang, CMAP_FUZZ=ON, `make fuzz`),
+// or with driver.cpp, which runs fixed pseudo-random inputs as an ordinary test.
+
+#include <cmap/concurrent_hash_map.hpp>
+#include <cmap/read_mostly_map.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace {
+
+// The byte stream, read front to back; zeros once exhausted.
+class input {
+ public:
+  input(const std::uint8_t* data, std::size_t size) : p_(data), end_(data + size) {}
+  bool empty() const { return p_ == end_; }
+  std::uint8_t byte() { return p_ == end_ ? 0 : *p_++; }
+  std::uint16_t u16() {
+    const unsigned lo = byte();
+    return static_cast<std::uint16_t>(lo | (unsigned{byte()} << 8));
+  }
+
+ private:
+  const std::uint8_t* p_;
+  const std::uint8_t* end_;
+};
+
+// How keys hash; chosen by the input's first byte, stored in every map's hasher.
+enum class hash_mode : std::uint8_t {
+  mixed,       // cmap::hash: what users get
+  few_groups,  // the top bits take 4 values: every key's home group is one of 4
+  one_tag,     // well spread home groups, but every key has the same tag and overflow bit
+  few_groups_one_tag,
+  constant,  // every key has the same hash: one probe sequence for all
+  count_
+};
+
+struct fuzz_hash {
+  hash_mode mode = hash_mode::mixed;
+  std::size_t operator()(std::uint64_t k) const noexcept {
+    const std::uint64_t mixed = cmap::hash<std::uint64_t>{}(k);
+    switch (mode) {
+      case hash_mode::mixed:
+        return mixed;
+      case hash_mode::few_groups:
+        return ((k & 3) << 62) | (mixed >> 2 & 0x7F);
+      case hash_mode::one_tag:
+        return (mixed & ~std::uint64_t{0x7F}) | 0x15;
+      case hash_mode::few_groups_one_tag:
+        return ((k & 3) << 62) | 0x15;
+      case hash_mode::constant:
+      case hash_mode::count_:
+        break;
+    }
+    return 0x2A;
+  }
+};
+
+[[noreturn]] void fail(const char* what, std::size_t call, std::uint64_t key, const char* map) {
+  std::fprintf(stderr, "concurrent_table_fuzz: %s (map %s, call %zu, key %llu)\n", what, map, call,
+               static_cast<unsigned long long>(key));
+  std::abort();
+}
+
+// Values: u64 as they are; std::string values spell the number (node storage, copy on write).
+template <class T>
+T make_value(std::uint64_t v) {
+  if constexpr (std::is_same_v<T, std::string>) {
+    // Long enough that the string allocates (no small-string buffer) for odd values.
+    return (v & 1) != 0 ? std::string("value-longer-than-any-sso-buffer-") + std::to_string(v)
+                        : std::to_string(v);
+  } else {
+    return static_cast<T>(v);
+  }
+}
+template <class T>
+void bump(T& v) {
+  if constexpr (std::is_same_v<T, std::string>) {
+    v += "+";
+  } else {
+    ++v;
+  }
+}
+
+enum class call : std::uint8_t {
+  insert,
+  emplace_default,
+  insert_or_assign,
+  find_or_insert,
+  upsert,
+  exchange,
+  compare_exchange,
+  erase,
+  extract,
+  compare_erase,
+  find,
+  contains,
+  visit_const,
+  visit_mut,
+  erase_if,
+  clear,
+  reserve,
+  set_growth_policy,
+  visit_bulk,
+  // Runs of up to 1020 consecutive keys of the universe: short inputs still grow tables,
+  // fill them with tombstones and shrink them.
+  insert_run,
+  erase_run,
+  count_
+};
+
+template <class Map>
+class program {
+  using T = typename Map::mapped_type;
+
+ public:
+  program(Map& m, const char* name, const std::vector<std::uint64_t>& keys)
+      : m_(m), name_(name), keys_(keys) {}
+
+  void run(input in) {
+    for (call_ = 0; !in.empty(); ++call_) {
+      step(in);
+      if (m_.size() != model_.size()) fail("size() differs from the model", call_, key_, name_);
+      if (m_.empty() != model_.empty()) fail("empty() differs", call_, key_, name_);
+      if (call_ % 64 == 63) full_check();
+    }
+    full_check();
+  }
+
+ private:
+  void check(bool ok, const char* what) const {
+    if (!ok) fail(what, call_, key_, name_);
+  }
+
+  void step(input& in) {
+    const auto c = static_cast<call>(in.byte() % static_cast<unsigned>(call::count_));
+    const std::size_t ki = keys_.size() <= 256 ? in.byte() % keys_.size() : in.u16() % keys_.size();
+    key_ = keys_[ki];
+    const std::uint64_t k = key_;
+    // Few distinct values, so that compare_exchange and compare_erase sometimes match.
+    const std::uint64_t raw = in.byte() % 8;
+    const T v = make_value<T>(raw);
+    auto it = model_.find(k);
+    const bool present = it != model_.end();
+
+    switch (c) {
+      case call::insert:
+        check(m_.insert(k, v) == !present, "insert's result");
+        if (!present) model_.emplace(k, v);
+        break;
+      case call::emplace_default:
+        check(m_.emplace(k) == !present, "emplace(k)'s result");
+        if (!present) model_.emplace(k, T{});
+        break;
+      case call::insert_or_assign:
+        check(m_.insert_or_assign(k, v) == !present, "insert_or_assign's result");
+        model_[k] = v;
+        break;
+      case call::find_or_insert: {
+        const auto [got, inserted] = m_.find_or_insert(k, v);
+        check(inserted == !present, "find_or_insert's inserted flag");
+        check(got == (present ? it->second : v), "find_or_insert's value");
+        if (!present) model_.emplace(k, v);
+        break;
+      }
+      case call::upsert: {
+        check(m_.upsert(
+                  k, [](T& x) { bump(x); }, v) == !present,
+              "upsert's result");
+        if (present) {
+          bump(it->second);
+        } else {
+          model_.emplace(k, v);
+        }
+        break;
+      }
+      case call::exchange: {
+        const std::optional<T> old = m_.exchange(k, v);
+        check(old.has_value() == present, "exchange's result");
+        if (present) check(*old == it->second, "exchange's old value");
+        model_[k] = v;
+        break;
+      }
+      case call::compare_exchange: {
+        const T expected = make_value<T>(in.byte() % 8);
+        const bool want = present && it->second == expected;
+        check(m_.compare_exchange(k, expected, v) == want, "compare_exchange's result");
+        if (want) it->second = v;
+        break;
+      }
+      case call::erase:
+        check(m_.erase(k) == present, "erase's result");
+        model_.erase(k);
+        break;
+      case call::extract: {
+        const std::optional<T> got = m_.extract(k);
+        check(got.has_value() == present, "extract's result");
+        if (present) check(*got == it->second, "extract's value");
+        model_.erase(k);
+        break;
+      }
+      case call::compare_erase: {
+        const T expected = make_value<T>(in.byte() % 8);
+        const bool want = present && it->second == expected;
+        check(m_.compare_erase(k, expected) == want, "compare_erase's result");
+        if (want) model_.erase(k);
+        break;
+      }
+      case call::find: {
+        const std::optional<T> got = m_.find(k);
+        check(got.has_value() == present, "find's result");
+        if (present) check(*got == it->second, "find's value");
+        break;
+      }
+      case call::contains:
+        check(m_.contains(k) == present, "contains' result");
+        break;
+      case call::visit_const: {
+        int calls = 0;
+        const Map& cm = m_;
+        const bool got = cm.visit(k, [&](const T& x) {
+          ++calls;
+          check(present && x == it->second, "const visit's value");
+        });
+        check(got == present && calls == (present ? 1 : 0), "const visit's result");
+        break;
+      }
+      case call::visit_mut: {
+        int calls = 0;
+        const bool got = m_.visit(k, [&](T& x) {
+          ++calls;
+          bump(x);
+        });
+        check(got == present && calls == (present ? 1 : 0), "mutable visit's result");
+        if (present) bump(it->second);
+        break;
+      }
+      case call::erase_if: {
+        // Erase the entries whose key has the input's bit pattern in its low bits.
+        const std::uint64_t mask = raw % 4;
+        std::size_t want = 0;
+        for (auto i = model_.begin(); i != model_.end();) {
+          if ((i->first & 3) == mask) {
+            i = model_.erase(i);
+            ++want;
+          } else {
+            ++i;
+          }
+        }
+        const std::size_t got =
+            m_.erase_if([mask](std::uint64_t key, const T&) { return (key & 3) == mask; });
+        check(got == want, "erase_if's count");
+        break;
+      }
+      case call::clear:
+        // Rare: it undoes the growth that the other calls work for.
+        if (raw == 0 && in.byte() < 16) {
+          m_.clear();
+          model_.clear();
+        }
+        break;
+      case call::reserve:
+        m_.reserve(static_cast<std::size_t>(in.u16() % 8192));
+        break;
+      case call::set_growth_policy:
+        m_.set_growth_policy((raw & 1) != 0 ? cmap::growth_policy::grow_by_half
+                                            : cmap::growth_policy::double_size);
+        break;
+      case call::visit_bulk:
+        bulk_check();
+        break;
+      case call::insert_run:
+      case call::erase_run: {
+        const std::size_t n = std::size_t{in.byte()} * 4;
+        for (std::size_t j = 0; j < n; ++j) {
+          key_ = keys_[(ki + j) % keys_.size()];
+          const bool had = model_.count(key_) != 0;
+          if (c == call::insert_run) {
+            check(m_.insert_or_assign(key_, v) == !had, "insert_or_assign's result (run)");
+            model_[key_] = v;
+          } else {
+            check(m_.erase(key_) == had, "erase's result (run)");
+            model_.erase(key_);
+          }
+        }
+        break;
+      }
+      case call::count_:
+        break;
+    }
+  }
+
+  // for_each shows each key of the model exactly once, with the model's value.
+  void full_check() {
+    std::unordered_map<std::uint64_t, int> seen;
+    m_.for_each([&](std::uint64_t k, const T& x) {
+      key_ = k;
+      const auto it = model_.find(k);
+      check(it != model_.end(), "for_each shows a key the model does not have");
+      check(it->second == x, "for_each shows a value other than the model's");
+      check(++seen[k] == 1, "for_each shows a key twice");
+      return true;
+    });
+    check(seen.size() == model_.size(), "for_each misses keys of the model");
+    bulk_check();
+  }
+
+  // visit_bulk over the whole key universe (with every key twice, so batches see repeats).
+  void bulk_check() {
+    std::vector<std::uint64_t> batch(keys_);
+    batch.insert(batch.end(), keys_.begin(), keys_.end());
+    std::vector<int> calls(batch.size(), 0);
+    const std::size_t found =
+        m_.visit_bulk(batch.begin(), batch.end(), [&](std::size_t i, const T& x) {
+          check(i < batch.size(), "visit_bulk's index is out of range");
+          key_ = batch[i];
+          const auto it = model_.find(batch[i]);
+          check(it != model_.end(), "visit_bulk finds a key the model does not have");
+          check(it->second == x, "visit_bulk's value differs from the model's");
+          ++calls[i];
+        });
+    std::size_t want = 0;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const bool present = model_.count(batch[i]) != 0;
+      want += present ? 1 : 0;
+      check(calls[i] == (present ? 1 : 0), "visit_bulk calls f other than once per found key");
+    }
+    check(found == want, "visit_bulk's count");
+  }
+
+  Map& m_;
+  const char* name_;
+  const std::vector<std::uint64_t>& keys_;
+  std::unordered_map<std::uint64_t, T> model_;
+  std::size_t call_ = 0;
+  std::uint64_t key_ = 0;
+};
+
+template <class Map>
+void run_one(const char* name, fuzz_hash h, std::size_t capacity, bool by_half,
+             const std::vector<std::uint64_t>& keys, input in) {
+  Map m(capacity, h);
+  if (by_half) m.set_growth_policy(cmap::growth_policy::grow_by_half);
+  program<Map>(m, name, keys).run(in);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  input in(data, size);
+  // Header: hash mode, key universe, initial capacity, which maps.
+  fuzz_hash h;
+  h.mode = static_cast<hash_mode>(in.byte() % static_cast<unsigned>(hash_mode::count_));
+  static constexpr std::size_t universes[] = {8, 64, 256, 4096};
+  const std::size_t universe = universes[in.byte() % 4];
+  // The constant hash makes every call O(n): keep those tables small.
+  const std::size_t keys_used =
+      h.mode == hash_mode::constant ? std::min<std::size_t>(universe, 256) : universe;
+  const std::size_t capacity = in.byte() % 64;
+  const std::uint8_t maps = in.byte();
+  std::vector<std::uint64_t> keys;
+  keys.reserve(keys_used);
+  for (std::size_t i = 0; i < keys_used; ++i) keys.push_back(i * 0x9E3779B97F4A7C15ULL + 1);
+
+  using inline_map = cmap::concurrent_hash_map<std::uint64_t, std::uint64_t, fuzz_hash>;
+  using node_map = cmap::concurrent_hash_map<std::uint64_t, std::string, fuzz_hash>;
+  using rmm = cmap::read_mostly_map<std::uint64_t, std::uint64_t, fuzz_hash>;
+  const input program_bytes = in;
+  if ((maps & 3) != 3)
+    run_one<inline_map>("concurrent_hash_map<u64, u64>", h, capacity, (maps & 4) != 0, keys,
+                        program_bytes);
+  if ((maps & 3) != 2)
+    run_one<node_map>("concurrent_hash_map<u64, string>", h, capacity, (maps & 8) != 0, keys,
+                      program_bytes);
+  if ((maps & 3) != 1)
+    run_one<rmm>("read_mostly_map<u64, u64>", h, capacity, (maps & 16) != 0, keys, program_bytes);
+  return 0;
+}
