@@ -7,7 +7,7 @@
 //
 // The first input byte chooses the reader, the rest is the text. Built with libFuzzer
 // (clang, CMAP_FUZZ=ON, `make fuzz`) or with driver.cpp as an ordinary test, like
-// concurrent_table_fuzz.cpp.
+// maps_fuzz.cpp.
 
 #include <cstddef>
 #include <cstdint>

@@ -1,25 +1,32 @@
-// A fuzz target for concurrent_table, the engine of concurrent_hash_map and read_mostly_map:
-// the input bytes are a program of single-threaded calls, run on four maps over the engine
-// (inline u64 -> u64 slots, growing by doubling or by half; node storage with std::string
-// values; read_mostly_map) and checked call by call against a std::unordered_map model.
+// A fuzz target for the hash maps' engines: the input bytes are a program of
+// single-threaded calls, run on each hash map of the library (concurrent_hash_map with inline
+// u64 -> u64 slots, growing by doubling or by half, and with node storage and std::string
+// values; read_mostly_map; locked_map and sharded_map, over flat_table; snapshot_map, a
+// persistent trie) and checked call by call against a std::unordered_map model.
 //
 // What a random test with a good hash rarely reaches, the input chooses here: the hash
 // itself. Besides cmap::hash, it may put every key in a handful of home groups (long probe
 // chains, overflow bits set everywhere), give every key the same 7-bit tag (each probe
-// compares keys in every slot), or give every key the same hash. Small key universes and
-// the erase calls fill tables with tombstones, so tables rebuild at the same size as well as
-// grow; reserve, clear, set_growth_policy, erase_if and visit_bulk are calls of the program.
+// compares keys in every slot; in the trie, long shared prefixes), or give every key the same
+// hash (one probe sequence for all; one collision node). Small key universes and the erase
+// calls fill tables with tombstones, so tables rebuild at the same size as well as grow;
+// reserve, clear, set_growth_policy, erase_if and visit_bulk are calls of the program, where
+// the map has them.
 //
 // Checks: each call's result against the model; size() after every call; every 64 calls
-// and at the end, for_each (each key exactly once, values equal to the model's) and
-// visit_bulk over the whole key universe (the found count, each index once, the values).
-// A failed check prints the call and aborts, which libFuzzer reports with the input.
+// and at the end, for_each (each key exactly once, values equal to the model's) and, where
+// the map has it, visit_bulk over the whole key universe (the found count, each index once,
+// the values). A failed check prints the call and aborts, which libFuzzer reports with the
+// input.
 //
 // Built two ways (tests/CMakeLists.txt): with libFuzzer (clang, CMAP_FUZZ=ON, `make fuzz`),
 // or with driver.cpp, which runs fixed pseudo-random inputs as an ordinary test.
 
 #include <cmap/concurrent_hash_map.hpp>
+#include <cmap/locked_map.hpp>
 #include <cmap/read_mostly_map.hpp>
+#include <cmap/sharded_map.hpp>
+#include <cmap/snapshot_map.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -80,7 +87,7 @@ struct fuzz_hash {
 };
 
 [[noreturn]] void fail(const char* what, std::size_t call, std::uint64_t key, const char* map) {
-  std::fprintf(stderr, "concurrent_table_fuzz: %s (map %s, call %zu, key %llu)\n", what, map, call,
+  std::fprintf(stderr, "maps_fuzz: %s (map %s, call %zu, key %llu)\n", what, map, call,
                static_cast<unsigned long long>(key));
   std::abort();
 }
@@ -282,13 +289,17 @@ class program {
           model_.clear();
         }
         break;
-      case call::reserve:
-        m_.reserve(static_cast<std::size_t>(in.u16() % 8192));
+      case call::reserve: {
+        const auto n = static_cast<std::size_t>(in.u16() % 8192);
+        if constexpr (requires { m_.reserve(n); }) m_.reserve(n);
         break;
-      case call::set_growth_policy:
-        m_.set_growth_policy((raw & 1) != 0 ? cmap::growth_policy::grow_by_half
-                                            : cmap::growth_policy::double_size);
+      }
+      case call::set_growth_policy: {
+        const cmap::growth_policy g =
+            (raw & 1) != 0 ? cmap::growth_policy::grow_by_half : cmap::growth_policy::double_size;
+        if constexpr (requires { m_.set_growth_policy(g); }) m_.set_growth_policy(g);
         break;
+      }
       case call::visit_bulk:
         bulk_check();
         break;
@@ -330,6 +341,13 @@ class program {
 
   // visit_bulk over the whole key universe (with every key twice, so batches see repeats).
   void bulk_check() {
+    if constexpr (requires(std::vector<std::uint64_t>::iterator i) {
+                    m_.visit_bulk(i, i, [](std::size_t, const T&) {});
+                  }) {
+      bulk_check_on();
+    }
+  }
+  void bulk_check_on() {
     std::vector<std::uint64_t> batch(keys_);
     batch.insert(batch.end(), keys_.begin(), keys_.end());
     std::vector<int> calls(batch.size(), 0);
@@ -359,12 +377,17 @@ class program {
   std::uint64_t key_ = 0;
 };
 
-template <class Map>
-void run_one(const char* name, fuzz_hash h, std::size_t capacity, bool by_half,
-             const std::vector<std::uint64_t>& keys, input in) {
-  Map m(capacity, h);
-  if (by_half) m.set_growth_policy(cmap::growth_policy::grow_by_half);
-  program<Map>(m, name, keys).run(in);
+// Runs the program on the map that make() returns (the maps are neither copyable nor
+// movable: make returns a prvalue, constructed in place).
+// by_half: growth by half from the start, where the map has growth policies.
+template <class Make>
+void run_one(const char* name, Make make, bool by_half, const std::vector<std::uint64_t>& keys,
+             input in) {
+  auto m = make();
+  if constexpr (requires { m.set_growth_policy(cmap::growth_policy::grow_by_half); }) {
+    if (by_half) m.set_growth_policy(cmap::growth_policy::grow_by_half);
+  }
+  program<decltype(m)>(m, name, keys).run(in);
 }
 
 }  // namespace
@@ -385,17 +408,41 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   keys.reserve(keys_used);
   for (std::size_t i = 0; i < keys_used; ++i) keys.push_back(i * 0x9E3779B97F4A7C15ULL + 1);
 
-  using inline_map = cmap::concurrent_hash_map<std::uint64_t, std::uint64_t, fuzz_hash>;
-  using node_map = cmap::concurrent_hash_map<std::uint64_t, std::string, fuzz_hash>;
-  using rmm = cmap::read_mostly_map<std::uint64_t, std::uint64_t, fuzz_hash>;
+  using u64 = std::uint64_t;
+  // Each set bit of `maps` runs one map; none set: all of them.
+  const unsigned run = (maps & 63) != 0 ? maps & 63 : 63;
+  const bool by_half = (maps & 64) != 0;
   const input program_bytes = in;
-  if ((maps & 3) != 3)
-    run_one<inline_map>("concurrent_hash_map<u64, u64>", h, capacity, (maps & 4) != 0, keys,
-                        program_bytes);
-  if ((maps & 3) != 2)
-    run_one<node_map>("concurrent_hash_map<u64, string>", h, capacity, (maps & 8) != 0, keys,
-                      program_bytes);
-  if ((maps & 3) != 1)
-    run_one<rmm>("read_mostly_map<u64, u64>", h, capacity, (maps & 16) != 0, keys, program_bytes);
+  if ((run & 1) != 0)
+    run_one(
+        "concurrent_hash_map<u64, u64>",
+        [&] { return cmap::concurrent_hash_map<u64, u64, fuzz_hash>(capacity, h); }, by_half, keys,
+        program_bytes);
+  if ((run & 2) != 0)
+    run_one(
+        "concurrent_hash_map<u64, string>",
+        [&] { return cmap::concurrent_hash_map<u64, std::string, fuzz_hash>(capacity, h); },
+        by_half, keys, program_bytes);
+  if ((run & 4) != 0)
+    run_one(
+        "read_mostly_map<u64, u64>",
+        [&] { return cmap::read_mostly_map<u64, u64, fuzz_hash>(capacity, h); }, by_half, keys,
+        program_bytes);
+  if ((run & 8) != 0)
+    run_one(
+        "locked_map<u64, u64>", [&] { return cmap::locked_map<u64, u64, fuzz_hash>(capacity, h); },
+        by_half, keys, program_bytes);
+  if ((run & 16) != 0)
+    run_one(
+        "sharded_map<u64, u64>",
+        [&] {
+          // 1 to 8 shards: a power of two, as sharded_map requires.
+          return cmap::sharded_map<u64, u64, fuzz_hash>(std::size_t{1} << (capacity % 4), h);
+        },
+        by_half, keys, program_bytes);
+  if ((run & 32) != 0)
+    run_one(
+        "snapshot_map<u64, u64>", [&] { return cmap::snapshot_map<u64, u64, fuzz_hash>(h); },
+        by_half, keys, program_bytes);
   return 0;
 }
