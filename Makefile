@@ -1,6 +1,7 @@
 # Developer entry points for cmap. The build is CMake + Ninja; this file only drives it.
 #   make test    the test matrix: GCC, Clang + ThreadSanitizer, GCC + AddressSanitizer/UBSan,
-#                and cmap-bench's tests built with no optional peer and no toml++
+#                cmap-bench's tests built with no optional peer and no toml++, and the fuzz
+#                targets under libFuzzer for FUZZ_SECONDS_TEST each
 #   make bench   Release build, then race-demo, cmap-bench --standard and the micro-benchmarks
 #   make fuzz    the fuzz targets of tests/fuzz under libFuzzer (Clang + ASan/UBSan),
 #                FUZZ_SECONDS each (make test runs them FUZZ_SECONDS_TEST each)
