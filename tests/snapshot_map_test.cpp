@@ -253,13 +253,16 @@ TEST(SnapshotMap, BatchIsAtomicToConcurrentReaders) {
   m.update([](auto& t) {
     for (u64 k = 0; k < 64; ++k) t.insert(k, 0);
   });
-  constexpr u64 rounds = 2000;
+  constexpr u64 min_rounds = 2000;
+  constexpr long min_checks_while_writing = 100;
   std::atomic<bool> done{false};
+  std::atomic<int> reading{0};
   std::atomic<long> torn{0}, backwards{0}, checks{0};
   std::vector<std::thread> readers;
   for (int r = 0; r < 2; ++r) {
     readers.emplace_back([&] {
       u64 last = 0;
+      reading.fetch_add(1);
       while (!done.load(std::memory_order_acquire)) {
         const auto s = m.snapshot();
         const u64 round = *s.find(0);
@@ -276,7 +279,15 @@ TEST(SnapshotMap, BatchIsAtomicToConcurrentReaders) {
       }
     });
   }
-  for (u64 round = 1; round <= rounds; ++round) {
+  // The rounds must race with the readers: wait until both read, then write at least
+  // min_rounds rounds and on until they have checked min_checks_while_writing snapshots
+  // meanwhile (on 2 shared cores, a reader may not run at all during a burst of 2000 rounds,
+  // a few milliseconds).
+  while (reading.load() < 2) std::this_thread::yield();
+  const long checks_before = checks.load();
+  u64 round = 0;
+  while (round < min_rounds || checks.load() < checks_before + min_checks_while_writing) {
+    ++round;
     m.update([&](auto& t) {
       for (u64 k = 0; k < 64; ++k) t.insert_or_assign(k, round);
     });
@@ -285,8 +296,8 @@ TEST(SnapshotMap, BatchIsAtomicToConcurrentReaders) {
   for (auto& t : readers) t.join();
   EXPECT_EQ(torn.load(), 0);
   EXPECT_EQ(backwards.load(), 0);
-  EXPECT_GT(checks.load(), 0);
-  m.for_each([&](const u64&, const u64& v) { EXPECT_EQ(v, rounds); });
+  EXPECT_GE(checks.load(), checks_before + min_checks_while_writing);
+  m.for_each([&](const u64&, const u64& v) { EXPECT_EQ(v, round); });
 }
 
 TEST(SnapshotMap, ConcurrentWritersLoseNothing) {
