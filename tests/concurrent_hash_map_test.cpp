@@ -247,12 +247,15 @@ TEST(ConcurrentHashMap, InlineReadersNeverSeeAnotherKeysValueUnderSlotReuse) {
   constexpr int ops_per_writer = 100000;
   cmap::concurrent_hash_map<u64, u64, cmap::hash<u64>, slow_equal> m(universe, cmap::hash<u64>{},
                                                                      slow_equal{}, 16);
-  std::atomic<int> writers_done{0};
+  std::atomic<int> writers_done{0}, readers_reading{0};
   std::atomic<u64> wrong{0}, hits{0};
   auto belongs = [](u64 k, u64 v) { return (v >> 32) == k; };
   std::vector<std::thread> ts;
   for (u64 w = 0; w < writers; ++w) {
     ts.emplace_back([&, w] {
+      // Race with the readers, not before them: on a loaded 2-core machine the writers'
+      // 100k operations can otherwise end before a reader's first lookup.
+      while (readers_reading.load() < 2) std::this_thread::yield();
       for (int i = 0; i < ops_per_writer; ++i) {
         const u64 k = w * keys_per_writer + static_cast<u64>(i) % keys_per_writer;
         const u64 v = (k << 32) | static_cast<u64>(i);
@@ -278,6 +281,7 @@ TEST(ConcurrentHashMap, InlineReadersNeverSeeAnotherKeysValueUnderSlotReuse) {
     ts.emplace_back([&, r] {
       std::vector<u64> all(universe);
       for (u64 k = 0; k < universe; ++k) all[k] = k;
+      readers_reading.fetch_add(1);
       for (u64 round = static_cast<u64>(r); writers_done.load() < static_cast<int>(writers);
            ++round) {
         const u64 k = (round * 7) % universe;
