@@ -22,6 +22,7 @@
 // Built two ways (tests/CMakeLists.txt): with libFuzzer (clang, CMAP_FUZZ=ON, `make fuzz`),
 // or with driver.cpp, which runs fixed pseudo-random inputs as an ordinary test.
 
+#include <algorithm>
 #include <cmap/concurrent_hash_map.hpp>
 #include <cmap/locked_map.hpp>
 #include <cmap/read_mostly_map.hpp>
@@ -34,6 +35,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
