@@ -228,6 +228,27 @@ TEST(ConcurrentHashMap, StoragePolicyFollowsKeyAndValueTypes) {
   EXPECT_GT(node_map.allocated_bytes(), node_map.table_bytes());
 }
 
+// Inline slots smaller than 8 bytes make groups that are not whole cache lines, aligned as
+// their control words: every size builds (under both compilers) and grows correctly.
+template <class K, class V>
+void fill_and_check_small_inline(std::size_t n) {
+  static_assert(cmap::detail::storage_policy_for<K, V>() ==
+                cmap::detail::storage_policy::inline_slots);
+  cmap::concurrent_hash_map<K, V> m;
+  for (std::size_t i = 0; i < n; ++i) EXPECT_TRUE(m.insert(static_cast<K>(i), static_cast<V>(i)));
+  EXPECT_EQ(m.size(), n);
+  for (std::size_t i = 0; i < n; ++i)
+    EXPECT_EQ(m.find(static_cast<K>(i)), std::optional<V>(static_cast<V>(i)));
+  EXPECT_FALSE(m.contains(static_cast<K>(n)));
+}
+
+TEST(ConcurrentHashMap, SmallInlineKeyAndValueTypes) {
+  fill_and_check_small_inline<std::uint8_t, std::uint8_t>(200);
+  fill_and_check_small_inline<std::uint16_t, std::uint32_t>(5000);
+  fill_and_check_small_inline<int, int>(5000);
+  fill_and_check_small_inline<std::uint32_t, double>(5000);
+}
+
 // Inline slots: a small table whose slots are erased and reused for other keys all the time
 // by writers of different stripes, while readers look keys up. Every value carries its key
 // (key << 32 | version): a reader that read a key from a slot and then the value after the

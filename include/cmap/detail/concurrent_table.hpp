@@ -256,13 +256,15 @@ class concurrent_table {
   // slots make a u64 -> u64 group exactly 4 cache lines (16 + 15 * 16 bytes), allocated on a
   // line boundary: the control words share a line with slots 0..2 and a hit touches at most
   // one more line, in the same page (Boost's foa groups have the same shape). Groups of other
-  // sizes are packed.
+  // sizes are packed, at the control words' alignment (smaller slots, such as int -> int,
+  // have a smaller one).
   static constexpr unsigned group_slots = 15;
   static constexpr std::uint32_t slot_bits = (std::uint32_t{1} << group_slots) - 1;
   static constexpr std::size_t group_bytes =
       2 * sizeof(std::uint64_t) + group_slots * sizeof(slot_type);
-  struct alignas(group_bytes % cache_line_size == 0 ? cache_line_size
-                                                    : alignof(slot_type)) group_block {
+  struct alignas(group_bytes % cache_line_size == 0
+                     ? cache_line_size
+                     : std::max(alignof(slot_type), alignof(std::atomic<std::uint64_t>))) group_block {
     std::atomic<std::uint64_t> ctrl[2];
     slot_type slots[group_slots];
   };
@@ -866,7 +868,7 @@ class concurrent_table {
   using line_alloc = typename std::allocator_traits<Allocator>::template rebind_alloc<table_line>;
   using line_traits = std::allocator_traits<line_alloc>;
   static_assert(sizeof(table) <= cache_line_size);
-  static_assert(sizeof(group_block) == group_bytes);
+  static_assert(sizeof(group_block) >= group_bytes);
   static_assert(cache_line_size % alignof(group_block) == 0);
 
   // Lines of a table of `groups` groups.
