@@ -24,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <shared_mutex>
 #include <unordered_map>
 #include <vector>
@@ -75,10 +76,13 @@ using snapshot = cmap::snapshot_map<std::uint64_t, std::uint64_t>;
 using read_mostly = cmap::read_mostly_map<std::uint64_t, std::uint64_t>;
 using serial = cmap::serial_map<std::uint64_t, std::uint64_t>;
 
-// Keys spread over the 64-bit range, as a hash map's users' keys usually are.
+// Keys spread over the 64-bit range, as a hash map's users' keys usually are: i times an odd
+// constant (the golden ratio's, as in Fibonacci hashing) is a bijection, so distinct i give
+// distinct keys.
+constexpr std::uint64_t spread(std::uint64_t i) noexcept { return i * 0x9E3779B97F4A7C15ULL; }
 std::vector<std::uint64_t> make_keys(std::size_t n, std::uint64_t salt) {
   std::vector<std::uint64_t> keys(n);
-  for (std::size_t i = 0; i < n; ++i) keys[i] = cmap::detail::mix64(i * 2 + salt);
+  for (std::size_t i = 0; i < n; ++i) keys[i] = spread(i * 2 + salt);
   return keys;
 }
 
@@ -216,7 +220,7 @@ const concurrent& bulk_map(std::size_t entries) {
   if (!m) {
     m = std::make_unique<concurrent>(entries);
     for (std::size_t i = 0; i < entries; ++i) {
-      const std::uint64_t k = cmap::detail::mix64(i * 2);  // make_keys(entries, 0)[i]
+      const std::uint64_t k = spread(i * 2);  // make_keys(entries, 0)[i]
       m->insert(k, k);
     }
   }
@@ -225,11 +229,9 @@ const concurrent& bulk_map(std::size_t entries) {
 // n keys drawn at random from the map's entries.
 std::vector<std::uint64_t> bulk_batch(std::size_t entries, std::size_t n, std::uint64_t seed) {
   std::vector<std::uint64_t> out(n);
-  std::uint64_t x = seed;
-  for (auto& k : out) {
-    x = cmap::detail::mix64(x + 1);
-    k = cmap::detail::mix64((x % entries) * 2);  // make_keys(entries, 0)[x % entries]
-  }
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<std::size_t> pick(0, entries - 1);
+  for (auto& k : out) k = spread(pick(rng) * 2);  // make_keys(entries, 0)[pick]
   return out;
 }
 

@@ -66,6 +66,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "access_violation.hpp"
 #include "detail/access_checker.hpp"
 
 namespace cmap {
@@ -76,6 +77,9 @@ class checked_map {
   using map_type = std::unordered_map<Key, T, Hash, KeyEqual, Allocator>;
   using op = detail::map_operation;
   using reporting = detail::reporting;
+  using checker_type = detail::access_checker<violation_policy, access_violation>;
+  template <reporting R = reporting::may_throw>
+  using write_scope = detail::write_scope<checker_type, R>;
   static constexpr bool transparent = requires {
     typename Hash::is_transparent;
     typename KeyEqual::is_transparent;
@@ -94,8 +98,8 @@ class checked_map {
   using const_reference = const value_type&;
   using pointer = typename map_type::pointer;
   using const_pointer = typename map_type::const_pointer;
-  using iterator = detail::checked_iterator<typename map_type::iterator>;
-  using const_iterator = detail::checked_iterator<typename map_type::const_iterator>;
+  using iterator = detail::checked_iterator<typename map_type::iterator, checker_type>;
+  using const_iterator = detail::checked_iterator<typename map_type::const_iterator, checker_type>;
   using node_type = typename map_type::node_type;
   struct insert_return_type {
     iterator position;
@@ -152,13 +156,13 @@ class checked_map {
       : checker_(std::move(policy)), map_(il) {}
 
   /// Checks as a write: destroying a map another thread is using is reported.
-  ~checked_map() { checker_.enter_write<reporting::nothrow>(op::destroy); }
+  ~checked_map() { checker_.template enter_write<reporting::nothrow>(op::destroy); }
 
   /// Copy, move and list assignment: a write to *this (and a read of, or a write to, the
   /// source). The policy of *this is kept.
   checked_map& operator=(const checked_map& other) {
     if (this != &other) {
-      detail::write_scope<> scope(checker_, op::assign);
+      write_scope<> scope(checker_, op::assign);
       other.checker_.read(op::copy, [&] { map_ = other.map_; });
       scope.finish();
     }
@@ -169,8 +173,8 @@ class checked_map {
     if (this != &other) {
       constexpr auto r =
           std::is_nothrow_move_assignable_v<map_type> ? reporting::nothrow : reporting::may_throw;
-      detail::write_scope<r> mine(checker_, op::assign);
-      detail::write_scope<r> theirs(other.checker_, op::move);
+      write_scope<r> mine(checker_, op::assign);
+      write_scope<r> theirs(other.checker_, op::move);
       map_ = std::move(other.map_);
       theirs.finish();
       mine.finish();
@@ -350,7 +354,7 @@ class checked_map {
       checker_.write(op::merge, [] {});
       return;
     }
-    detail::write_scope<> theirs(source.checker_, op::merge);
+    write_scope<> theirs(source.checker_, op::merge);
     checker_.write(op::merge, [&] { map_.merge(source.map_); });
     theirs.finish();
   }
@@ -381,12 +385,12 @@ class checked_map {
     constexpr auto r =
         std::is_nothrow_swappable_v<map_type> ? reporting::nothrow : reporting::may_throw;
     if (this == &other) {
-      detail::write_scope<r> mine(checker_, op::swap);
+      write_scope<r> mine(checker_, op::swap);
       mine.finish();
       return;
     }
-    detail::write_scope<r> mine(checker_, op::swap);
-    detail::write_scope<r> theirs(other.checker_, op::swap);
+    write_scope<r> mine(checker_, op::swap);
+    write_scope<r> theirs(other.checker_, op::swap);
     map_.swap(other.map_);
     theirs.finish();
     mine.finish();
@@ -542,7 +546,7 @@ class checked_map {
     constexpr auto r = sizeof...(A) == 0 && std::is_nothrow_move_constructible_v<map_type>
                            ? reporting::nothrow
                            : reporting::may_throw;
-    detail::write_scope<r> scope(checker_, op::move);
+    write_scope<r> scope(checker_, op::move);
     map_type m(std::move(map_), a...);
     scope.finish();
     return m;
@@ -550,7 +554,7 @@ class checked_map {
 
   // The checker comes first so that its word outlives the table during destruction, and sits
   // next to the table's header (one cache line for both in most layouts).
-  detail::access_checker checker_;
+  checker_type checker_;
   map_type map_;
 };
 

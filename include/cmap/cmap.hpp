@@ -1,8 +1,12 @@
 #pragma once
-// The umbrella header: every cmap map. See docs/choosing.md for which one to use.
+// The umbrella header: every cmap map and the public vocabulary they share (hash,
+// growth_policy, access_violation). See docs/choosing.md for which map to use.
 
+#include "access_violation.hpp"
 #include "checked_map.hpp"
 #include "concurrent_hash_map.hpp"
+#include "growth_policy.hpp"
+#include "hash.hpp"
 #include "locked_map.hpp"
 #include "read_mostly_map.hpp"
 #include "serial_map.hpp"

@@ -94,7 +94,8 @@
 #include "detail/callback.hpp"
 #include "detail/common_surface.hpp"
 #include "detail/concurrent_table.hpp"
-#include "detail/hash.hpp"
+#include "growth_policy.hpp"
+#include "hash.hpp"
 
 namespace cmap {
 namespace detail {
@@ -175,9 +176,11 @@ class concurrent_map_facade
   // How the table grows from now on (see cmap::growth_policy): double_size (the default,
   // fastest) or grow_by_half (about 15% less memory per entry). Any thread, any time: the
   // next growth uses it.
-  void set_growth_policy(growth_policy g) noexcept { table_.set_growth_policy(g); }
+  void set_growth_policy(growth_policy g) noexcept {
+    table_.set_grow_by_half(g == growth_policy::grow_by_half);
+  }
   [[nodiscard]] growth_policy get_growth_policy() const noexcept {
-    return table_.get_growth_policy();
+    return table_.grows_by_half() ? growth_policy::grow_by_half : growth_policy::double_size;
   }
   // Bytes of the slot table plus one node per entry, as asked of the allocator (its own
   // overhead per allocation is not counted, nor memory still waiting for its grace period).

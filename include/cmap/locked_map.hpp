@@ -34,8 +34,8 @@
 #include <shared_mutex>
 #include <utility>
 
-#include "detail/hash.hpp"
 #include "detail/locking_map_base.hpp"
+#include "hash.hpp"
 
 namespace cmap {
 

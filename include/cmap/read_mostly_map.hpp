@@ -53,7 +53,7 @@
 #include <utility>
 
 #include "concurrent_hash_map.hpp"
-#include "detail/hash.hpp"
+#include "hash.hpp"
 
 namespace cmap {
 

@@ -87,8 +87,8 @@
 
 #include "detail/backoff.hpp"
 #include "detail/callback.hpp"
-#include "detail/hash.hpp"
 #include "detail/reentrancy.hpp"
+#include "hash.hpp"
 #include "snapshot_map.hpp"
 
 namespace cmap {

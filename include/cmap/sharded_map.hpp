@@ -35,8 +35,8 @@
 #include <thread>
 #include <utility>
 
-#include "detail/hash.hpp"
 #include "detail/locking_map_base.hpp"
+#include "hash.hpp"
 
 namespace cmap {
 

@@ -70,8 +70,8 @@
 #include "detail/callback.hpp"
 #include "detail/champ.hpp"
 #include "detail/epoch.hpp"
-#include "detail/hash.hpp"
 #include "detail/reentrancy.hpp"
+#include "hash.hpp"
 
 namespace cmap {
 

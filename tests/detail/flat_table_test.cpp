@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmap/detail/flat_table.hpp>
-#include <cmap/detail/hash.hpp>
+#include <cmap/hash.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>

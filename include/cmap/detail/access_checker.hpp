@@ -1,14 +1,17 @@
 #pragma once
 
 // The machinery behind cmap::checked_map: a fail-fast detector of concurrent use of an object
-// that must be used by one thread at a time (Go's "concurrent map writes" check).
+// that must be used by one thread at a time (Go's "concurrent map writes" check). What a
+// detection then does is the object's policy: the checker builds a Violation (the public
+// cmap::access_violation, <cmap/access_violation.hpp>) and hands it to its Policy
+// (cmap::violation_policy).
 //
 // State word. Each checked object owns one std::atomic<std::uint64_t>:
 //
 //     bit  0       write in progress
 //     bits 1..7    operation code of the last writer (map_operation)
 //     bits 8..31   write sequence number, incremented each time a write begins
-//     bits 32..63  thread number of the last writer (cmap::this_thread_number(), 0 = none yet)
+//     bits 32..63  thread number of the last writer (thread_number(), 0 = none yet)
 //
 // Protocol. No path performs an atomic read-modify-write: an RMW costs 5-20 ns, a plain load
 // or store of a line already in L1 costs nothing measurable, and the detector only has to be
@@ -45,197 +48,24 @@
 // throwing policy is never raised during unwinding.
 
 #include <atomic>
-#include <cinttypes>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <functional>
 #include <iterator>
 #include <memory>
-#include <stdexcept>
-#include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
 
 #include "sanitizers.hpp"
+#include "thread_number.hpp"
 
 // The checks wrap each std::unordered_map call in a lambda; forcing these few small functions
 // inline keeps the compiler's inlining decision for the std call the same as without the
 // checker (otherwise read()/write() absorb the std call and are themselves left out of line).
 #define CMAP_DETAIL_INLINE [[gnu::always_inline]] inline
 
-namespace cmap {
-
-namespace detail {
-// Thread numbers are handed out from here in order of first use; 0 means "no thread".
-inline std::atomic<std::uint32_t> next_thread_number{1};
-}  // namespace detail
-
-/// A small number naming the calling thread, assigned on its first call (1, 2, 3, ... in the
-/// order threads first ask). checked_map's reports name threads by these numbers; call it from
-/// your own threads (e.g. log it when a thread starts) to tell which thread a report means.
-inline std::uint32_t this_thread_number() noexcept {
-  // Constant-initialised, so access is one TLS load with no guard or wrapper call.
-  thread_local std::uint32_t number = 0;
-  if (number == 0) [[unlikely]] {
-    // Relaxed: the RMW alone makes the numbers unique; nothing else is published with them.
-    number = detail::next_thread_number.fetch_add(1, std::memory_order_relaxed);
-  }
-  return number;
-}
-
-/// What kind of concurrent use was detected (Go's three fatal errors).
-enum class violation_kind : std::uint8_t {
-  concurrent_writes,       ///< "concurrent map writes"
-  read_during_write,       ///< "concurrent map read and map write"
-  iteration_during_write,  ///< "concurrent map iteration and map write"
-};
-
-/// Go's words for a violation kind.
-constexpr std::string_view describe(violation_kind kind) noexcept {
-  switch (kind) {
-    case violation_kind::concurrent_writes:
-      return "concurrent map writes";
-    case violation_kind::read_during_write:
-      return "concurrent map read and map write";
-    case violation_kind::iteration_during_write:
-      return "concurrent map iteration and map write";
-  }
-  return "concurrent map access";
-}
-
-/// One detected misuse. `operation` / `thread` name the call that detected it (on the thread
-/// that receives the report); `other_operation` / `other_thread` name the last writer recorded
-/// in the map, the one it collided with (empty / 0 if no writer was ever recorded).
-struct access_violation {
-  violation_kind kind{};
-  std::string_view operation;        ///< e.g. "insert", "find", "iteration"
-  std::uint32_t thread = 0;          ///< this_thread_number() of the detecting thread
-  std::string_view other_operation;  ///< e.g. "erase"; empty when unknown
-  std::uint32_t other_thread = 0;    ///< 0 when unknown
-  /// true: the other write was still in progress when detected; false: it ran (began or ended)
-  /// during this operation.
-  bool other_in_progress = false;
-
-  /// Writes the message (without the "cmap: fatal error: " prefix) into buf, NUL-terminated and
-  /// truncated to fit; returns the length it wanted. Allocates nothing, so it still works when
-  /// the race has already damaged the heap.
-  std::size_t format(char* buf, std::size_t size) const noexcept {
-    const auto what = describe(kind);
-    const int w = static_cast<int>(what.size());
-    const int o = static_cast<int>(operation.size());
-    const int p = static_cast<int>(other_operation.size());
-    const char* same = (other_thread == thread) ? ", re-entered from the same thread" : "";
-    int n = 0;
-    if (other_thread == 0) {
-      n = std::snprintf(buf, size, "%.*s (%.*s on thread %" PRIu32 ")", w, what.data(), o,
-                        operation.data(), thread);
-    } else if (other_in_progress) {
-      n = std::snprintf(
-          buf, size,
-          "%.*s (%.*s on thread %" PRIu32 " while %.*s on thread %" PRIu32 " was in progress%s)", w,
-          what.data(), o, operation.data(), thread, p, other_operation.data(), other_thread, same);
-    } else {
-      n = std::snprintf(
-          buf, size, "%.*s (%.*s on thread %" PRIu32 " ran during %.*s on thread %" PRIu32 "%s)", w,
-          what.data(), p, other_operation.data(), other_thread, o, operation.data(), thread, same);
-    }
-    return n < 0 ? 0 : static_cast<std::size_t>(n);
-  }
-
-  /// e.g. "concurrent map writes (insert on thread 3 while erase on thread 2 was in progress)"
-  std::string message() const {
-    char buf[256];
-    const std::size_t n = format(buf, sizeof buf);
-    if (n < sizeof buf) return std::string(buf, n);
-    std::string s(n, '\0');
-    format(s.data(), n + 1);
-    return s;
-  }
-};
-
-/// Thrown by the throw_error policy; what() is "cmap: " followed by the violation's message().
-class concurrent_access_error : public std::logic_error {
- public:
-  explicit concurrent_access_error(const access_violation& v)
-      : std::logic_error("cmap: " + v.message()), violation_(v) {}
-  const access_violation& violation() const noexcept { return violation_; }
-
- private:
-  access_violation violation_;
-};
-
-using violation_handler = std::function<void(const access_violation&)>;
-
-/// What a checked object does when it detects concurrent use.
-///  - abort() (the default): print "cmap: fatal error: <message>" to stderr, std::abort().
-///  - throw_error(): throw cmap::concurrent_access_error from the detecting call. Where a call
-///    cannot throw (destructor, noexcept moves and swaps) it acts as abort().
-///  - call(h): call h(violation) on the detecting thread. If h returns, the operation goes on,
-///    and the object's state is then as undefined as after any data race; h may also throw
-///    (where the call cannot throw, a throwing handler means abort()), abort, or _exit.
-/// Copying a policy is cheap and noexcept (the handler is shared).
-class violation_policy {
- public:
-  enum class action : std::uint8_t { abort, throw_error, call_handler };
-
-  violation_policy() noexcept = default;
-  static violation_policy abort() noexcept { return violation_policy(action::abort, nullptr); }
-  static violation_policy throw_error() noexcept {
-    return violation_policy(action::throw_error, nullptr);
-  }
-  /// An empty handler means abort().
-  static violation_policy call(violation_handler handler) {
-    if (!handler) return abort();
-    return violation_policy(action::call_handler,
-                            std::make_shared<const violation_handler>(std::move(handler)));
-  }
-
-  action what() const noexcept { return action_; }
-
-  /// Applies the policy. MayThrow is false in calls that cannot throw (destructor, noexcept
-  /// moves and swaps): there the throwing policy, and a handler that throws, abort instead.
-  template <bool MayThrow>
-  void handle(const access_violation& v) const noexcept(!MayThrow) {
-    if (action_ == action::call_handler) {
-      if constexpr (MayThrow) {
-        (*handler_)(v);
-        return;
-      } else {
-        try {
-          (*handler_)(v);
-          return;
-        } catch (...) {  // NOLINT(bugprone-empty-catch): falls through to abort
-        }
-      }
-    }
-    if constexpr (MayThrow) {
-      if (action_ == action::throw_error) throw concurrent_access_error(v);
-    }
-    abort_with(v);
-  }
-
-  /// Prints "cmap: fatal error: <message>" to stderr and aborts; allocates nothing.
-  [[noreturn]] static void abort_with(const access_violation& v) noexcept {
-    char buf[320];
-    v.format(buf, sizeof buf);
-    std::fprintf(stderr, "cmap: fatal error: %s\n", buf);
-    std::fflush(stderr);
-    std::abort();
-  }
-
- private:
-  violation_policy(action a, std::shared_ptr<const violation_handler> h) noexcept
-      : action_(a), handler_(std::move(h)) {}
-
-  action action_ = action::abort;
-  std::shared_ptr<const violation_handler> handler_;
-};
-
-namespace detail {
+namespace cmap::detail {
 
 /// The operations a checked container names in its reports. Codes fit in 7 bits.
 enum class map_operation : std::uint8_t {
@@ -337,9 +167,17 @@ constexpr std::string_view operation_name(map_operation op) noexcept {
 enum class reporting : bool { nothrow = false, may_throw = true };
 
 /// The state word, its protocol (see the top of this file) and the object's policy.
+/// Policy: `template <bool MayThrow> void handle(const Violation&) const noexcept(!MayThrow)`.
+/// Violation: an aggregate with members kind (an enum with the enumerators concurrent_writes,
+/// read_during_write and iteration_during_write), operation, thread, other_operation,
+/// other_thread and other_in_progress.
+template <class Policy, class Violation>
 class access_checker {
+  using violation_kind = decltype(Violation::kind);
+
  public:
   using word = std::uint64_t;
+  using policy_type = Policy;
 
   static constexpr word write_bit = 1;
   static constexpr unsigned op_shift = 1;
@@ -349,14 +187,14 @@ class access_checker {
   static constexpr unsigned thread_shift = 32;
 
   access_checker() noexcept = default;
-  explicit access_checker(violation_policy p) noexcept : policy_(std::move(p)) {}
+  explicit access_checker(Policy p) noexcept : policy_(std::move(p)) {}
   /// A copy takes the policy, not the state: the state describes accesses to one object.
   access_checker(const access_checker& other) noexcept : policy_(other.policy_) {}
   access_checker& operator=(const access_checker&) = delete;
 
-  const violation_policy& policy() const noexcept { return policy_; }
+  const Policy& policy() const noexcept { return policy_; }
   /// Callers hold a write scope: replacing the policy is a write to the object.
-  void set_policy(violation_policy p) noexcept { policy_ = std::move(p); }
+  void set_policy(Policy p) noexcept { policy_ = std::move(p); }
 
   // ---- writers -------------------------------------------------------------------------
 
@@ -367,7 +205,7 @@ class access_checker {
       report<R>(seen, what(violation_kind::concurrent_writes, op));
     const word mine = write_bit | (static_cast<word>(op) << op_shift) |
                       ((seen + seq_one) & seq_mask) |
-                      (static_cast<word>(this_thread_number()) << thread_shift);
+                      (static_cast<word>(thread_number()) << thread_shift);
     state_.store(mine, std::memory_order_relaxed);
     // Seqlock writer: publish the flag before the first store to the table (orders the store
     // above before the table's stores; a reader's fence in leave_read pairs with it). A
@@ -472,27 +310,27 @@ class access_checker {
   template <reporting R>
   [[gnu::cold, gnu::noinline]] void report(word other, std::uint32_t what) const
       noexcept(R == reporting::nothrow) {
-    access_violation v;
+    Violation v{};
     v.kind = static_cast<violation_kind>(what & 0xff);
     v.operation = operation_name(static_cast<map_operation>((what >> 8) & 0xff));
-    v.thread = this_thread_number();
+    v.thread = thread_number();
     v.other_thread = thread_of(other);
     v.other_operation = v.other_thread != 0 ? operation_name(op_of(other)) : std::string_view{};
     v.other_in_progress = (other & write_bit) != 0;
-    policy_.handle<R == reporting::may_throw>(v);
+    policy_.template handle<R == reporting::may_throw>(v);
   }
 
   std::atomic<word> state_{0};
-  violation_policy policy_;
+  Policy policy_;
 };
 
 /// A write in progress: the constructor enters, finish() runs the exit check, and the
 /// destructor, if finish() was not reached (an exception), clears the flag without checking.
-template <reporting R = reporting::may_throw>
+template <class Checker, reporting R = reporting::may_throw>
 class write_scope {
  public:
-  write_scope(access_checker& c, map_operation op) noexcept(R == reporting::nothrow)
-      : checker_(&c), mine_(c.enter_write<R>(op)) {}
+  write_scope(Checker& c, map_operation op) noexcept(R == reporting::nothrow)
+      : checker_(&c), mine_(c.template enter_write<R>(op)) {}
   write_scope(const write_scope&) = delete;
   write_scope& operator=(const write_scope&) = delete;
   ~write_scope() {
@@ -500,17 +338,19 @@ class write_scope {
   }
 
   void finish() noexcept(R == reporting::nothrow) {
-    std::exchange(checker_, nullptr)->leave_write<R>(mine_);
+    std::exchange(checker_, nullptr)->template leave_write<R>(mine_);
   }
 
  private:
-  access_checker* checker_;
-  access_checker::word mine_;
+  Checker* checker_;
+  typename Checker::word mine_;
 };
 
+template <class Policy, class Violation>
 template <class F>
-CMAP_DETAIL_INLINE decltype(auto) access_checker::write(map_operation op, F&& f) {
-  write_scope<> scope(*this, op);
+CMAP_DETAIL_INLINE decltype(auto) access_checker<Policy, Violation>::write(map_operation op,
+                                                                           F&& f) {
+  write_scope<access_checker> scope(*this, op);
   if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
     f();
     scope.finish();
@@ -528,7 +368,7 @@ CMAP_DETAIL_INLINE decltype(auto) access_checker::write(map_operation op, F&& f)
 /// made between two increments, so the single-thread patterns the standard allows
 /// (it = m.erase(it); keeping an iterator across a write that does not invalidate it) never
 /// report.
-template <class Base>
+template <class Base, class Checker>
 class checked_iterator {
  public:
   using iterator_category = std::forward_iterator_tag;
@@ -539,11 +379,11 @@ class checked_iterator {
   using reference = typename std::iterator_traits<Base>::reference;
 
   checked_iterator() = default;
-  checked_iterator(Base it, const access_checker* checker) noexcept : it_(it), checker_(checker) {}
+  checked_iterator(Base it, const Checker* checker) noexcept : it_(it), checker_(checker) {}
   /// iterator -> const_iterator
   template <class Other>
   requires(!std::is_same_v<Other, Base> && std::is_convertible_v<Other, Base>)
-      checked_iterator(const checked_iterator<Other>& other)
+      checked_iterator(const checked_iterator<Other, Checker>& other)
   noexcept  // NOLINT(google-explicit-constructor)
       : it_(other.base()), checker_(other.checker()) {}
 
@@ -565,15 +405,16 @@ class checked_iterator {
 
   template <class Other>
   requires std::equality_comparable_with<Base, Other>
-  bool operator==(const checked_iterator<Other>& other) const { return it_ == other.base(); }
+  bool operator==(const checked_iterator<Other, Checker>& other) const {
+    return it_ == other.base();
+  }
 
   const Base& base() const noexcept { return it_; }
-  const access_checker* checker() const noexcept { return checker_; }
+  const Checker* checker() const noexcept { return checker_; }
 
  private:
   Base it_{};
-  const access_checker* checker_ = nullptr;
+  const Checker* checker_ = nullptr;
 };
 
-}  // namespace detail
-}  // namespace cmap
+}  // namespace cmap::detail

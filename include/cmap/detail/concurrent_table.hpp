@@ -131,22 +131,6 @@
 #include "reentrancy.hpp"
 #include "spin_lock.hpp"
 
-namespace cmap {
-
-// How a concurrent_hash_map (or read_mostly_map) grows when its table is full (7/8 of the
-// slots used), set with set_growth_policy(). Memory per entry is the table's bytes divided
-// by the entries, so it depends on the load, which runs over each growth cycle from the
-// load just after a growth up to 7/8:
-//  - double_size (the default): 7/16 .. 7/8; for u64 -> u64, 27-28 bytes per entry on
-//    average over a cycle. The fastest: lookups at a lower load more often find their key in
-//    its first group, and each entry is moved once over the map's growth.
-//  - grow_by_half: 7/12 .. 7/8; 23-24 bytes per entry for u64 -> u64, about 15% less memory,
-//    for some throughput (entries are moved about twice as often; lookups run at a higher
-//    load). See docs/benchmarks.md.
-enum class growth_policy : unsigned char { double_size, grow_by_half };
-
-}  // namespace cmap
-
 namespace cmap::detail {
 
 // What concurrent_table::rehash_stats() reports.
@@ -264,7 +248,8 @@ class concurrent_table {
       2 * sizeof(std::uint64_t) + group_slots * sizeof(slot_type);
   struct alignas(group_bytes % cache_line_size == 0
                      ? cache_line_size
-                     : std::max(alignof(slot_type), alignof(std::atomic<std::uint64_t>))) group_block {
+                     : std::max(alignof(slot_type),
+                                alignof(std::atomic<std::uint64_t>))) group_block {
     std::atomic<std::uint64_t> ctrl[2];
     slot_type slots[group_slots];
   };
@@ -784,11 +769,11 @@ class concurrent_table {
     retire_table(old);
   }
 
-  // relaxed: the policy is one value, read by grow() whenever it next runs; it orders
-  // nothing else.
-  void set_growth_policy(growth_policy g) noexcept { growth_.store(g, std::memory_order_relaxed); }
-  [[nodiscard]] growth_policy get_growth_policy() const noexcept {
-    return growth_.load(std::memory_order_relaxed);
+  // Whether growth adds half the groups (else it doubles them; see cmap::growth_policy).
+  // relaxed: one flag, read by grow() whenever it next runs; it orders nothing else.
+  void set_grow_by_half(bool on) noexcept { grow_by_half_.store(on, std::memory_order_relaxed); }
+  [[nodiscard]] bool grows_by_half() const noexcept {
+    return grow_by_half_.load(std::memory_order_relaxed);
   }
 
   // Room for n entries in all without growth.
@@ -850,11 +835,10 @@ class concurrent_table {
     throw std::length_error(std::string("cmap: ") + what + " " + std::to_string(n) + " " + unit +
                             " exceeds the largest possible table");
   }
-  // The group count a full table of `groups` groups grows to under policy g: 2x, or 1.5x
-  // (at least one more); see growth_policy.
-  static size_type grown_group_count(size_type groups, growth_policy g) {
-    const size_type more =
-        g == growth_policy::double_size ? groups : groups / 2 + (groups < 2 ? 1 : 0);
+  // The group count a full table of `groups` groups grows to: 2x, or with by_half 1.5x (at
+  // least one more); see cmap::growth_policy.
+  static size_type grown_group_count(size_type groups, bool by_half) {
+    const size_type more = by_half ? groups / 2 + (groups < 2 ? 1 : 0) : groups;
     if (more > max_groups - groups) throw_too_large("growth past", groups, "groups");
     return groups + more;
   }
@@ -1369,10 +1353,10 @@ class concurrent_table {
     // tombstone: counting it as one made small tables rebuild at the same size again and
     // again.)
     const size_type taken = max_load(t->capacity()) - stranded;
-    rehash_locked(t,
-                  live * 2 <= taken
-                      ? t->group_count
-                      : grown_group_count(t->group_count, growth_.load(std::memory_order_relaxed)));
+    rehash_locked(
+        t, live * 2 <= taken
+               ? t->group_count
+               : grown_group_count(t->group_count, grow_by_half_.load(std::memory_order_relaxed)));
     return true;
   }
 
@@ -1669,8 +1653,8 @@ class concurrent_table {
   // Units a stripe takes from the pool at a time (set_budget): written under every stripe
   // lock, read under one.
   size_type budget_chunk_ = 1;
-  // How grow() sizes the next table (set_growth_policy).
-  std::atomic<growth_policy> growth_{growth_policy::double_size};
+  // How grow() sizes the next table (set_grow_by_half).
+  std::atomic<bool> grow_by_half_{false};
   // The rehash in progress (in its thread's frame), or null; and how many threads may be
   // touching it (see rehash_locked and help_rehash). Mutable: const callers that wait for a
   // stripe lock (size(), the all-stripes lock) help too.

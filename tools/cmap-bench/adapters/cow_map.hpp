@@ -13,7 +13,7 @@
 
 #include <atomic>
 #include <cmap/detail/epoch.hpp>
-#include <cmap/detail/hash.hpp>
+#include <cmap/hash.hpp>
 #include <cstddef>
 #include <mutex>
 #include <unordered_map>

@@ -2,7 +2,7 @@
 // libcuckoo's cuckoohash_map (fine-grained bucket locks; for_each takes the whole table
 // through lock_table(), so it is safe with writers and blocks them).
 
-#include <cmap/detail/hash.hpp>
+#include <cmap/hash.hpp>
 #include <libcuckoo/cuckoohash_map.hh>
 
 #include "adapter.hpp"

@@ -27,7 +27,7 @@
 #include <cds/init.h>
 
 #include <atomic>
-#include <cmap/detail/hash.hpp>
+#include <cmap/hash.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>

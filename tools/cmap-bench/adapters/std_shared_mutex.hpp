@@ -2,7 +2,7 @@
 // The baseline users write by hand: std::unordered_map behind one std::shared_mutex
 // (shared lock for reads, exclusive for writes), with cmap::hash like the cmap maps.
 
-#include <cmap/detail/hash.hpp>
+#include <cmap/hash.hpp>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>

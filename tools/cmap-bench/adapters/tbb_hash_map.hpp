@@ -5,8 +5,8 @@
 #include <oneapi/tbb/concurrent_hash_map.h>
 #include <oneapi/tbb/tbb_allocator.h>
 
-#include <cmap/detail/hash.hpp>
 #include <cmap/detail/sanitizers.hpp>
+#include <cmap/hash.hpp>
 
 #include "adapter.hpp"
 #include "counting_allocator.hpp"

@@ -6,7 +6,7 @@
 #include <oneapi/tbb/concurrent_unordered_map.h>
 #include <oneapi/tbb/tbb_allocator.h>
 
-#include <cmap/detail/hash.hpp>
+#include <cmap/hash.hpp>
 
 #include "adapter.hpp"
 #include "counting_allocator.hpp"

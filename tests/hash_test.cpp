@@ -1,10 +1,11 @@
-// cmap::hash: sequential integers must spread over the bits the tables and shards use, and
-// the string hashers must agree across std::string, std::string_view and const char*.
+// cmap::hash (<cmap/hash.hpp>): sequential integers must spread over the bits the tables and
+// shards use, and the string hashers must agree across std::string, std::string_view and
+// const char*.
 
 #include <gtest/gtest.h>
 
 #include <bit>
-#include <cmap/detail/hash.hpp>
+#include <cmap/hash.hpp>
 #include <cstdint>
 #include <string>
 #include <string_view>
