@@ -286,6 +286,47 @@ TYPED_TEST(CommonSurface, HeterogeneousLookupWithStringView) {
   EXPECT_TRUE(m.empty());
 }
 
+// Every call that takes a lookup key accepts a K other than Key only when both the hash and
+// the equality are transparent (cmap::hash<std::string> is; std::equal_to<std::string> is
+// not), as in the standard's unordered containers.
+template <class Map>
+concept takes_string_view_keys = requires(Map& m, const Map& cm, std::string_view k, int v) {
+  cm.find(k);
+  cm.contains(k);
+  cm.visit(k, [](const int&) {});
+  m.visit(k, [](int&) {});
+  m.compare_exchange(k, v, v);
+  m.erase(k);
+  m.extract(k);
+  m.compare_erase(k, v);
+};
+// Each call on its own, so that one call that wrongly accepts K fails the test by name.
+template <class Map>
+concept takes_any_string_view_key = requires(Map& m, const Map& cm, std::string_view k, int v) {
+  cm.find(k);
+}
+|| requires(const Map& cm, std::string_view k) { cm.contains(k); }
+|| requires(const Map& cm, std::string_view k) {
+  cm.visit(k, [](const int&) {});
+}
+|| requires(Map& m, std::string_view k) {
+  m.visit(k, [](int&) {});
+}
+|| requires(Map& m, std::string_view k, int v) { m.compare_exchange(k, v, v); }
+|| requires(Map& m, std::string_view k) { m.erase(k); }
+|| requires(Map& m, std::string_view k) { m.extract(k); }
+|| requires(Map& m, std::string_view k, int v) { m.compare_erase(k, v); };
+
+TYPED_TEST(CommonSurface, HeterogeneousCallsNeedATransparentHashAndEquality) {
+  using transparent =
+      typename TypeParam::template map<std::string, int, cmap::hash<std::string>, std::equal_to<>>;
+  using opaque = typename TypeParam::template map<std::string, int, cmap::hash<std::string>,
+                                                  std::equal_to<std::string>>;
+  static_assert(takes_string_view_keys<transparent>);
+  static_assert(!takes_any_string_view_key<opaque>);
+  SUCCEED();
+}
+
 // Names the map type for T in a requires-expression, so that a map whose class template
 // rejects T is detected without a hard error.
 template <class Family, class T>

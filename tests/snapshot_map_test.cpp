@@ -129,6 +129,39 @@ TEST(SnapshotMap, HeterogeneousLookupInSnapshotsAndTransients) {
   EXPECT_TRUE(s.contains("key"));
 }
 
+// The batch editor and the snapshot take a key of another type only when the hash and the
+// equality are both transparent, as the map does.
+template <class View>
+concept looks_up_string_views = requires(const View& v, std::string_view k) {
+  v.find(k);
+}
+|| requires(const View& v, std::string_view k) { v.contains(k); }
+|| requires(const View& v, std::string_view k) {
+  v.visit(k, [](const int&) {});
+};
+template <class Editor>
+concept edits_string_views = requires(Editor& t, std::string_view k) {
+  t.visit(k, [](int&) {});
+}
+|| requires(Editor& t, std::string_view k, int v) { t.compare_exchange(k, v, v); }
+|| requires(Editor& t, std::string_view k) { t.erase(k); }
+|| requires(Editor& t, std::string_view k) { t.extract(k); }
+|| requires(Editor& t, std::string_view k, int v) { t.compare_erase(k, v); };
+
+TEST(SnapshotMap, TransientsAndSnapshotsTakeOtherKeyTypesOnlyWhenTransparent) {
+  using transparent =
+      cmap::snapshot_map<std::string, int, cmap::hash<std::string>, std::equal_to<>>;
+  using opaque =
+      cmap::snapshot_map<std::string, int, cmap::hash<std::string>, std::equal_to<std::string>>;
+  static_assert(looks_up_string_views<typename transparent::snapshot_type>);
+  static_assert(looks_up_string_views<typename transparent::transient>);
+  static_assert(edits_string_views<typename transparent::transient>);
+  static_assert(!looks_up_string_views<typename opaque::snapshot_type>);
+  static_assert(!looks_up_string_views<typename opaque::transient>);
+  static_assert(!edits_string_views<typename opaque::transient>);
+  SUCCEED();
+}
+
 TEST(SnapshotMap, TransientSavepointRollsBackOrCommitsPartOfABatch) {
   using map_t = cmap::snapshot_map<u64, u64>;
   map_t m;

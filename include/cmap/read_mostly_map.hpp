@@ -52,7 +52,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "concurrent_hash_map.hpp"
+#include "detail/concurrent_map_facade.hpp"
 #include "hash.hpp"
 
 namespace cmap {

@@ -87,6 +87,7 @@
 
 #include "detail/backoff.hpp"
 #include "detail/callback.hpp"
+#include "detail/common_surface.hpp"
 #include "detail/reentrancy.hpp"
 #include "hash.hpp"
 #include "snapshot_map.hpp"
@@ -107,8 +108,12 @@ inline thread_local const void* serial_owner_of = nullptr;
 
 template <class Key, class T, class Hash = cmap::hash<Key>, class KeyEqual = std::equal_to<Key>,
           class Allocator = std::allocator<std::pair<const Key, T>>>
-requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial_map {
+requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial_map
+    : public detail::common_surface<serial_map<Key, T, Hash, KeyEqual, Allocator>, Key, T, Hash,
+                                    KeyEqual> {
   using inner_map = snapshot_map<Key, T, Hash, KeyEqual, Allocator>;
+  friend detail::lookup_surface<serial_map, Key, T, Hash, KeyEqual>;
+  friend detail::common_surface<serial_map, Key, T, Hash, KeyEqual>;
 
  public:
   using key_type = Key;
@@ -144,23 +149,16 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial
   // close(): every accepted write is applied first. Must not run on the owner thread.
   ~serial_map() { close(); }
 
-  // ---- reads: the published version; no lock, never waits for the queue ----------------
-  [[nodiscard]] std::optional<T> find(const Key& key) const { return inner_.find(key); }
-  template <class K>
-  requires detail::transparent_lookup<Hash, KeyEqual>
-  [[nodiscard]] std::optional<T> find(const K& key) const { return inner_.find(key); }
-  [[nodiscard]] bool contains(const Key& key) const { return inner_.contains(key); }
-  template <class K>
-  requires detail::transparent_lookup<Hash, KeyEqual>
-  [[nodiscard]] bool contains(const K& key) const { return inner_.contains(key); }
-  // f(const T&) on the value in the published version; false if absent.
-  template <class F>
-  bool visit(const Key& key, F&& f) const {
-    return inner_.visit(key, std::forward<F>(f));
-  }
-  template <class K, class F>
-  requires detail::transparent_lookup<Hash, KeyEqual>
-  bool visit(const K& key, F&& f) const { return inner_.visit(key, std::forward<F>(f)); }
+  // The single-key calls (find, contains, visit, insert, emplace, insert_or_assign,
+  // find_or_insert, upsert, exchange, compare_exchange, erase, extract, compare_erase) come
+  // from detail/common_surface.hpp. Reads (find, contains, const visit) read the published
+  // version: no lock, they never wait for the queue. Writes are synchronous: each is
+  // submitted, waited for until its batch is published, and returns its result; each throws
+  // serial_map_closed after close(), rethrows the exception its write threw, and must not be
+  // called from this map's callbacks (see the top of this file). upsert's and mutable
+  // visit's f runs on the owner thread, on a copy of the value that is then stored back.
+  // find_or_insert answers a key already published without the queue.
+
   // f(const Key&, const T&) on each entry of one published version; false from f stops.
   // No lock is held while f runs: f may call any method of the map.
   template <class F>
@@ -169,7 +167,6 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial
   }
   // The published version's entry count (writes still queued are not counted).
   [[nodiscard]] size_type size() const { return inner_.size(); }
-  [[nodiscard]] bool empty() const { return inner_.empty(); }
   // The published version, as an immutable snapshot: O(1).
   [[nodiscard]] snapshot_type snapshot() const { return inner_.snapshot(); }
   [[nodiscard]] size_type allocated_bytes() const { return inner_.allocated_bytes(); }
@@ -178,131 +175,7 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial
   [[nodiscard]] key_equal key_eq() const { return inner_.key_eq(); }
   [[nodiscard]] allocator_type get_allocator() const { return allocator_type(); }
 
-  // ---- synchronous writes: submit, wait until published, return the result --------------
-  // Each throws serial_map_closed after close(), rethrows the exception its write threw,
-  // and must not be called from this map's callbacks (see the header).
-  bool insert(const Key& key, const T& value) {
-    return call<false>([&](transient& t) { return t.insert(key, value); });
-  }
-  bool insert(const Key& key, T&& value) {
-    return call<false>([&](transient& t) { return t.insert(key, std::move(value)); });
-  }
-  bool insert(Key&& key, const T& value) {
-    return call<false>([&](transient& t) { return t.insert(std::move(key), value); });
-  }
-  bool insert(Key&& key, T&& value) {
-    return call<false>([&](transient& t) { return t.insert(std::move(key), std::move(value)); });
-  }
-
-  // Constructs T(args...) only if key is absent; true if inserted.
-  template <class... Args>
-  bool emplace(const Key& key, Args&&... args) {
-    return call<false>([&](transient& t) { return t.emplace(key, std::forward<Args>(args)...); });
-  }
-  template <class... Args>
-  bool emplace(Key&& key, Args&&... args) {
-    return call<false>(
-        [&](transient& t) { return t.emplace(std::move(key), std::forward<Args>(args)...); });
-  }
-
-  // Stores value under key; true if inserted, false if assigned (Go: Store).
-  bool insert_or_assign(const Key& key, T value) {
-    return call<!nothrow_moves>(
-        [&](transient& t) { return t.insert_or_assign(key, std::move(value)); });
-  }
-  bool insert_or_assign(Key&& key, T value) {
-    return call<!nothrow_moves>(
-        [&](transient& t) { return t.insert_or_assign(std::move(key), std::move(value)); });
-  }
-
-  // The value now under key and whether this call inserted it (Go: LoadOrStore). A key
-  // already published is answered without the queue.
-  std::pair<T, bool> find_or_insert(const Key& key, T value) {
-    if (auto v = find(key)) return {std::move(*v), false};
-    return call<!nothrow_moves>(
-        [&](transient& t) { return t.find_or_insert(key, std::move(value)); });
-  }
-  std::pair<T, bool> find_or_insert(Key&& key, T value) {
-    if (auto v = find(key)) return {std::move(*v), false};
-    return call<!nothrow_moves>(
-        [&](transient& t) { return t.find_or_insert(std::move(key), std::move(value)); });
-  }
-
-  // If key is present f(T&) (on the owner thread, on a copy then stored back), else inserts
-  // T(args...); true if inserted.
-  template <class F, class... Args>
-  bool upsert(const Key& key, F&& f, Args&&... args) {
-    return call<!nothrow_moves>(
-        [&](transient& t) { return upsert_in(t, key, f, std::forward<Args>(args)...); });
-  }
-  template <class F, class... Args>
-  bool upsert(Key&& key, F&& f, Args&&... args) {
-    return call<!nothrow_moves>(
-        [&](transient& t) { return upsert_in(t, std::move(key), f, std::forward<Args>(args)...); });
-  }
-
-  // f(T&) on the entry (on the owner thread, on a copy then stored back); false if absent.
-  template <class F>
-  bool visit(const Key& key, F&& f) {
-    return call<!nothrow_moves>([&](transient& t) { return visit_in(t, key, f); });
-  }
-  template <class K, class F>
-  requires detail::transparent_lookup<Hash, KeyEqual>
-  bool visit(const K& key, F&& f) {
-    return call<!nothrow_moves>([&](transient& t) { return visit_in(t, key, f); });
-  }
-
-  // Stores value and returns the previous value, if any (Go: Swap).
-  std::optional<T> exchange(const Key& key, T value) {
-    return call<!nothrow_moves>([&](transient& t) { return t.exchange(key, std::move(value)); });
-  }
-  std::optional<T> exchange(Key&& key, T value) {
-    return call<!nothrow_moves>(
-        [&](transient& t) { return t.exchange(std::move(key), std::move(value)); });
-  }
-
-  // Replaces the value only if it equals expected (Go: CompareAndSwap).
-  bool compare_exchange(const Key& key, const T& expected, T desired) {
-    return call<!nothrow_moves>(
-        [&](transient& t) { return t.compare_exchange(key, expected, std::move(desired)); });
-  }
-  template <class K>
-  requires detail::transparent_lookup<Hash, KeyEqual>
-  bool compare_exchange(const K& key, const T& expected, T desired) {
-    return call<!nothrow_moves>(
-        [&](transient& t) { return t.compare_exchange(key, expected, std::move(desired)); });
-  }
-
-  // Erases run under a savepoint: the trie's erase may throw (allocation) after the entry is
-  // gone, while it restores the trie's canonical form.
-  bool erase(const Key& key) {
-    return call<true>([&](transient& t) { return t.erase(key); });
-  }
-  template <class K>
-  requires detail::transparent_lookup<Hash, KeyEqual>
-  bool erase(const K& key) {
-    return call<true>([&](transient& t) { return t.erase(key); });
-  }
-
-  // Erases key and returns its value (Go: LoadAndDelete).
-  std::optional<T> extract(const Key& key) {
-    return call<true>([&](transient& t) { return t.extract(key); });
-  }
-  template <class K>
-  requires detail::transparent_lookup<Hash, KeyEqual> std::optional<T> extract(const K& key) {
-    return call<true>([&](transient& t) { return t.extract(key); });
-  }
-
-  // Erases key only if its value equals expected (Go: CompareAndDelete).
-  bool compare_erase(const Key& key, const T& expected) {
-    return call<true>([&](transient& t) { return t.compare_erase(key, expected); });
-  }
-  template <class K>
-  requires detail::transparent_lookup<Hash, KeyEqual>
-  bool compare_erase(const K& key, const T& expected) {
-    return call<true>([&](transient& t) { return t.compare_erase(key, expected); });
-  }
-
+  // ---- synchronous writes over the whole map ---------------------------------------------
   // Erases every entry with pred(const Key&, const T&), all in one batch; returns how many.
   // pred runs on the owner thread.
   template <class P>
@@ -541,6 +414,73 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial
     std::atomic<std::uint64_t>& failed;
     bool threw = false;
   };
+
+  // ---- the common surface's hooks (detail/common_surface.hpp) --------------------------
+  // Which writes run under a savepoint (call<true>): those that may throw after changing the
+  // batch. Erases: the trie's erase may throw (allocation) after the entry is gone, while it
+  // restores the trie's canonical form. Writes that change a value in place: only when T's
+  // moves may throw (see nothrow_moves). Inserts change the batch last.
+  template <class K>
+  std::optional<T> find_impl(const K& key) const {
+    return inner_.find(key);
+  }
+  template <class K>
+  bool contains_impl(const K& key) const {
+    return inner_.contains(key);
+  }
+  template <class K, class F>
+  bool visit_impl(const K& key, F& f) const {
+    return inner_.visit(key, f);
+  }
+  template <class K, class F>
+  bool visit_mut_impl(const K& key, F& f) {
+    return call<!nothrow_moves>([&](transient& t) { return visit_in(t, key, f); });
+  }
+  template <class KK, class... Args>
+  bool emplace_impl(KK&& key, Args&&... args) {
+    return call<false>([&](transient& t) {
+      return t.emplace(std::forward<KK>(key), std::forward<Args>(args)...);
+    });
+  }
+  template <class KK>
+  bool insert_or_assign_impl(KK&& key, T&& value) {
+    return call<!nothrow_moves>(
+        [&](transient& t) { return t.insert_or_assign(std::forward<KK>(key), std::move(value)); });
+  }
+  template <class KK>
+  std::pair<T, bool> find_or_insert_impl(KK&& key, T&& value) {
+    if (auto v = find_impl(key)) return {std::move(*v), false};
+    return call<!nothrow_moves>(
+        [&](transient& t) { return t.find_or_insert(std::forward<KK>(key), std::move(value)); });
+  }
+  template <class KK, class F, class... Args>
+  bool upsert_impl(KK&& key, F& f, Args&&... args) {
+    return call<!nothrow_moves>([&](transient& t) {
+      return upsert_in(t, std::forward<KK>(key), f, std::forward<Args>(args)...);
+    });
+  }
+  template <class KK>
+  std::optional<T> exchange_impl(KK&& key, T&& value) {
+    return call<!nothrow_moves>(
+        [&](transient& t) { return t.exchange(std::forward<KK>(key), std::move(value)); });
+  }
+  template <class K>
+  bool compare_exchange_impl(const K& key, const T& expected, T& desired) {
+    return call<!nothrow_moves>(
+        [&](transient& t) { return t.compare_exchange(key, expected, std::move(desired)); });
+  }
+  template <class K>
+  bool erase_impl(const K& key) {
+    return call<true>([&](transient& t) { return t.erase(key); });
+  }
+  template <class K>
+  std::optional<T> extract_impl(const K& key) {
+    return call<true>([&](transient& t) { return t.extract(key); });
+  }
+  template <class K>
+  bool compare_erase_impl(const K& key, const T& expected) {
+    return call<true>([&](transient& t) { return t.compare_erase(key, expected); });
+  }
 
   // upsert on the batch. With nothrow moves: f runs on a copy, stored back by one noexcept
   // move (no savepoint needed); otherwise in place, under the caller's savepoint.

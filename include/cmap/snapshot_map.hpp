@@ -69,6 +69,7 @@
 
 #include "detail/callback.hpp"
 #include "detail/champ.hpp"
+#include "detail/common_surface.hpp"
 #include "detail/epoch.hpp"
 #include "detail/reentrancy.hpp"
 #include "hash.hpp"
@@ -77,9 +78,13 @@ namespace cmap {
 
 template <class Key, class T, class Hash = cmap::hash<Key>, class KeyEqual = std::equal_to<Key>,
           class Allocator = std::allocator<std::pair<const Key, T>>>
-requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapshot_map {
+requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapshot_map
+    : public detail::common_surface<snapshot_map<Key, T, Hash, KeyEqual, Allocator>, Key, T, Hash,
+                                    KeyEqual> {
   using trie = detail::champ<Key, T, Hash, KeyEqual, Allocator>;
   using node = typename trie::node;
+  friend detail::lookup_surface<snapshot_map, Key, T, Hash, KeyEqual>;
+  friend detail::common_surface<snapshot_map, Key, T, Hash, KeyEqual>;
 
  public:
   using key_type = Key;
@@ -131,148 +136,13 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
     return write([&](transient& t) -> decltype(auto) { return std::invoke(f, t); });
   }
 
-  // ---- lookup: no lock, no shared write -------------------------------------------------
-  [[nodiscard]] std::optional<T> find(const Key& key) const { return find_impl(key); }
-  template <class K>
-  requires detail::transparent_lookup<Hash, KeyEqual>
-  [[nodiscard]] std::optional<T> find(const K& key) const { return find_impl(key); }
-
-  [[nodiscard]] bool contains(const Key& key) const {
-    return read(key, [](const value_type&) {});
-  }
-  template <class K>
-  requires detail::transparent_lookup<Hash, KeyEqual>
-  [[nodiscard]] bool contains(const K& key) const {
-    return read(key, [](const value_type&) {});
-  }
-
-  // f(const T&) on the value in the current version; false if absent. The epoch stays
-  // pinned while f runs (a long f delays the reclamation of old versions).
-  template <class F>
-  bool visit(const Key& key, F&& f) const {
-    return read(key, [&](const value_type& e) { f(e.second); });
-  }
-  template <class K, class F>
-  requires detail::transparent_lookup<Hash, KeyEqual>
-  bool visit(const K& key, F&& f) const {
-    return read(key, [&](const value_type& e) { f(e.second); });
-  }
-
-  // ---- writes: the writer lock, one new version each ---------------------------------
-  // f(T&) on a new copy of the entry, then publishes it; false if absent (nothing copied).
-  template <class F>
-  bool visit(const Key& key, F&& f) {
-    return write([&](transient& t) { return t.visit(key, f); });
-  }
-  template <class K, class F>
-  requires detail::transparent_lookup<Hash, KeyEqual>
-  bool visit(const K& key, F&& f) {
-    return write([&](transient& t) { return t.visit(key, f); });
-  }
-
-  bool insert(const Key& key, const T& value) {
-    return write([&](transient& t) { return t.insert(key, value); });
-  }
-  bool insert(const Key& key, T&& value) {
-    return write([&](transient& t) { return t.insert(key, std::move(value)); });
-  }
-  bool insert(Key&& key, const T& value) {
-    return write([&](transient& t) { return t.insert(std::move(key), value); });
-  }
-  bool insert(Key&& key, T&& value) {
-    return write([&](transient& t) { return t.insert(std::move(key), std::move(value)); });
-  }
-
-  // Constructs T(args...) only if key is absent; true if inserted.
-  template <class... Args>
-  bool emplace(const Key& key, Args&&... args) {
-    return write([&](transient& t) { return t.emplace(key, std::forward<Args>(args)...); });
-  }
-  template <class... Args>
-  bool emplace(Key&& key, Args&&... args) {
-    return write(
-        [&](transient& t) { return t.emplace(std::move(key), std::forward<Args>(args)...); });
-  }
-
-  // Stores value under key; true if inserted, false if assigned (Go: Store).
-  bool insert_or_assign(const Key& key, T value) {
-    return write([&](transient& t) { return t.insert_or_assign(key, std::move(value)); });
-  }
-  bool insert_or_assign(Key&& key, T value) {
-    return write(
-        [&](transient& t) { return t.insert_or_assign(std::move(key), std::move(value)); });
-  }
-
-  // The value now under key and whether this call inserted it (Go: LoadOrStore). A present
-  // key is answered without the lock.
-  std::pair<T, bool> find_or_insert(const Key& key, T value) {
-    if (auto v = find(key)) return {std::move(*v), false};
-    return write([&](transient& t) { return t.find_or_insert(key, std::move(value)); });
-  }
-  std::pair<T, bool> find_or_insert(Key&& key, T value) {
-    if (auto v = find(key)) return {std::move(*v), false};
-    return write([&](transient& t) { return t.find_or_insert(std::move(key), std::move(value)); });
-  }
-
-  // If key is present f(T&) on a new copy of the entry, else inserts T(args...); true if
-  // inserted.
-  template <class F, class... Args>
-  bool upsert(const Key& key, F&& f, Args&&... args) {
-    return write([&](transient& t) { return t.upsert(key, f, std::forward<Args>(args)...); });
-  }
-  template <class F, class... Args>
-  bool upsert(Key&& key, F&& f, Args&&... args) {
-    return write(
-        [&](transient& t) { return t.upsert(std::move(key), f, std::forward<Args>(args)...); });
-  }
-
-  // Stores value and returns the previous value, if any (Go: Swap).
-  std::optional<T> exchange(const Key& key, T value) {
-    return write([&](transient& t) { return t.exchange(key, std::move(value)); });
-  }
-  std::optional<T> exchange(Key&& key, T value) {
-    return write([&](transient& t) { return t.exchange(std::move(key), std::move(value)); });
-  }
-
-  // Replaces the value with desired only if it equals expected (Go: CompareAndSwap).
-  bool compare_exchange(const Key& key, const T& expected, T desired) {
-    return write(
-        [&](transient& t) { return t.compare_exchange(key, expected, std::move(desired)); });
-  }
-  template <class K>
-  requires detail::transparent_lookup<Hash, KeyEqual>
-  bool compare_exchange(const K& key, const T& expected, T desired) {
-    return write(
-        [&](transient& t) { return t.compare_exchange(key, expected, std::move(desired)); });
-  }
-
-  bool erase(const Key& key) {
-    return write([&](transient& t) { return t.erase(key); });
-  }
-  template <class K>
-  requires detail::transparent_lookup<Hash, KeyEqual>
-  bool erase(const K& key) {
-    return write([&](transient& t) { return t.erase(key); });
-  }
-
-  // Erases key and returns its value (Go: LoadAndDelete).
-  std::optional<T> extract(const Key& key) {
-    return write([&](transient& t) { return t.extract(key); });
-  }
-  template <class K>
-  requires detail::transparent_lookup<Hash, KeyEqual> std::optional<T> extract(const K& key) {
-    return write([&](transient& t) { return t.extract(key); });
-  }
-
-  // Erases key only if its value equals expected (Go: CompareAndDelete).
-  bool compare_erase(const Key& key, const T& expected) {
-    return write([&](transient& t) { return t.compare_erase(key, expected); });
-  }
-  template <class K>
-  requires detail::transparent_lookup<Hash, KeyEqual>
-  bool compare_erase(const K& key, const T& expected) {
-    return write([&](transient& t) { return t.compare_erase(key, expected); });
-  }
+  // The single-key calls (find, contains, visit, insert, emplace, insert_or_assign,
+  // find_or_insert, upsert, exchange, compare_exchange, erase, extract, compare_erase) come
+  // from detail/common_surface.hpp. Here: lookups take no lock and write no shared memory
+  // (const visit's f runs with the epoch pinned: a long f delays the reclamation of old
+  // versions); every write takes the writer lock and publishes one new version (a write
+  // that changes nothing publishes none). Mutable visit and upsert run f on a new copy of
+  // the entry. find_or_insert answers a present key without the lock.
 
   // Erases every entry with pred(const Key&, const T&), as one version; returns how many.
   // pred runs under the writer lock.
@@ -294,7 +164,6 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
     auto pin = domain().pin();
     return root_.load(std::memory_order_acquire)->size;  // pairs with publish()
   }
-  [[nodiscard]] bool empty() const { return size() == 0; }
   // Publishes an empty version (snapshots keep theirs).
   void clear() {
     write([](transient& t) { t.clear(); });
@@ -320,7 +189,10 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
 
   // ---- the view ---------------------------------------------------------------------------
   // One immutable version. Cheap to copy (a reference count); thread-safe to share.
-  class snapshot_type {
+  // find, contains and const visit come from detail/common_surface.hpp (lookup_surface).
+  class snapshot_type : public detail::lookup_surface<snapshot_type, Key, T, Hash, KeyEqual> {
+    friend detail::lookup_surface<snapshot_type, Key, T, Hash, KeyEqual>;
+
    public:
     class const_iterator;
     using iterator = const_iterator;
@@ -340,21 +212,6 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
       if (root_ != nullptr) trie::release(root_);
     }
 
-    [[nodiscard]] std::optional<T> find(const Key& key) const { return find_impl(key); }
-    template <class K>
-    requires detail::transparent_lookup<Hash, KeyEqual>
-    [[nodiscard]] std::optional<T> find(const K& key) const { return find_impl(key); }
-    [[nodiscard]] bool contains(const Key& key) const { return lookup(key) != nullptr; }
-    template <class K>
-    requires detail::transparent_lookup<Hash, KeyEqual>
-    [[nodiscard]] bool contains(const K& key) const { return lookup(key) != nullptr; }
-    template <class F>
-    bool visit(const Key& key, F&& f) const {
-      return visit_impl(key, f);
-    }
-    template <class K, class F>
-    requires detail::transparent_lookup<Hash, KeyEqual>
-    bool visit(const K& key, F&& f) const { return visit_impl(key, f); }
     // f(const Key&, const T&) on each entry; false from f stops.
     template <class F>
     void for_each(F&& f) const {
@@ -442,6 +299,10 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
       if (const value_type* e = lookup(key)) return e->second;
       return std::nullopt;
     }
+    template <class K>
+    bool contains_impl(const K& key) const {
+      return lookup(key) != nullptr;
+    }
     template <class K, class F>
     bool visit_impl(const K& key, F& f) const {
       const value_type* e = lookup(key);
@@ -458,7 +319,10 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
   // ---- the batch editor ---------------------------------------------------------------
   // Handed to update()'s f: the single-key calls of the common surface on the batch, which
   // sees its own changes. Lives only during f; no other thread sees it.
-  class transient {
+  class transient : public detail::common_surface<transient, Key, T, Hash, KeyEqual> {
+    friend detail::lookup_surface<transient, Key, T, Hash, KeyEqual>;
+    friend detail::common_surface<transient, Key, T, Hash, KeyEqual>;
+
    public:
     transient(const transient&) = delete;
     transient& operator=(const transient&) = delete;
@@ -466,101 +330,8 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
       if (root_ != nullptr) trie::release(root_);  // null once published
     }
 
-    [[nodiscard]] std::optional<T> find(const Key& key) const { return find_impl(key); }
-    template <class K>
-    requires detail::transparent_lookup<Hash, KeyEqual>
-    [[nodiscard]] std::optional<T> find(const K& key) const { return find_impl(key); }
-    [[nodiscard]] bool contains(const Key& key) const { return lookup(key).entry != nullptr; }
-    template <class K>
-    requires detail::transparent_lookup<Hash, KeyEqual>
-    [[nodiscard]] bool contains(const K& key) const { return lookup(key).entry != nullptr; }
-    template <class F>
-    bool visit(const Key& key, F&& f) const {
-      return visit_const_impl(key, f);
-    }
-    template <class K, class F>
-    requires detail::transparent_lookup<Hash, KeyEqual>
-    bool visit(const K& key, F&& f) const { return visit_const_impl(key, f); }
-    template <class F>
-    bool visit(const Key& key, F&& f) {
-      return visit_impl(key, f);
-    }
-    template <class K, class F>
-    requires detail::transparent_lookup<Hash, KeyEqual>
-    bool visit(const K& key, F&& f) { return visit_impl(key, f); }
-
-    bool insert(const Key& key, const T& value) { return emplace(key, value); }
-    bool insert(const Key& key, T&& value) { return emplace(key, std::move(value)); }
-    bool insert(Key&& key, const T& value) { return emplace(std::move(key), value); }
-    bool insert(Key&& key, T&& value) { return emplace(std::move(key), std::move(value)); }
-
-    template <class... Args>
-    bool emplace(const Key& key, Args&&... args) {
-      return emplace_impl(key, std::forward<Args>(args)...);
-    }
-    template <class... Args>
-    bool emplace(Key&& key, Args&&... args) {
-      return emplace_impl(std::move(key), std::forward<Args>(args)...);
-    }
-    bool insert_or_assign(const Key& key, T value) {
-      return insert_or_assign_impl(key, std::move(value));
-    }
-    bool insert_or_assign(Key&& key, T value) {
-      return insert_or_assign_impl(std::move(key), std::move(value));
-    }
-    std::pair<T, bool> find_or_insert(const Key& key, T value) {
-      return find_or_insert_impl(key, std::move(value));
-    }
-    std::pair<T, bool> find_or_insert(Key&& key, T value) {
-      return find_or_insert_impl(std::move(key), std::move(value));
-    }
-    template <class F, class... Args>
-    bool upsert(const Key& key, F&& f, Args&&... args) {
-      return upsert_impl(key, f, std::forward<Args>(args)...);
-    }
-    template <class F, class... Args>
-    bool upsert(Key&& key, F&& f, Args&&... args) {
-      return upsert_impl(std::move(key), f, std::forward<Args>(args)...);
-    }
-    std::optional<T> exchange(const Key& key, T value) {
-      return exchange_impl(key, std::move(value));
-    }
-    std::optional<T> exchange(Key&& key, T value) {
-      return exchange_impl(std::move(key), std::move(value));
-    }
-
-    template <class K>
-    bool compare_exchange(const K& key, const T& expected, T desired) {
-      const found f = lookup(key);
-      if (f.entry == nullptr || !(f.entry->second == expected)) return false;
-      mutable_entry(key, f.hash)->second = std::move(desired);
-      return true;
-    }
-
-    template <class K>
-    bool erase(const K& key) {
-      const found f = lookup(key);
-      if (f.entry == nullptr) return false;
-      erase_found(key, f.hash);
-      return true;
-    }
-
-    template <class K>
-    std::optional<T> extract(const K& key) {
-      const found f = lookup(key);
-      if (f.entry == nullptr) return std::nullopt;
-      std::optional<T> out(f.entry->second);  // a copy: older versions keep the value
-      erase_found(key, f.hash);
-      return out;
-    }
-
-    template <class K>
-    bool compare_erase(const K& key, const T& expected) {
-      const found f = lookup(key);
-      if (f.entry == nullptr || !(f.entry->second == expected)) return false;
-      erase_found(key, f.hash);
-      return true;
-    }
+    // The single-key calls come from detail/common_surface.hpp; they see the batch as it
+    // is, this batch's earlier changes included.
 
     // Erases every entry with pred(const Key&, const T&); returns how many.
     template <class P>
@@ -586,7 +357,6 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
     }
 
     [[nodiscard]] size_type size() const noexcept { return size_; }
-    [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
 
     // All or nothing for a part of a batch: a savepoint remembers the batch as it is, and
     // unless commit() is called its destructor puts the batch back as it was then (when a
@@ -691,6 +461,39 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
       return std::nullopt;
     }
 
+    template <class K>
+    bool compare_exchange_impl(const K& key, const T& expected, T& desired) {
+      const found f = lookup(key);
+      if (f.entry == nullptr || !(f.entry->second == expected)) return false;
+      mutable_entry(key, f.hash)->second = std::move(desired);
+      return true;
+    }
+
+    template <class K>
+    bool erase_impl(const K& key) {
+      const found f = lookup(key);
+      if (f.entry == nullptr) return false;
+      erase_found(key, f.hash);
+      return true;
+    }
+
+    template <class K>
+    std::optional<T> extract_impl(const K& key) {
+      const found f = lookup(key);
+      if (f.entry == nullptr) return std::nullopt;
+      std::optional<T> out(f.entry->second);  // a copy: older versions keep the value
+      erase_found(key, f.hash);
+      return out;
+    }
+
+    template <class K>
+    bool compare_erase_impl(const K& key, const T& expected) {
+      const found f = lookup(key);
+      if (f.entry == nullptr || !(f.entry->second == expected)) return false;
+      erase_found(key, f.hash);
+      return true;
+    }
+
     struct found {
       const value_type* entry;
       std::size_t hash;
@@ -705,15 +508,19 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
       if (const value_type* e = lookup(key).entry) return e->second;
       return std::nullopt;
     }
+    template <class K>
+    bool contains_impl(const K& key) const {
+      return lookup(key).entry != nullptr;
+    }
     template <class K, class F>
-    bool visit_const_impl(const K& key, F& f) const {
+    bool visit_impl(const K& key, F& f) const {
       const value_type* e = lookup(key).entry;
       if (e == nullptr) return false;
       f(e->second);
       return true;
     }
     template <class K, class F>
-    bool visit_impl(const K& key, F& f) {
+    bool visit_mut_impl(const K& key, F& f) {
       const found fd = lookup(key);
       if (fd.entry == nullptr) return false;
       f(mutable_entry(key, fd.hash)->second);
@@ -759,11 +566,68 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
     return true;
   }
 
+  // ---- the common surface's hooks (detail/common_surface.hpp) --------------------------
   template <class K>
   std::optional<T> find_impl(const K& key) const {
     std::optional<T> out;
     read(key, [&](const value_type& e) { out.emplace(e.second); });
     return out;
+  }
+  template <class K>
+  bool contains_impl(const K& key) const {
+    return read(key, [](const value_type&) {});
+  }
+  template <class K, class F>
+  bool visit_impl(const K& key, F& f) const {
+    return read(key, [&](const value_type& e) { f(e.second); });
+  }
+  template <class K, class F>
+  bool visit_mut_impl(const K& key, F& f) {
+    return write([&](transient& t) { return t.visit(key, f); });
+  }
+  template <class KK, class... Args>
+  bool emplace_impl(KK&& key, Args&&... args) {
+    return write([&](transient& t) {
+      return t.emplace(std::forward<KK>(key), std::forward<Args>(args)...);
+    });
+  }
+  template <class KK>
+  bool insert_or_assign_impl(KK&& key, T&& value) {
+    return write(
+        [&](transient& t) { return t.insert_or_assign(std::forward<KK>(key), std::move(value)); });
+  }
+  template <class KK>
+  std::pair<T, bool> find_or_insert_impl(KK&& key, T&& value) {
+    if (auto v = find_impl(key)) return {std::move(*v), false};
+    return write(
+        [&](transient& t) { return t.find_or_insert(std::forward<KK>(key), std::move(value)); });
+  }
+  template <class KK, class F, class... Args>
+  bool upsert_impl(KK&& key, F& f, Args&&... args) {
+    return write([&](transient& t) {
+      return t.upsert(std::forward<KK>(key), f, std::forward<Args>(args)...);
+    });
+  }
+  template <class KK>
+  std::optional<T> exchange_impl(KK&& key, T&& value) {
+    return write([&](transient& t) { return t.exchange(std::forward<KK>(key), std::move(value)); });
+  }
+  template <class K>
+  bool compare_exchange_impl(const K& key, const T& expected, T& desired) {
+    return write(
+        [&](transient& t) { return t.compare_exchange(key, expected, std::move(desired)); });
+  }
+  template <class K>
+  bool erase_impl(const K& key) {
+    return write([&](transient& t) { return t.erase(key); });
+  }
+  template <class K>
+  std::optional<T> extract_impl(const K& key) {
+    return write([&](transient& t) { return t.extract(key); });
+  }
+  template <class K>
+  bool compare_erase_impl(const K& key, const T& expected) {
+    return write([&](transient& t) { return t.compare_erase(key, expected); });
   }
 
   // Runs f on a transient of the current version under the writer lock, then publishes

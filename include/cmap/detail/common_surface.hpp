@@ -1,19 +1,24 @@
 #pragma once
 // common_surface: the public overload set of the common surface (docs/api.md), written once
-// for every concurrent hash map. It only forwards: each call's meaning is documented here,
-// and how a map carries it out (what it locks, what a reader may observe) is documented in
-// the map's own header. Every map adds the calls over the whole map (for_each, erase_if,
-// size, clear, reserve) itself, since their consistency differs from map to map.
+// for every map. It only forwards: each call's meaning is documented here, and how a map
+// carries it out (what it locks, what a reader may observe) is documented in the map's own
+// header. Every map adds the calls over the whole map (for_each, erase_if, size, clear,
+// reserve) itself, since their consistency differs from map to map.
 //
 // Why a CRTP front: every single-key call comes in up to four overloads (const Key& or
 // Key&& for calls that may insert, const Key& or a transparent K for calls that only look
 // up), and the overloads are the same for every map. Writing them once keeps the maps'
 // surfaces identical, so that one can replace another by changing a type name.
 //
-// Requirements on Impl (the class that derives from this one; it befriends common_surface):
+// Two layers: lookup_surface (find, contains, const visit) for read-only views such as
+// snapshot_map's snapshots, and common_surface, which adds the writes, for the maps and for
+// snapshot_map's batch editor. An Impl befriends the layers it derives from.
+//
+// Requirements on Impl (the class that derives from one of them):
 //   find_impl(const K&) const -> std::optional<T>
 //   contains_impl(const K&) const -> bool
 //   visit_impl(const K&, F&) const -> bool              f(const T&)
+// and, for common_surface:
 //   visit_mut_impl(const K&, F&) -> bool                f(T&), atomic w.r.t. other writers
 //   emplace_impl(KK&&, Args&&...) -> bool
 //   insert_or_assign_impl(KK&&, T&&) -> bool
@@ -41,15 +46,14 @@
 namespace cmap::detail {
 
 template <class Impl, class Key, class T, class Hash, class KeyEqual>
-class common_surface {
+class lookup_surface {
   static constexpr bool copyable = std::is_copy_constructible_v<T>;
 
  public:
-  // ---- lookup --------------------------------------------------------------------------------
   // The lookups are always_inline (as Boost.Unordered force-inlines its find): each forwards
   // to a map's own lookup, a few dozen instructions that GCC otherwise stops inlining into a
-  // large caller once they grow past its limits, at a cost of 5-10% on lookup-heavy loops
-  // (docs/benchmarks.md, 2026-11-27, "any group count").
+  // large caller once they grow past its limits, which costs lookup-heavy loops several
+  // percent.
   // A copy of the value under key, or nullopt (Go: Load).
   [[nodiscard, gnu::always_inline]] std::optional<T> find(const Key& key) const requires copyable {
     return impl().find_impl(key);
@@ -77,6 +81,24 @@ class common_surface {
   template <class K, class F>
   requires transparent_lookup<Hash, KeyEqual>
   [[gnu::always_inline]] bool visit(const K& key, F&& f) const { return impl().visit_impl(key, f); }
+
+ protected:
+  lookup_surface() = default;
+  ~lookup_surface() = default;
+  lookup_surface(const lookup_surface&) = default;
+  lookup_surface& operator=(const lookup_surface&) = default;
+
+ private:
+  const Impl& impl() const noexcept { return static_cast<const Impl&>(*this); }
+};
+
+template <class Impl, class Key, class T, class Hash, class KeyEqual>
+class common_surface : public lookup_surface<Impl, Key, T, Hash, KeyEqual> {
+  static constexpr bool copyable = std::is_copy_constructible_v<T>;
+
+ public:
+  // ---- lookup (lookup_surface), and in-place update -------------------------------------
+  using lookup_surface<Impl, Key, T, Hash, KeyEqual>::visit;
 
   // f(T&) on the value under key, atomically with respect to every other writer of the key;
   // false if absent.

@@ -53,6 +53,7 @@ template <class Derived, class Key, class T, class Hash, class KeyEqual, class A
 class locking_map_base
     : public common_surface<locking_map_base<Derived, Key, T, Hash, KeyEqual, Allocator>, Key, T,
                             Hash, KeyEqual> {
+  friend lookup_surface<locking_map_base, Key, T, Hash, KeyEqual>;
   friend common_surface<locking_map_base, Key, T, Hash, KeyEqual>;
 
  public:
