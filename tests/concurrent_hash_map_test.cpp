@@ -71,7 +71,7 @@ TEST(ConcurrentHashMap, WritersOfOtherKeysProceedWhileOneKeyIsLocked) {
   // Stripe locks, not a map lock: with the key-1 writer stuck, writers of keys in other
   // stripes complete. (Room is reserved first: an insert that must grow the table takes
   // every stripe lock, so it would wait for the stuck writer.)
-  map_t m(1000, cmap::hash<u64>{}, std::equal_to<u64>{}, 64);
+  map_t m(1000, {.stripes = 64});
   m.insert(1, 1);
   run_reader_against_stuck_writer(m, [&] {
     int other_stripe_writes = 0;
@@ -217,15 +217,19 @@ TEST(ConcurrentHashMap, StoragePolicyFollowsKeyAndValueTypes) {
     u64 a, b;
   };
   static_assert(storage_policy_for<u64, pair16>() == storage_policy::nodes);
-  // Inline: the table is all there is (no node per entry); nodes: one per entry on top.
+  // Inline: besides the table, only the stripes, whatever the entries (no node per entry);
+  // nodes: one per entry on top.
   map_t inline_map;
   cmap::concurrent_hash_map<u64, std::string> node_map;
+  const auto inline_fixed = inline_map.allocated_bytes() - inline_map.table_bytes();
+  const auto node_fixed = node_map.allocated_bytes() - node_map.table_bytes();
   for (u64 k = 0; k < 1000; ++k) {
     inline_map.insert(k, k);
     node_map.insert(k, "v");
   }
-  EXPECT_EQ(inline_map.allocated_bytes(), inline_map.table_bytes());
-  EXPECT_GT(node_map.allocated_bytes(), node_map.table_bytes());
+  EXPECT_EQ(inline_map.allocated_bytes() - inline_map.table_bytes(), inline_fixed);
+  EXPECT_GE(node_map.allocated_bytes() - node_map.table_bytes(),
+            node_fixed + 1000 * (sizeof(u64) + sizeof(std::string)));
 }
 
 // Inline slots smaller than 8 bytes make groups that are not whole cache lines, aligned as
@@ -266,8 +270,7 @@ struct slow_equal {
 TEST(ConcurrentHashMap, InlineReadersNeverSeeAnotherKeysValueUnderSlotReuse) {
   constexpr u64 writers = 2, keys_per_writer = 24, universe = writers * keys_per_writer;
   constexpr int ops_per_writer = 100000;
-  cmap::concurrent_hash_map<u64, u64, cmap::hash<u64>, slow_equal> m(universe, cmap::hash<u64>{},
-                                                                     slow_equal{}, 16);
+  cmap::concurrent_hash_map<u64, u64, cmap::hash<u64>, slow_equal> m(universe, {.stripes = 16});
   std::atomic<int> writers_done{0}, readers_reading{0};
   std::atomic<u64> wrong{0}, hits{0};
   auto belongs = [](u64 k, u64 v) { return (v >> 32) == k; };
@@ -388,9 +391,10 @@ TEST(ConcurrentHashMap, MoveOnlyValuesAreUpdatedInPlaceAndReadUnderTheStripeLock
 }
 
 TEST(ConcurrentHashMap, StripeCountMustBeAPowerOfTwo) {
-  EXPECT_THROW(map_t(0, cmap::hash<u64>{}, std::equal_to<u64>{}, 3), std::invalid_argument);
-  EXPECT_THROW(map_t(0, cmap::hash<u64>{}, std::equal_to<u64>{}, 0), std::invalid_argument);
-  map_t one(0, cmap::hash<u64>{}, std::equal_to<u64>{}, 1);
+  EXPECT_THROW(map_t(0, {.stripes = 3}), std::invalid_argument);
+  EXPECT_THROW(map_t(0, {.stripes = 131072}), std::invalid_argument);
+  EXPECT_EQ(map_t(0, {.stripes = 0}).stripe_count(), map_t::default_stripe_count());
+  map_t one(0, {.stripes = 1});
   for (u64 k = 0; k < 1000; ++k) one.insert(k, k);
   EXPECT_EQ(one.size(), 1000u);
   EXPECT_EQ(one.stripe_count(), 1u);
@@ -429,7 +433,7 @@ TEST(ConcurrentHashMap, GrowthFromEmptyBuildsOneTablePerGrowthStep) {
     const double factor_max = policy == cmap::growth_policy::double_size ? 2.0 : 1.55;
     for (const std::size_t stripes : {std::size_t{1}, std::size_t{16}, std::size_t{256}}) {
       for (const u64 n : {u64{100}, u64{1000}, u64{100000}}) {
-        counted_map m(0, {}, {}, stripes);
+        counted_map m(0, {.stripes = stripes});
         m.set_growth_policy(policy);
         auto bytes = m.table_bytes();
         long growths = 0;
@@ -491,9 +495,9 @@ TEST(ConcurrentHashMap, FillingToTheReservedSizeNeverGrows) {
          {std::size_t{1}, std::size_t{8}, std::size_t{128}, std::size_t{4096}}) {
       const std::size_t slots = groups * slots_per_group;
       const u64 n = slots - slots / 8;  // a full table of `groups` groups
-      map_t reserved(0, {}, {}, stripes);
+      map_t reserved(0, {.stripes = stripes});
       reserved.reserve(n);
-      map_t constructed(n, {}, {}, stripes);
+      map_t constructed(n, {.stripes = stripes});
       for (map_t* m : {&reserved, &constructed}) {
         const auto bytes = m->table_bytes();
         for (u64 k = 0; k < n; ++k) ASSERT_TRUE(m->insert(k, k));
@@ -507,9 +511,9 @@ TEST(ConcurrentHashMap, FillingToTheReservedSizeNeverGrows) {
 // The room reserve leaves for unused stripe budget scales with n, not with the stripe count:
 // an empty map starts with the smallest table at any stripe count.
 TEST(ConcurrentHashMap, AnEmptyMapStartsSmallAtAnyStripeCount) {
-  const auto smallest = map_t(0, {}, {}, 1).table_bytes();
-  EXPECT_EQ(map_t(0, {}, {}, 65536).table_bytes(), smallest);
-  EXPECT_LE(map_t(1, {}, {}, 65536).table_bytes(), map_t(2, {}, {}, 1).table_bytes());
+  const auto smallest = map_t(0, {.stripes = 1}).table_bytes();
+  EXPECT_EQ(map_t(0, {.stripes = 65536}).table_bytes(), smallest);
+  EXPECT_LE(map_t(1, {.stripes = 65536}).table_bytes(), map_t(2, {.stripes = 1}).table_bytes());
 }
 
 // A retired table is freed at the growth that replaced it when no reader is pinned, not

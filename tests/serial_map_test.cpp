@@ -428,7 +428,7 @@ TEST(SerialMap, QueuedWritesAreAppliedAsOneBatchAndPublishedOnce) {
 
 TEST(SerialMap, AFullQueueHoldsSubmittersBackUntilTheOwnerTakesIt) {
   cmap_test::watchdog dog(std::chrono::seconds(60));
-  map_t m(4);
+  map_t m(0, {.queue_limit = 4});
   EXPECT_EQ(m.queue_limit(), 4u);
   gate g;
   g.block(m);  // the gate's command is taken: the queue is empty again

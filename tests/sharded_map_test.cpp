@@ -18,13 +18,16 @@ TEST(ShardedMap, DefaultShardCountIsAPowerOfTwo) {
   EXPECT_TRUE(std::has_single_bit(m.shard_count()));
   EXPECT_EQ(m.shard_count(), map_t::default_shard_count());
   EXPECT_GE(m.shard_count(), 4u);
+  // A count of 0 asks for the default; a first size_t is room for entries, never shards.
+  EXPECT_EQ(map_t(0, {.shards = 0}).shard_count(), map_t::default_shard_count());
+  EXPECT_EQ(map_t(100000).shard_count(), map_t::default_shard_count());
 }
 
 TEST(ShardedMap, RejectsShardCountsThatAreNotPowersOfTwo) {
   for (std::size_t bad :
-       {std::size_t{0}, std::size_t{3}, std::size_t{6}, std::size_t{1000}, std::size_t{1} << 17}) {
+       {std::size_t{3}, std::size_t{6}, std::size_t{1000}, std::size_t{1} << 17}) {
     try {
-      map_t m(bad);
+      map_t m(0, {.shards = bad});
       FAIL() << "accepted " << bad;
     } catch (const std::invalid_argument& e) {
       EXPECT_NE(std::string(e.what()).find("power of two"), std::string::npos) << e.what();
@@ -34,7 +37,7 @@ TEST(ShardedMap, RejectsShardCountsThatAreNotPowersOfTwo) {
 
 TEST(ShardedMap, WorksWithOneShardAndWithMany) {
   for (std::size_t shards : {std::size_t{1}, std::size_t{2}, std::size_t{256}}) {
-    map_t m(shards);
+    map_t m(0, {.shards = shards});
     EXPECT_EQ(m.shard_count(), shards);
     for (std::uint64_t k = 0; k < 5000; ++k) ASSERT_TRUE(m.insert(k, k));
     EXPECT_EQ(m.size(), 5000u);
@@ -45,7 +48,7 @@ TEST(ShardedMap, WorksWithOneShardAndWithMany) {
 TEST(ShardedMap, SequentialKeysSpreadEvenlyOverShards) {
   // The shard comes from the top hash bits; cmap::hash's mixer must spread sequential keys
   // (identity-hashed by std::hash) evenly: each of 64 shards within 15% of the mean.
-  map_t m(64);
+  map_t m(0, {.shards = 64});
   std::vector<int> per_shard(64, 0);
   for (std::uint64_t k = 0; k < 64 * 2000; ++k) ++per_shard.at(m.shard_of(k));
   for (std::size_t s = 0; s < per_shard.size(); ++s) {
@@ -57,8 +60,8 @@ TEST(ShardedMap, SequentialKeysSpreadEvenlyOverShards) {
 TEST(ShardedMap, ShardOfNamesTheShardThatHoldsTheKey) {
   // 20 keys of one shard only: one 32-slot table, the other shards' tables unallocated. Had
   // the keys spread over several shards, they would take several tables (at least 3 of 16
-  // slots, almost surely), a different total.
-  map_t m(8);
+  // slots, almost surely), a different total of slots.
+  map_t m(0, {.shards = 8});
   const std::size_t target = m.shard_of(12345);
   int inserted = 0;
   for (std::uint64_t k = 0; inserted < 20; ++k) {
@@ -67,14 +70,14 @@ TEST(ShardedMap, ShardOfNamesTheShardThatHoldsTheKey) {
       ++inserted;
     }
   }
-  map_t one(1);
+  map_t one(0, {.shards = 1});
   for (std::uint64_t k = 0, n = 0; n < 20; ++k) {
     if (m.shard_of(k) == target) {
       one.insert(k, k);
       ++n;
     }
   }
-  EXPECT_EQ(m.allocated_bytes(), one.allocated_bytes());
+  EXPECT_EQ(m.stats().slots, one.stats().slots);
 }
 
 }  // namespace

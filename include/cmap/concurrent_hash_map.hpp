@@ -85,15 +85,17 @@
 #include <utility>
 
 #include "detail/concurrent_map_facade.hpp"
+#include "detail/map_constructors.hpp"
 #include "hash.hpp"
 
 namespace cmap {
 
 template <class Key, class T, class Hash = cmap::hash<Key>, class KeyEqual = std::equal_to<Key>,
           class Allocator = std::allocator<std::pair<const Key, T>>>
-class concurrent_hash_map
-    : public detail::concurrent_map_facade<Key, T, Hash, KeyEqual, Allocator> {
-  using base = detail::concurrent_map_facade<Key, T, Hash, KeyEqual, Allocator>;
+class concurrent_hash_map : public detail::map_constructors<
+                                detail::concurrent_map_facade<Key, T, Hash, KeyEqual, Allocator>> {
+  using base =
+      detail::map_constructors<detail::concurrent_map_facade<Key, T, Hash, KeyEqual, Allocator>>;
 
  public:
   using base::base;

@@ -28,51 +28,49 @@
 
 #include <cstddef>
 #include <functional>
-#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <utility>
 
 #include "detail/locking_map_base.hpp"
+#include "detail/map_constructors.hpp"
+#include "detail/reentrancy.hpp"
 #include "hash.hpp"
 
 namespace cmap {
+namespace detail {
 
-template <class Key, class T, class Hash = cmap::hash<Key>, class KeyEqual = std::equal_to<Key>,
-          class Allocator = std::allocator<std::pair<const Key, T>>>
-class locked_map : public detail::locking_map_base<locked_map<Key, T, Hash, KeyEqual, Allocator>,
-                                                   Key, T, Hash, KeyEqual, Allocator> {
-  using base = detail::locking_map_base<locked_map, Key, T, Hash, KeyEqual, Allocator>;
+// locked_map's body: one shard, the whole table under one lock (see the top of this file).
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+class locked_map_core : public locking_map_base<locked_map_core<Key, T, Hash, KeyEqual, Allocator>,
+                                                Key, T, Hash, KeyEqual, Allocator> {
+  using base = locking_map_base<locked_map_core, Key, T, Hash, KeyEqual, Allocator>;
   friend base;
 
  public:
   using typename base::shard_type;
   using typename base::size_type;
   using typename base::table_type;
+  using options_type = no_options;
 
-  locked_map() : locked_map(0) {}
-  // An empty map with room for `capacity` entries.
-  explicit locked_map(size_type capacity, const Hash& hash = Hash(),
-                      const KeyEqual& eq = KeyEqual(), const Allocator& alloc = Allocator())
+  // The constructors are detail/map_constructors.hpp's: room for `capacity` entries.
+  locked_map_core(size_type capacity, const Hash& hash, const KeyEqual& eq, const Allocator& alloc,
+                  no_options)
       : base(hash), shard_(hash, eq, alloc) {
     if (capacity != 0) shard_.table.reserve(capacity);
-  }
-  explicit locked_map(const Allocator& alloc) : locked_map(0, Hash(), KeyEqual(), alloc) {}
-  locked_map(std::initializer_list<std::pair<Key, T>> init) : locked_map(init.size()) {
-    for (const auto& [k, v] : init) this->insert(k, v);
   }
 
   // Not copyable or movable: other threads may be using the map (and its lock) at any time.
   // To copy the contents, use with_read_lock([](const auto& t) { return t; }).
-  locked_map(const locked_map&) = delete;
-  locked_map& operator=(const locked_map&) = delete;
+  locked_map_core(const locked_map_core&) = delete;
+  locked_map_core& operator=(const locked_map_core&) = delete;
 
   // f(const table_type&) under the shared lock: several reads that must see one state.
   // Returns what f returns.
   template <class F>
   decltype(auto) with_read_lock(F&& f) const {
-    const detail::reentrancy_guard not_reentered(this);
+    const reentrancy_guard not_reentered(this);
     std::shared_lock guard(shard_.lock);
     return std::forward<F>(f)(std::as_const(shard_.table));
   }
@@ -82,7 +80,7 @@ class locked_map : public detail::locking_map_base<locked_map<Key, T, Hash, KeyE
   // insert_or_assign, erase, erase_if, for_each, reserve, ...). Returns what f returns.
   template <class F>
   decltype(auto) with_write_lock(F&& f) {
-    const detail::reentrancy_guard not_reentered(this);
+    const reentrancy_guard not_reentered(this);
     std::unique_lock guard(shard_.lock);
     return std::forward<F>(f)(shard_.table);
   }
@@ -91,10 +89,23 @@ class locked_map : public detail::locking_map_base<locked_map<Key, T, Hash, KeyE
   shard_type& shard_for(std::size_t /*hash*/) noexcept { return shard_; }
   const shard_type& shard_for(std::size_t /*hash*/) const noexcept { return shard_; }
   static constexpr size_type shard_count() noexcept { return 1; }
+  static constexpr size_type shards_bytes() noexcept { return 0; }  // a member
   shard_type& shard_at(size_type /*i*/) noexcept { return shard_; }
   const shard_type& shard_at(size_type /*i*/) const noexcept { return shard_; }
 
   shard_type shard_;
+};
+
+}  // namespace detail
+
+template <class Key, class T, class Hash = cmap::hash<Key>, class KeyEqual = std::equal_to<Key>,
+          class Allocator = std::allocator<std::pair<const Key, T>>>
+class locked_map
+    : public detail::map_constructors<detail::locked_map_core<Key, T, Hash, KeyEqual, Allocator>> {
+  using base = detail::map_constructors<detail::locked_map_core<Key, T, Hash, KeyEqual, Allocator>>;
+
+ public:
+  using base::base;
 };
 
 }  // namespace cmap

@@ -53,6 +53,7 @@
 #include <utility>
 
 #include "detail/concurrent_map_facade.hpp"
+#include "detail/map_constructors.hpp"
 #include "hash.hpp"
 
 namespace cmap {
@@ -63,8 +64,10 @@ template <class Key, class T, class Hash = cmap::hash<Key>, class KeyEqual = std
 // included), breaking Range's promise that f may call any method: such a T is rejected
 // (use concurrent_hash_map for move-only values).
 requires std::is_copy_constructible_v<T>
-class read_mostly_map : public detail::concurrent_map_facade<Key, T, Hash, KeyEqual, Allocator> {
-  using base = detail::concurrent_map_facade<Key, T, Hash, KeyEqual, Allocator>;
+class read_mostly_map : public detail::map_constructors<
+                            detail::concurrent_map_facade<Key, T, Hash, KeyEqual, Allocator>> {
+  using base =
+      detail::map_constructors<detail::concurrent_map_facade<Key, T, Hash, KeyEqual, Allocator>>;
 
  public:
   using base::base;

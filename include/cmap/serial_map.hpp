@@ -67,29 +67,24 @@
 // (erase, extract, compare_erase, erase_if, apply_async/submit, and others when T's move
 // may throw). Per batch: one publication and one retired version.
 
-#include <atomic>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <exception>
 #include <functional>
 #include <future>
-#include <initializer_list>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <stdexcept>
-#include <thread>
 #include <tuple>
 #include <type_traits>
 #include <utility>
-#include <variant>
 
-#include "detail/backoff.hpp"
 #include "detail/callback.hpp"
 #include "detail/common_surface.hpp"
-#include "detail/reentrancy.hpp"
+#include "detail/map_constructors.hpp"
+#include "detail/serial_executor.hpp"
 #include "hash.hpp"
+#include "map_stats.hpp"
+#include "options.hpp"
 #include "snapshot_map.hpp"
 
 namespace cmap {
@@ -101,53 +96,40 @@ class serial_map_closed : public std::logic_error {
 };
 
 namespace detail {
-// The serial_map whose owner thread this is (null elsewhere): a synchronous call from an
-// owner thread to its own map would wait for itself.
-inline thread_local const void* serial_owner_of = nullptr;
-}  // namespace detail
 
-template <class Key, class T, class Hash = cmap::hash<Key>, class KeyEqual = std::equal_to<Key>,
-          class Allocator = std::allocator<std::pair<const Key, T>>>
-requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial_map
-    : public detail::common_surface<serial_map<Key, T, Hash, KeyEqual, Allocator>, Key, T, Hash,
-                                    KeyEqual> {
+// serial_map's body (see the top of this file): the published map, and the executor
+// (detail/serial_executor.hpp) whose owner thread applies the writes to it in batches.
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial_map_core
+    : public common_surface<serial_map_core<Key, T, Hash, KeyEqual, Allocator>, Key, T, Hash,
+                            KeyEqual, Allocator> {
   using inner_map = snapshot_map<Key, T, Hash, KeyEqual, Allocator>;
-  friend detail::lookup_surface<serial_map, Key, T, Hash, KeyEqual>;
-  friend detail::common_surface<serial_map, Key, T, Hash, KeyEqual>;
+  friend lookup_surface<serial_map_core, Key, T, Hash, KeyEqual>;
+  friend common_surface<serial_map_core, Key, T, Hash, KeyEqual, Allocator>;
 
  public:
-  using key_type = Key;
-  using mapped_type = T;
-  using value_type = std::pair<const Key, T>;
-  using hasher = Hash;
-  using key_equal = KeyEqual;
-  using allocator_type = Allocator;
   using size_type = std::size_t;
+  using options_type = serial_map_options;
   using snapshot_type = typename inner_map::snapshot_type;
   // What apply_async/submit callbacks get: snapshot_map's batch editor.
   using transient = typename inner_map::transient;
 
-  // The queue holds at most default_queue_limit commands (see queue_limit()).
-  static constexpr size_type default_queue_limit = size_type{1} << 16;
+  // The queue holds at most default_queue_limit commands unless the options say otherwise
+  // (see queue_limit()).
+  static constexpr size_type default_queue_limit = serial_map_options{}.queue_limit;
 
-  serial_map() : serial_map(Hash(), KeyEqual()) {}
-  explicit serial_map(const Hash& hash, const KeyEqual& eq = KeyEqual()) : inner_(hash, eq) {
-    start();
-  }
-  // With a queue of at most queue_limit (>= 1) commands.
-  explicit serial_map(size_type queue_limit, const Hash& hash = Hash(),
-                      const KeyEqual& eq = KeyEqual())
-      : inner_(hash, eq), queue_limit_(queue_limit == 0 ? 1 : queue_limit) {
-    start();
-  }
-  serial_map(std::initializer_list<std::pair<Key, T>> init) : inner_(init) { start(); }
+  // The constructors are detail/map_constructors.hpp's. A trie has nothing to reserve:
+  // capacity is only checked against max_size(). The owner thread starts here.
+  serial_map_core(size_type capacity, const Hash& hash, const KeyEqual& eq, const Allocator& alloc,
+                  const serial_map_options& options)
+      : inner_(capacity, hash, eq, alloc), writer_(batch_runner{&inner_}, options.queue_limit) {}
 
   // Not copyable or movable: the owner thread and other threads may be inside.
-  serial_map(const serial_map&) = delete;
-  serial_map& operator=(const serial_map&) = delete;
+  serial_map_core(const serial_map_core&) = delete;
+  serial_map_core& operator=(const serial_map_core&) = delete;
 
   // close(): every accepted write is applied first. Must not run on the owner thread.
-  ~serial_map() { close(); }
+  ~serial_map_core() { close(); }
 
   // The single-key calls (find, contains, visit, insert, emplace, insert_or_assign,
   // find_or_insert, upsert, exchange, compare_exchange, erase, extract, compare_erase) come
@@ -171,9 +153,11 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial
   [[nodiscard]] snapshot_type snapshot() const { return inner_.snapshot(); }
   [[nodiscard]] size_type allocated_bytes() const { return inner_.allocated_bytes(); }
   [[nodiscard]] static constexpr size_type max_size() noexcept { return inner_map::max_size(); }
-  [[nodiscard]] hasher hash_function() const { return inner_.hash_function(); }
-  [[nodiscard]] key_equal key_eq() const { return inner_.key_eq(); }
-  [[nodiscard]] allocator_type get_allocator() const { return allocator_type(); }
+  [[nodiscard]] Hash hash_function() const { return inner_.hash_function(); }
+  [[nodiscard]] KeyEqual key_eq() const { return inner_.key_eq(); }
+  [[nodiscard]] Allocator get_allocator() const { return inner_.get_allocator(); }
+  // The published version's stats (snapshot_map's: a trie has no slots or rebuilds).
+  [[nodiscard]] map_stats stats() const { return inner_.stats(); }
 
   // ---- synchronous writes over the whole map ---------------------------------------------
   // Erases every entry with pred(const Key&, const T&), all in one batch; returns how many.
@@ -187,8 +171,11 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial
   void clear() {
     call<false>([](transient& t) { t.clear(); });
   }
-  // Nothing to reserve in a trie; throws std::length_error beyond max_size(). Not queued.
+  // Nothing to reserve or give back in a trie: each throws std::length_error beyond
+  // max_size(), and does nothing else. Not queued.
   void reserve(size_type n) { inner_.reserve(n); }
+  void rehash(size_type n) { inner_.rehash(n); }
+  void shrink_to_fit() noexcept {}
 
   // ---- asynchronous writes: a std::future for the result ---------------------------------
   // The future is ready once the write is published (or failed: it then holds the
@@ -249,55 +236,26 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial
   // ---- the queue ------------------------------------------------------------------------------
   // Waits until every write submitted before this call (by any thread) is published, or has
   // failed. Returns at once after close(). Not from this map's callbacks.
-  void flush() {
-    check_not_owner();
-    std::uint64_t last;
-    {
-      std::lock_guard lock(queue_mutex_);
-      last = last_ticket_;
-    }
-    wait_for(last);
-  }
+  void flush() { writer_.flush(); }
 
   // Stops accepting writes, applies every accepted one, joins the owner thread. Idempotent;
   // safe to call from several threads. Not from this map's callbacks.
-  void close() {
-    check_not_owner();
-    std::lock_guard closing(close_mutex_);
-    {
-      std::lock_guard lock(queue_mutex_);
-      closed_ = true;
-    }
-    queue_cv_.notify_one();
-    space_cv_.notify_all();  // submitters held back by a full queue: refused now
-    if (owner_.joinable()) owner_.join();
-  }
-  [[nodiscard]] bool closed() const {
-    std::lock_guard lock(queue_mutex_);
-    return closed_;
-  }
+  void close() { writer_.close(); }
+  [[nodiscard]] bool closed() const { return writer_.closed(); }
   // Backpressure: a submission (of any kind) that finds queue_limit() commands waiting for
   // the owner waits until the owner takes them (or close() refuses it), so producers faster
   // than the owner cannot grow the queue without bound. Submissions from the owner thread
   // itself (callbacks) are never held back.
-  [[nodiscard]] size_type queue_limit() const noexcept { return queue_limit_; }
+  [[nodiscard]] size_type queue_limit() const noexcept { return writer_.queue_limit(); }
 
   // Statistics (relaxed counters, for tests and tuning): batches applied (each published
   // at most once), commands applied, the largest batch, and fire-and-forget writes that
   // threw. A batch is counted before its results resolve, so a caller whose write has
   // completed (future ready, synchronous call returned, flush() returned) sees it counted.
-  [[nodiscard]] std::uint64_t batches() const noexcept {
-    return batches_.load(std::memory_order_relaxed);
-  }
-  [[nodiscard]] std::uint64_t applied() const noexcept {
-    return applied_.load(std::memory_order_relaxed);
-  }
-  [[nodiscard]] std::uint64_t largest_batch() const noexcept {
-    return largest_batch_.load(std::memory_order_relaxed);
-  }
-  [[nodiscard]] std::uint64_t failed_submissions() const noexcept {
-    return failed_.load(std::memory_order_relaxed);
-  }
+  [[nodiscard]] std::uint64_t batches() const noexcept { return writer_.batches(); }
+  [[nodiscard]] std::uint64_t applied() const noexcept { return writer_.applied(); }
+  [[nodiscard]] std::uint64_t largest_batch() const noexcept { return writer_.largest_batch(); }
+  [[nodiscard]] std::uint64_t failed_submissions() const noexcept { return writer_.failed(); }
 
  private:
   // Moves of T that cannot throw let single-key calls that change a value in place run
@@ -305,117 +263,38 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial
   static constexpr bool nothrow_moves =
       std::is_nothrow_move_constructible_v<T> && std::is_nothrow_move_assignable_v<T>;
 
-  template <class R>
-  using stored_t = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
-  template <class Op>
-  using result_t = std::decay_t<std::invoke_result_t<Op&, transient&>>;
-
-  // Runs op on t and puts its result in out. Guarded: under a savepoint, so that if op (or
-  // the move of its result) throws, t is as before.
-  template <bool Guarded, class Op>
-  static void run(Op& op, transient& t, std::optional<stored_t<result_t<Op>>>& out) {
-    std::optional<typename transient::savepoint> sp;
-    if constexpr (Guarded) sp.emplace(t);
-    if constexpr (std::is_void_v<result_t<Op>>) {
-      op(t);
-      out.emplace();
-    } else {
-      out.emplace(op(t));
+  // The executor's batch: every command of it applied to one transient of inner_, published
+  // as one version when they are all applied.
+  struct batch_runner {
+    inner_map* map;
+    template <class F>
+    void operator()(F&& apply_all) {
+      map->update(apply_all);
     }
-    if constexpr (Guarded) sp->commit();
+  };
+  using executor =
+      serial_executor<transient, typename transient::savepoint, batch_runner, serial_map_closed>;
+
+  template <bool Guarded, class Op>
+  auto call(Op&& op) {
+    return writer_.template call<Guarded>(std::forward<Op>(op));
+  }
+  template <bool Guarded, class Op>
+  auto async(Op&& op) {
+    return writer_.template async<Guarded>(std::forward<Op>(op));
+  }
+  template <bool Guarded, class Op>
+  void post(Op&& op) {
+    writer_.template post<Guarded>(std::forward<Op>(op));
   }
 
-  // A queued write. The owner calls apply() in ticket order inside the batch's transient,
-  // then, once the batch is published, finish() (with the batch's error if publishing
-  // failed); after finish() it no longer touches the command.
-  struct command {
-    command* next = nullptr;
-    std::uint64_t ticket = 0;
-    virtual void apply(transient& t) noexcept = 0;
-    virtual void finish(const std::exception_ptr& batch_error) noexcept = 0;
-
-   protected:
-    ~command() = default;
-  };
-
-  // A command that keeps its result (or exception) for its caller. Stored is Op& (a
-  // synchronous call: the op lives on the caller's stack) or Op (held by the command).
-  template <bool Guarded, class Op, class Stored>
-  struct result_command : command {
-    template <class O>
-    explicit result_command(O&& o) : op(std::forward<O>(o)) {}
-    void apply(transient& t) noexcept final {
-      try {
-        run<Guarded>(op, t, result);
-      } catch (...) {
-        error = std::current_exception();
-      }
-    }
-    Stored op;
-    std::optional<stored_t<result_t<Op>>> result;
-    std::exception_ptr error;
-
-   protected:
-    ~result_command() = default;
-  };
-
-  // A synchronous call's command, on the caller's stack; the caller reads it once the
-  // completed ticket reaches its own.
-  template <bool Guarded, class Op>
-  struct sync_command final : result_command<Guarded, Op, Op&> {
-    using result_command<Guarded, Op, Op&>::result_command;
-    void finish(const std::exception_ptr& batch_error) noexcept override {
-      if (batch_error) this->error = batch_error;
-    }
-  };
-
-  // An *_async command: on the heap, resolves its promise and deletes itself in finish().
-  template <bool Guarded, class Op>
-  struct future_command final : result_command<Guarded, Op, Op> {
-    using result_command<Guarded, Op, Op>::result_command;
-    void finish(const std::exception_ptr& batch_error) noexcept override {
-      if (batch_error) this->error = batch_error;
-      try {
-        if (this->error) {
-          promise.set_exception(this->error);
-        } else if constexpr (std::is_void_v<result_t<Op>>) {
-          promise.set_value();
-        } else {
-          promise.set_value(std::move(*this->result));
-        }
-      } catch (...) {
-        try {
-          promise.set_exception(std::current_exception());  // the result's move threw
-        } catch (...) {  // already satisfied: nothing more to tell
-        }
-      }
-      delete this;
-    }
-    std::promise<result_t<Op>> promise;
-  };
-
-  // A submit_* command: on the heap, counts its failure and deletes itself in finish().
-  template <bool Guarded, class Op>
-  struct detached_command final : command {
-    detached_command(Op&& o, std::atomic<std::uint64_t>& f) : op(std::move(o)), failed(f) {}
-    void apply(transient& t) noexcept override {
-      try {
-        std::optional<stored_t<result_t<Op>>> ignored;
-        run<Guarded>(op, t, ignored);
-      } catch (...) {
-        threw = true;
-      }
-    }
-    void finish(const std::exception_ptr& batch_error) noexcept override {
-      if (threw || batch_error) failed.fetch_add(1, std::memory_order_relaxed);
-      delete this;
-    }
-    Op op;
-    std::atomic<std::uint64_t>& failed;
-    bool threw = false;
-  };
-
   // ---- the common surface's hooks (detail/common_surface.hpp) --------------------------
+  // A range goes in as one command: one batch step, all of it or (if an insert throws)
+  // nothing.
+  template <class It>
+  size_type insert_range_impl(It first, It last) {
+    return call<true>([&](transient& t) { return t.insert(first, last); });
+  }
   // Which writes run under a savepoint (call<true>): those that may throw after changing the
   // batch. Erases: the trie's erase may throw (allocation) after the entry is gone, while it
   // restores the trie's canonical form. Writes that change a value in place: only when T's
@@ -514,199 +393,20 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial
     };
   }
 
-  void check_not_owner() const {
-    if (detail::serial_owner_of == this) {
-      detail::report_reentrant_call(
-          "a synchronous serial_map write, flush() or close() from a callback running on the "
-          "map's owner thread would wait for itself");
-    }
-  }
-
-  // Queues c; returns its ticket. Throws serial_map_closed (c not queued) after close().
-  std::uint64_t enqueue(command& c) {
-    bool wake;
-    std::uint64_t ticket;
-    {
-      std::unique_lock lock(queue_mutex_);
-      if (queued_ >= queue_limit_ && detail::serial_owner_of != this) {
-        ++held_back_;
-        space_cv_.wait(lock, [&] { return closed_ || queued_ < queue_limit_; });
-        --held_back_;
-      }
-      if (closed_) throw serial_map_closed();
-      ++queued_;
-      ticket = c.ticket = ++last_ticket_;
-      // relaxed: a hint for the spinning owner, which then takes queue_mutex_ to read the
-      // queue itself.
-      submitted_.store(ticket, std::memory_order_relaxed);
-      if (tail_ != nullptr) {
-        tail_->next = &c;
-      } else {
-        head_ = &c;
-      }
-      tail_ = &c;
-      wake = owner_idle_;
-      owner_idle_ = false;  // one notification per sleep is enough
-    }
-    if (wake) queue_cv_.notify_one();
-    return ticket;
-  }
-
-  // Both sides of a round trip (a synchronous caller waiting for its result, the owner
-  // waiting for work) spin for a short while before they sleep: on an idle VM, waking a
-  // sleeping thread costs tens of microseconds (the vCPU halts; the wake-up is an
-  // inter-processor interrupt through the hypervisor), while the owner applies a small batch
-  // in about a microsecond. Measured here: a synchronous insert took 76 us with both sides
-  // sleeping at once. The spin is bounded (backoff: pauses, then yields, so it gives way to
-  // runnable threads), then the thread sleeps as before.
-  static constexpr int spin_rounds = 40;
-
-  // Waits until the owner has finished every command up to ticket.
-  void wait_for(std::uint64_t ticket) const {
-    // acquire: pairs with the owner's release store after finishing the batch, so the
-    // command's result, and the published version, are visible here.
-    std::uint64_t done = completed_.load(std::memory_order_acquire);
-    detail::backoff b;
-    for (int round = 0; done < ticket && round < spin_rounds; ++round) {
-      b.wait();
-      done = completed_.load(std::memory_order_acquire);
-    }
-    for (; done < ticket; done = completed_.load(std::memory_order_acquire)) {
-      completed_.wait(done, std::memory_order_acquire);
-    }
-  }
-
-  // The owner, with the queue found empty after taking up to ticket `taken`: spins until a
-  // later ticket is handed out, or the spin runs out.
-  void spin_for_work(std::uint64_t taken) const noexcept {
-    detail::backoff b;
-    for (int round = 0; round < spin_rounds; ++round) {
-      if (submitted_.load(std::memory_order_relaxed) != taken) return;
-      b.wait();
-    }
-  }
-
-  template <bool Guarded, class Op>
-  auto call(Op&& op) {
-    check_not_owner();
-    sync_command<Guarded, std::remove_reference_t<Op>> c(op);
-    wait_for(enqueue(c));
-    if (c.error) std::rethrow_exception(c.error);
-    return std::move(*c.result);
-  }
-
-  template <bool Guarded, class Op>
-  auto async(Op&& op) {
-    using command_t = future_command<Guarded, std::decay_t<Op>>;
-    auto c = std::make_unique<command_t>(std::forward<Op>(op));
-    auto f = c->promise.get_future();
-    enqueue(*c);
-    c.release();  // the owner deletes it in finish()
-    return f;
-  }
-
-  template <bool Guarded, class Op>
-  void post(Op&& op) {
-    using command_t = detached_command<Guarded, std::decay_t<Op>>;
-    auto c = std::make_unique<command_t>(std::forward<Op>(op), failed_);
-    enqueue(*c);
-    c.release();  // the owner deletes it in finish()
-  }
-
-  void start() {
-    owner_ = std::thread([this] { owner_loop(); });
-  }
-
-  // The owner thread: take the whole queue, apply it as one batch, publish, resolve.
-  void owner_loop() noexcept {
-    detail::serial_owner_of = this;
-    std::uint64_t taken = 0;  // the last ticket taken from the queue
-    for (;;) {
-      command* batch;
-      bool make_room;
-      spin_for_work(taken);
-      {
-        std::unique_lock lock(queue_mutex_);
-        while (head_ == nullptr && !closed_) {
-          owner_idle_ = true;
-          queue_cv_.wait(lock);
-        }
-        owner_idle_ = false;
-        if (head_ == nullptr) break;  // closed and drained
-        batch = std::exchange(head_, nullptr);
-        tail_ = nullptr;
-        taken = last_ticket_;
-        queued_ = 0;
-        make_room = held_back_ > 0;
-      }
-      if (make_room) space_cv_.notify_all();
-      apply_batch(batch);
-    }
-  }
-
-  void apply_batch(command* batch) noexcept {
-    std::exception_ptr batch_error;
-    try {
-      inner_.update([batch](transient& t) {
-        for (command* c = batch; c != nullptr; c = c->next) c->apply(t);
-      });
-    } catch (...) {
-      // Only the publication itself can throw here (each command catches its own): then
-      // every command of the batch fails with it.
-      batch_error = std::current_exception();
-    }
-    // The statistics first: a caller whose result resolves below (which synchronises with
-    // it) then also sees them counting its batch.
-    std::uint64_t last = 0, count = 0;
-    for (const command* c = batch; c != nullptr; c = c->next) {
-      last = c->ticket;
-      ++count;
-    }
-    batches_.fetch_add(1, std::memory_order_relaxed);
-    applied_.fetch_add(count, std::memory_order_relaxed);
-    if (count > largest_batch_.load(std::memory_order_relaxed)) {
-      largest_batch_.store(count, std::memory_order_relaxed);  // only the owner writes it
-    }
-    for (command* c = batch; c != nullptr;) {
-      command* next = c->next;  // c may be gone after finish()
-      c->finish(batch_error);
-      c = next;
-    }
-    // release: pairs with the acquire loads in wait_for(); the batch is published and every
-    // synchronous command's result written before a waiter sees its ticket completed.
-    completed_.store(last, std::memory_order_release);
-    completed_.notify_all();
-  }
-
   inner_map inner_;
+  executor writer_;  // last: its owner thread starts once inner_ is built, stops first
+};
 
-  // The queue: an intrusive list of commands in ticket order, taken whole by the owner.
-  // Guarded by queue_mutex_, as are closed_, owner_idle_ and last_ticket_.
-  mutable std::mutex queue_mutex_;
-  std::condition_variable queue_cv_;  // the owner sleeps on it when the queue is empty
-  command* head_ = nullptr;
-  command* tail_ = nullptr;
-  bool closed_ = false;
-  bool owner_idle_ = false;        // the owner waits on queue_cv_: the next enqueue notifies
-  std::uint64_t last_ticket_ = 0;  // the last ticket handed out
-  // A copy of last_ticket_ that the owner reads without the lock while it spins.
-  std::atomic<std::uint64_t> submitted_{0};
-  size_type queued_ = 0;     // commands in the queue (not yet taken by the owner)
-  size_type held_back_ = 0;  // submitters waiting on space_cv_ for room
-  std::condition_variable space_cv_;
-  const size_type queue_limit_ = default_queue_limit;
+}  // namespace detail
 
-  // The last ticket whose command is finished (its batch published): written by the owner
-  // (release), waited on by synchronous callers and flush() (acquire).
-  mutable std::atomic<std::uint64_t> completed_{0};
+template <class Key, class T, class Hash = cmap::hash<Key>, class KeyEqual = std::equal_to<Key>,
+          class Allocator = std::allocator<std::pair<const Key, T>>>
+requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial_map
+    : public detail::map_constructors<detail::serial_map_core<Key, T, Hash, KeyEqual, Allocator>> {
+  using base = detail::map_constructors<detail::serial_map_core<Key, T, Hash, KeyEqual, Allocator>>;
 
-  std::atomic<std::uint64_t> batches_{0};
-  std::atomic<std::uint64_t> applied_{0};
-  std::atomic<std::uint64_t> largest_batch_{0};
-  std::atomic<std::uint64_t> failed_{0};
-
-  std::mutex close_mutex_;  // one close() at a time joins the owner
-  std::thread owner_;       // last: started once everything above is initialised
+ public:
+  using base::base;
 };
 
 }  // namespace cmap

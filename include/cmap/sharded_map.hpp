@@ -30,26 +30,31 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <stdexcept>
-#include <string>
 #include <thread>
 #include <utility>
 
+#include "detail/allocated_array.hpp"
 #include "detail/locking_map_base.hpp"
+#include "detail/map_constructors.hpp"
+#include "detail/power_of_two.hpp"
 #include "hash.hpp"
+#include "options.hpp"
 
 namespace cmap {
+namespace detail {
 
-template <class Key, class T, class Hash = cmap::hash<Key>, class KeyEqual = std::equal_to<Key>,
-          class Allocator = std::allocator<std::pair<const Key, T>>>
-class sharded_map : public detail::locking_map_base<sharded_map<Key, T, Hash, KeyEqual, Allocator>,
-                                                    Key, T, Hash, KeyEqual, Allocator> {
-  using base = detail::locking_map_base<sharded_map, Key, T, Hash, KeyEqual, Allocator>;
+// sharded_map's body: the shards and how a hash picks one (see the top of this file).
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+class sharded_map_core
+    : public locking_map_base<sharded_map_core<Key, T, Hash, KeyEqual, Allocator>, Key, T, Hash,
+                              KeyEqual, Allocator> {
+  using base = locking_map_base<sharded_map_core, Key, T, Hash, KeyEqual, Allocator>;
   friend base;
 
  public:
   using typename base::shard_type;
   using typename base::size_type;
+  using options_type = sharded_map_options;
 
   // 4 shards per hardware thread, rounded up to a power of two: enough that two threads
   // rarely meet in one shard, few enough that size() and for_each stay cheap.
@@ -58,43 +63,32 @@ class sharded_map : public detail::locking_map_base<sharded_map<Key, T, Hash, Ke
     return std::bit_ceil(static_cast<size_type>(hw == 0 ? 1 : hw) * 4);
   }
 
-  sharded_map() : sharded_map(default_shard_count()) {}
-
-  // shard_count must be a power of two (1 to 2^16); throws std::invalid_argument otherwise.
-  explicit sharded_map(size_type shard_count, const Hash& hash = Hash(),
-                       const KeyEqual& eq = KeyEqual(), const Allocator& alloc = Allocator())
+  // The constructors are detail/map_constructors.hpp's: room for `capacity` entries in all;
+  // options.shards a power of two from 1 to 65536 (0: default_shard_count()), else
+  // std::invalid_argument.
+  sharded_map_core(size_type capacity, const Hash& hash, const KeyEqual& eq, const Allocator& alloc,
+                   const sharded_map_options& options)
       : base(hash),
-        shard_count_(checked_shard_count(shard_count)),
-        shard_shift_(static_cast<unsigned>(64 - std::countr_zero(shard_count)) & 63u),
-        shards_(std::make_unique<shard_type[]>(shard_count)) {
-    // make_unique value-initialises with default arguments; give each table the caller's
-    // hash, equality and allocator.
-    for (size_type i = 0; i < shard_count_; ++i)
-      shards_[i].table = typename base::table_type(hash, eq, alloc);
+        shard_count_(
+            checked_power_of_two(options.shards == 0 ? default_shard_count() : options.shards,
+                                 "shard count", "cmap::sharded_map")),
+        shard_shift_(static_cast<unsigned>(64 - std::countr_zero(shard_count_)) & 63u),
+        shards_(shard_count_, alloc, hash, eq, alloc) {
+    if (capacity != 0) this->reserve(capacity);
   }
 
-  sharded_map(const sharded_map&) = delete;
-  sharded_map& operator=(const sharded_map&) = delete;
+  sharded_map_core(const sharded_map_core&) = delete;
+  sharded_map_core& operator=(const sharded_map_core&) = delete;
 
   [[nodiscard]] size_type shard_count() const noexcept { return shard_count_; }
 
   // The index of the shard that holds (or would hold) key, in [0, shard_count()): to spot
   // hot shards, like std::unordered_map::bucket.
-  [[nodiscard]] size_type shard_of(const typename base::key_type& key) const {
+  [[nodiscard]] size_type shard_of(const Key& key) const {
     return shard_index(this->hash_function()(key));
   }
 
  private:
-  static size_type checked_shard_count(size_type n) {
-    if (n == 0 || n > (size_type{1} << 16) || !std::has_single_bit(n)) {
-      throw std::invalid_argument(
-          "cmap::sharded_map: shard_count must be a power of two between 1 "
-          "and 65536, got " +
-          std::to_string(n));
-    }
-    return n;
-  }
-
   // The top bits of the hash; with one shard the shift is 0 and the mask keeps nothing.
   [[nodiscard]] size_type shard_index(std::size_t hash) const noexcept {
     return static_cast<size_type>(static_cast<std::uint64_t>(hash) >> shard_shift_) &
@@ -105,11 +99,25 @@ class sharded_map : public detail::locking_map_base<sharded_map<Key, T, Hash, Ke
     return shards_[shard_index(hash)];
   }
   shard_type& shard_at(size_type i) noexcept { return shards_[i]; }
+  size_type shards_bytes() const noexcept { return shard_count_ * sizeof(shard_type); }
   const shard_type& shard_at(size_type i) const noexcept { return shards_[i]; }
 
   size_type shard_count_ = 1;
   unsigned shard_shift_ = 0;
-  std::unique_ptr<shard_type[]> shards_;
+  allocated_array<shard_type, Allocator> shards_;  // each: a lock and a table
+};
+
+}  // namespace detail
+
+template <class Key, class T, class Hash = cmap::hash<Key>, class KeyEqual = std::equal_to<Key>,
+          class Allocator = std::allocator<std::pair<const Key, T>>>
+class sharded_map
+    : public detail::map_constructors<detail::sharded_map_core<Key, T, Hash, KeyEqual, Allocator>> {
+  using base =
+      detail::map_constructors<detail::sharded_map_core<Key, T, Hash, KeyEqual, Allocator>>;
+
+ public:
+  using base::base;
 };
 
 }  // namespace cmap

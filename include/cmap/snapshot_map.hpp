@@ -71,50 +71,50 @@
 #include "detail/champ.hpp"
 #include "detail/common_surface.hpp"
 #include "detail/epoch.hpp"
+#include "detail/map_constructors.hpp"
 #include "detail/reentrancy.hpp"
 #include "hash.hpp"
+#include "map_stats.hpp"
 
 namespace cmap {
+namespace detail {
 
-template <class Key, class T, class Hash = cmap::hash<Key>, class KeyEqual = std::equal_to<Key>,
-          class Allocator = std::allocator<std::pair<const Key, T>>>
-requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapshot_map
-    : public detail::common_surface<snapshot_map<Key, T, Hash, KeyEqual, Allocator>, Key, T, Hash,
-                                    KeyEqual> {
-  using trie = detail::champ<Key, T, Hash, KeyEqual, Allocator>;
+// snapshot_map's body (see the top of this file); the class below adds the constructors.
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapshot_map_core
+    : public common_surface<snapshot_map_core<Key, T, Hash, KeyEqual, Allocator>, Key, T, Hash,
+                            KeyEqual, Allocator> {
+  using trie = champ<Key, T, Hash, KeyEqual, Allocator>;
   using node = typename trie::node;
-  friend detail::lookup_surface<snapshot_map, Key, T, Hash, KeyEqual>;
-  friend detail::common_surface<snapshot_map, Key, T, Hash, KeyEqual>;
+  using node_allocator = typename trie::node_allocator;
+  friend lookup_surface<snapshot_map_core, Key, T, Hash, KeyEqual>;
+  friend common_surface<snapshot_map_core, Key, T, Hash, KeyEqual, Allocator>;
 
  public:
-  using key_type = Key;
-  using mapped_type = T;
   using value_type = std::pair<const Key, T>;
-  using hasher = Hash;
-  using key_equal = KeyEqual;
-  using allocator_type = Allocator;
   using size_type = std::size_t;
+  using options_type = no_options;
 
   class snapshot_type;
   class transient;
 
-  snapshot_map() : snapshot_map(Hash(), KeyEqual()) {}
-  explicit snapshot_map(const Hash& hash, const KeyEqual& eq = KeyEqual())
-      : hash_(hash), eq_(eq), root_(trie::make_empty(0)) {}
-  snapshot_map(std::initializer_list<std::pair<Key, T>> init) : snapshot_map() {
-    update([&](transient& t) {
-      for (const auto& [k, v] : init) t.insert(k, v);
-    });
-  }
+  // The constructors are detail/map_constructors.hpp's. A trie has nothing to reserve:
+  // capacity is only checked against max_size().
+  snapshot_map_core(size_type capacity, const Hash& hash, const KeyEqual& eq,
+                    const Allocator& alloc, no_options)
+      : hash_(hash),
+        eq_(eq),
+        alloc_((check_size(capacity), node_allocator(alloc))),
+        root_(trie::make_empty(0, alloc_)) {}
 
   // Not copyable or movable: other threads may be inside at any time. Copy a snapshot.
-  snapshot_map(const snapshot_map&) = delete;
-  snapshot_map& operator=(const snapshot_map&) = delete;
+  snapshot_map_core(const snapshot_map_core&) = delete;
+  snapshot_map_core& operator=(const snapshot_map_core&) = delete;
 
   // No reader or writer may still be inside. Snapshots may outlive the map.
-  ~snapshot_map() {
+  ~snapshot_map_core() {
     domain().drain(this);  // the versions this map retired: no reader can be inside any more
-    trie::release(root_.load(std::memory_order_relaxed));
+    trie::release(root_.load(std::memory_order_relaxed), alloc_);
   }
 
   // ---- snapshots ----------------------------------------------------------------------
@@ -126,7 +126,7 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
     // The map's reference keeps r alive while we are pinned (it is released only through
     // the epoch), so the count is at least 1 here.
     trie::acquire(r);
-    return snapshot_type(r, hash_, eq_);
+    return snapshot_type(r, hash_, eq_, alloc_);
   }
 
   // Applies f(transient&) as one batch, published atomically when f returns; returns what
@@ -170,9 +170,7 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
   }
   // Nothing to reserve in a trie; throws std::length_error beyond max_size() as the other
   // maps do.
-  void reserve(size_type n) {
-    if (n > max_size()) throw std::length_error("cmap::snapshot_map::reserve: too many entries");
-  }
+  void reserve(size_type n) { check_size(n); }
   [[nodiscard]] static constexpr size_type max_size() noexcept {
     return static_cast<size_type>(PTRDIFF_MAX) / sizeof(value_type);
   }
@@ -183,9 +181,25 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
     return trie::tree_bytes(root_.load(std::memory_order_acquire));  // pairs with publish()
   }
 
-  [[nodiscard]] hasher hash_function() const { return hash_; }
-  [[nodiscard]] key_equal key_eq() const { return eq_; }
-  [[nodiscard]] allocator_type get_allocator() const { return allocator_type(); }
+  // A trie frees each node as the last version holding it goes, so it has no spare room to
+  // give back: rehash and shrink_to_fit only check n against max_size(), as reserve does.
+  void rehash(size_type n) { reserve(n); }
+  void shrink_to_fit() noexcept {}
+  // The current version's size and node bytes (O(nodes)); a trie has no slots, tombstones
+  // or rebuilds, and its capacity is its size.
+  [[nodiscard]] map_stats stats() const {
+    map_stats st;
+    auto pin = domain().pin();
+    const node* r = root_.load(std::memory_order_acquire);  // pairs with publish()
+    st.size = r->size;
+    st.capacity = r->size;
+    st.allocated_bytes = trie::tree_bytes(r);
+    return st;
+  }
+
+  [[nodiscard]] Hash hash_function() const { return hash_; }
+  [[nodiscard]] KeyEqual key_eq() const { return eq_; }
+  [[nodiscard]] Allocator get_allocator() const { return Allocator(alloc_); }
 
   // ---- the view ---------------------------------------------------------------------------
   // One immutable version. Cheap to copy (a reference count); thread-safe to share.
@@ -197,19 +211,22 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
     class const_iterator;
     using iterator = const_iterator;
 
-    snapshot_type(const snapshot_type& o) noexcept : root_(o.root_), hash_(o.hash_), eq_(o.eq_) {
+    snapshot_type(const snapshot_type& o) noexcept
+        : root_(o.root_), hash_(o.hash_), eq_(o.eq_), alloc_(o.alloc_) {
       trie::acquire(root_);
     }
     snapshot_type(snapshot_type&& o) noexcept
-        : root_(std::exchange(o.root_, nullptr)), hash_(o.hash_), eq_(o.eq_) {}
+        : root_(std::exchange(o.root_, nullptr)), hash_(o.hash_), eq_(o.eq_), alloc_(o.alloc_) {}
     snapshot_type& operator=(snapshot_type o) noexcept {
-      std::swap(root_, o.root_);
-      std::swap(hash_, o.hash_);
-      std::swap(eq_, o.eq_);
+      using std::swap;
+      swap(root_, o.root_);
+      swap(hash_, o.hash_);
+      swap(eq_, o.eq_);
+      swap(alloc_, o.alloc_);
       return *this;
     }
     ~snapshot_type() {
-      if (root_ != nullptr) trie::release(root_);
+      if (root_ != nullptr) trie::release(root_, alloc_);
     }
 
     // f(const Key&, const T&) on each entry; false from f stops.
@@ -230,7 +247,7 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
     class const_iterator {
      public:
       using iterator_category = std::forward_iterator_tag;
-      using value_type = snapshot_map::value_type;
+      using value_type = snapshot_map_core::value_type;
       using difference_type = std::ptrdiff_t;
       using pointer = const value_type*;
       using reference = const value_type&;
@@ -287,9 +304,10 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
     };
 
    private:
-    friend class snapshot_map;
-    snapshot_type(node* root, const Hash& hash, const KeyEqual& eq) noexcept
-        : root_(root), hash_(hash), eq_(eq) {}
+    friend class snapshot_map_core;
+    snapshot_type(node* root, const Hash& hash, const KeyEqual& eq,
+                  const node_allocator& alloc) noexcept
+        : root_(root), hash_(hash), eq_(eq), alloc_(alloc) {}
     template <class K>
     const value_type* lookup(const K& key) const {
       return trie::find(root_, key, hash_(key), eq_);
@@ -314,20 +332,22 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
     node* root_;
     [[no_unique_address]] Hash hash_;
     [[no_unique_address]] KeyEqual eq_;
+    // The version's nodes are freed with it if this snapshot holds the last reference.
+    [[no_unique_address]] node_allocator alloc_;
   };
 
   // ---- the batch editor ---------------------------------------------------------------
   // Handed to update()'s f: the single-key calls of the common surface on the batch, which
   // sees its own changes. Lives only during f; no other thread sees it.
-  class transient : public detail::common_surface<transient, Key, T, Hash, KeyEqual> {
-    friend detail::lookup_surface<transient, Key, T, Hash, KeyEqual>;
-    friend detail::common_surface<transient, Key, T, Hash, KeyEqual>;
+  class transient : public common_surface<transient, Key, T, Hash, KeyEqual, Allocator> {
+    friend lookup_surface<transient, Key, T, Hash, KeyEqual>;
+    friend common_surface<transient, Key, T, Hash, KeyEqual, Allocator>;
 
    public:
     transient(const transient&) = delete;
     transient& operator=(const transient&) = delete;
     ~transient() {
-      if (root_ != nullptr) trie::release(root_);  // null once published
+      if (root_ != nullptr) trie::release(root_, map_.alloc_);  // null once published
     }
 
     // The single-key calls come from detail/common_surface.hpp; they see the batch as it
@@ -374,11 +394,11 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
       savepoint& operator=(const savepoint&) = delete;
       ~savepoint() {
         if (root_ == nullptr) return;  // committed
-        trie::release(std::exchange(t_.root_, root_));
+        trie::release(std::exchange(t_.root_, root_), t_.map_.alloc_);
         t_.size_ = size_;
       }
       // Keeps what was done since the savepoint.
-      void commit() noexcept { trie::release(std::exchange(root_, nullptr)); }
+      void commit() noexcept { trie::release(std::exchange(root_, nullptr), t_.map_.alloc_); }
 
      private:
       transient& t_;
@@ -387,17 +407,17 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
     };
 
     void clear() {
-      node* fresh = trie::make_empty(editor_.edit());
-      trie::release(std::exchange(root_, fresh));
+      node* fresh = trie::make_empty(editor_.edit(), map_.alloc_);
+      trie::release(std::exchange(root_, fresh), map_.alloc_);
       size_ = 0;
     }
 
    private:
-    friend class snapshot_map;
+    friend class snapshot_map_core;
     // Under the writer lock: the batch starts from the published version.
-    transient(snapshot_map& map, node* published, std::uint64_t edit) noexcept
+    transient(snapshot_map_core& map, node* published, std::uint64_t edit) noexcept
         : map_(map),
-          editor_(map.hash_, map.eq_, edit),
+          editor_(map.hash_, map.eq_, map.alloc_, edit),
           root_(published),
           start_(published),
           size_(published->size) {
@@ -405,7 +425,7 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
     }
 
     template <class KK, class... Args>
-    requires std::same_as<std::remove_cvref_t<KK>, Key>
+    requires std::constructible_from<Key, KK>
     bool emplace_impl(KK&& key, Args&&... args) {
       const found f = lookup(key);
       if (f.entry != nullptr) return false;
@@ -414,7 +434,7 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
     }
 
     template <class KK>
-    requires std::same_as<std::remove_cvref_t<KK>, Key>
+    requires std::constructible_from<Key, KK>
     bool insert_or_assign_impl(KK&& key, T value) {
       const found f = lookup(key);
       if (f.entry != nullptr) {
@@ -426,8 +446,8 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
     }
 
     template <class KK>
-    requires std::same_as<std::remove_cvref_t<KK>, Key> std::pair<T, bool> find_or_insert_impl(
-        KK&& key, T value) {
+    requires std::constructible_from<Key, KK> std::pair<T, bool> find_or_insert_impl(KK&& key,
+                                                                                     T value) {
       const found f = lookup(key);
       if (f.entry != nullptr) return {f.entry->second, false};
       std::pair<T, bool> out(value, true);
@@ -436,7 +456,7 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
     }
 
     template <class KK, class F, class... Args>
-    requires std::same_as<std::remove_cvref_t<KK>, Key>
+    requires std::constructible_from<Key, KK>
     bool upsert_impl(KK&& key, F&& fn, Args&&... args) {
       const found f = lookup(key);
       if (f.entry != nullptr) {
@@ -448,8 +468,7 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
     }
 
     template <class KK>
-    requires std::same_as<std::remove_cvref_t<KK>, Key> std::optional<T> exchange_impl(KK&& key,
-                                                                                       T value) {
+    requires std::constructible_from<Key, KK> std::optional<T> exchange_impl(KK&& key, T value) {
       const found f = lookup(key);
       if (f.entry != nullptr) {
         T& slot = mutable_entry(key, f.hash)->second;
@@ -545,7 +564,7 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
       --size_;
     }
 
-    snapshot_map& map_;
+    snapshot_map_core& map_;
     typename trie::editor editor_;
     node* root_;         // the batch's tree (one reference)
     const node* start_;  // the version it started from: unchanged batch if root_ == start_
@@ -566,7 +585,17 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
     return true;
   }
 
+  static void check_size(size_type n) {
+    if (n > max_size()) throw std::length_error("cmap::snapshot_map: too many entries");
+  }
+
   // ---- the common surface's hooks (detail/common_surface.hpp) --------------------------
+  // A range goes in as one batch: one new version, all of it or (if an insert throws)
+  // nothing.
+  template <class It>
+  size_type insert_range_impl(It first, It last) {
+    return write([&](transient& t) { return t.insert(first, last); });
+  }
   template <class K>
   std::optional<T> find_impl(const K& key) const {
     std::optional<T> out;
@@ -657,18 +686,39 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
     root_.store(fresh, std::memory_order_release);
     // The map's reference to the old version is dropped once no pinned reader can be in it;
     // snapshots hold their own references.
-    domain().retire(old, &release_version, nullptr, this);
+    domain().retire(old, &release_version, this, this);
   }
-  static void release_version(void* n, void*) noexcept { trie::release(static_cast<node*>(n)); }
+  // The epoch's deleter; context is the map, alive until its destructor drains what it
+  // retired.
+  static void release_version(void* n, void* context) noexcept {
+    trie::release(static_cast<node*>(n), static_cast<snapshot_map_core*>(context)->alloc_);
+  }
 
   [[no_unique_address]] Hash hash_;
   [[no_unique_address]] KeyEqual eq_;
+  // Every node of the map's versions comes from it (snapshots and transients use copies or
+  // this one). Declared before root_, which the constructor allocates with it.
+  [[no_unique_address]] node_allocator alloc_;
   // The current version. Written only under writer_; read by anyone (acquire).
   std::atomic<node*> root_;
   // Serialises writers. Guards last_edit_.
   std::mutex writer_;
   // The edit id of the last transient (ids are never reused, see detail/champ.hpp).
   std::uint64_t last_edit_ = 0;
+};
+
+}  // namespace detail
+
+template <class Key, class T, class Hash = cmap::hash<Key>, class KeyEqual = std::equal_to<Key>,
+          class Allocator = std::allocator<std::pair<const Key, T>>>
+requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapshot_map
+    : public detail::map_constructors<
+          detail::snapshot_map_core<Key, T, Hash, KeyEqual, Allocator>> {
+  using base =
+      detail::map_constructors<detail::snapshot_map_core<Key, T, Hash, KeyEqual, Allocator>>;
+
+ public:
+  using base::base;
 };
 
 }  // namespace cmap

@@ -439,12 +439,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         "sharded_map<u64, u64>",
         [&] {
           // 1 to 8 shards: a power of two, as sharded_map requires.
-          return cmap::sharded_map<u64, u64, fuzz_hash>(std::size_t{1} << (capacity % 4), h);
+          return cmap::sharded_map<u64, u64, fuzz_hash>(
+              capacity, {.shards = std::size_t{1} << (capacity % 4)}, h);
         },
         by_half, keys, program_bytes);
   if ((run & 32) != 0)
     run_one(
-        "snapshot_map<u64, u64>", [&] { return cmap::snapshot_map<u64, u64, fuzz_hash>(h); },
-        by_half, keys, program_bytes);
+        "snapshot_map<u64, u64>",
+        [&] { return cmap::snapshot_map<u64, u64, fuzz_hash>(capacity, h); }, by_half, keys,
+        program_bytes);
   return 0;
 }

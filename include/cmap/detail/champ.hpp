@@ -50,8 +50,9 @@
 // Costs: lookup: one node per 5 hash bits (about log32 n: 4 levels at 1M entries), each a
 // popcount and one or two cache lines. Single-key write: about log32 n node copies of at
 // most 32 entries + 32 pointers each. Memory: a 32-byte header per node, entries inline.
-// The allocator must be stateless: nodes are freed on whichever thread drops the last
-// reference (a snapshot's owner, or the epoch collector).
+// The allocator may be stateful: each holder of a version keeps a copy (see node_allocator),
+// and it must be usable from any thread, since nodes are freed on whichever thread drops the
+// last reference (a snapshot's owner, or the epoch collector).
 
 #include <atomic>
 #include <bit>
@@ -89,6 +90,25 @@ class champ {
     bool collision = false;
   };
 
+ private:
+  static constexpr std::size_t block_align = alignof(node) > alignof(value_type)
+                                                 ? alignof(node)
+                                                 : alignof(value_type);
+  struct alignas(block_align) block {
+    unsigned char bytes[block_align];
+  };
+
+ public:
+  // Nodes are allocated as runs of blocks (header, child pointers, entries). Every function
+  // that allocates or frees takes the allocator: a stateful one travels with each holder of
+  // a version (the map, a snapshot, a transient's editor), since whichever drops the last
+  // reference frees the nodes.
+  using node_allocator = typename std::allocator_traits<Allocator>::template rebind_alloc<block>;
+
+ private:
+  using block_traits = std::allocator_traits<node_allocator>;
+
+ public:
   // ---- shape ------------------------------------------------------------------------------
   [[nodiscard]] static std::uint32_t entry_count(const node* n) noexcept {
     return n->collision ? n->collision_count
@@ -125,8 +145,8 @@ class champ {
 
   // ---- lifetime ---------------------------------------------------------------------------
   // A new empty root (no entries, no children).
-  static node* make_empty(std::uint64_t edit) {
-    node* n = allocate(0, 0);
+  static node* make_empty(std::uint64_t edit, node_allocator& a) {
+    node* n = allocate(0, 0, a);
     n->edit = edit;
     return n;
   }
@@ -138,13 +158,13 @@ class champ {
   }
 
   // Drops one reference; the last one destroys the entries and releases the children.
-  static void release(node* n) noexcept {
+  static void release(node* n, node_allocator& a) noexcept {
     // acq_rel: pairs with the other holders' release decrements (see "Persistence").
     if (n->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
     prefetch_children(n);
     node** cs = children(n);
-    for (std::uint32_t i = 0, nc = child_count(n); i < nc; ++i) release(cs[i]);
-    free_shell(n);
+    for (std::uint32_t i = 0, nc = child_count(n); i < nc; ++i) release(cs[i], a);
+    free_shell(n, a);
   }
 
   // Copying or freeing a node changes every child's count: each is a locked read-modify-write
@@ -157,11 +177,11 @@ class champ {
 
   // Frees n, the last reference to it dropped, without releasing its children: their
   // references were handed to another node.
-  static void free_shell(node* n) noexcept {
+  static void free_shell(node* n, node_allocator& a) noexcept {
     const std::uint32_t ne = entry_count(n), nc = child_count(n);
     value_type* es = entries(n);
     for (std::uint32_t i = 0; i < ne; ++i) std::destroy_at(es + i);
-    deallocate(n, nc, ne);
+    deallocate(n, nc, ne, a);
   }
 
   // ---- lookup (any version; the caller keeps it alive) ----------------------------------
@@ -214,8 +234,8 @@ class champ {
   // function either completes or throws leaving the tree valid and every count balanced.
   class editor {
    public:
-    editor(const Hash& hash, const KeyEqual& eq, std::uint64_t edit) noexcept
-        : hash_(hash), eq_(eq), edit_(edit) {}
+    editor(const Hash& hash, const KeyEqual& eq, node_allocator& alloc, std::uint64_t edit) noexcept
+        : hash_(hash), eq_(eq), alloc_(alloc), edit_(edit) {}
 
     [[nodiscard]] std::uint64_t edit() const noexcept { return edit_; }
     // Continues under a new (never used) edit id: the nodes made so far become shared like
@@ -293,7 +313,7 @@ class champ {
         try {
           c = entry_to_child(n, bit, sub);
         } catch (...) {
-          release(sub);
+          release(sub, alloc_);
           throw;
         }
         replace(slot, c);
@@ -360,7 +380,7 @@ class champ {
         // above), so c takes its other children and the child's reference is dropped here.
         node* c = child_to_entry(o, bit, entries(child)[0]);
         replace(slot, c);
-        release(child);
+        release(child, alloc_);
       }
     }
 
@@ -387,9 +407,9 @@ class champ {
       slot = c;
       if (old->edit == edit_) {
         assert(old->refs.load(std::memory_order_relaxed) == 1);
-        free_shell(old);
+        free_shell(old, alloc_);
       } else {
-        release(old);
+        release(old, alloc_);
       }
     }
 
@@ -429,7 +449,7 @@ class champ {
             false, 0, b_new, 0, 1, [](std::uint32_t, value_type*) {},
             [&](std::uint32_t) { return sub; });
       } catch (...) {
-        release(sub);
+        release(sub, alloc_);
         throw;
       }
     }
@@ -480,7 +500,7 @@ class champ {
     template <class MakeEntry, class ChildAt>
     node* build(bool collision, std::uint32_t datamap, std::uint32_t nodemap, std::uint32_t ne,
                 std::uint32_t nc, MakeEntry&& make_entry, ChildAt&& child_at) {
-      node* n = allocate(nc, ne);
+      node* n = allocate(nc, ne, alloc_);
       n->datamap = datamap;
       n->nodemap = nodemap;
       n->collision = collision;
@@ -492,7 +512,7 @@ class champ {
         for (; built < ne; ++built) make_entry(built, es + built);
       } catch (...) {
         while (built > 0) std::destroy_at(es + --built);
-        deallocate(n, nc, ne);
+        deallocate(n, nc, ne, alloc_);
         throw;
       }
       node** cs = children(n);
@@ -502,22 +522,11 @@ class champ {
 
     const Hash& hash_;
     const KeyEqual& eq_;
+    node_allocator& alloc_;
     std::uint64_t edit_;
   };
 
  private:
-  static constexpr std::size_t block_align = alignof(node) > alignof(value_type)
-                                                 ? alignof(node)
-                                                 : alignof(value_type);
-  struct alignas(block_align) block {
-    unsigned char bytes[block_align];
-  };
-  using block_alloc = typename std::allocator_traits<Allocator>::template rebind_alloc<block>;
-  using block_traits = std::allocator_traits<block_alloc>;
-  static_assert(block_traits::is_always_equal::value,
-                "snapshot_map needs a stateless allocator: nodes are freed on whichever "
-                "thread drops the last reference");
-
   static constexpr std::size_t align_up(std::size_t x, std::size_t a) noexcept {
     return (x + a - 1) / a * a;
   }
@@ -530,14 +539,12 @@ class champ {
   }
 
   // A node header (refs = 1, empty maps) with room for nc children and ne entries.
-  static node* allocate(std::uint32_t nc, std::uint32_t ne) {
-    block_alloc a;
+  static node* allocate(std::uint32_t nc, std::uint32_t ne, node_allocator& a) {
     block* b = block_traits::allocate(a, blocks_for(nc, ne));
     return ::new (static_cast<void*>(b)) node();
   }
-  static void deallocate(node* n, std::uint32_t nc, std::uint32_t ne) noexcept {
+  static void deallocate(node* n, std::uint32_t nc, std::uint32_t ne, node_allocator& a) noexcept {
     std::destroy_at(n);
-    block_alloc a;
     block_traits::deallocate(a, reinterpret_cast<block*>(n), blocks_for(nc, ne));
   }
 };

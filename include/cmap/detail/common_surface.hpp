@@ -20,7 +20,8 @@
 //   visit_impl(const K&, F&) const -> bool              f(const T&)
 // and, for common_surface:
 //   visit_mut_impl(const K&, F&) -> bool                f(T&), atomic w.r.t. other writers
-//   emplace_impl(KK&&, Args&&...) -> bool
+//   emplace_impl(KK&&, Args&&...) -> bool               KK may also be a transparent K
+//                                                       that Key can be built from
 //   insert_or_assign_impl(KK&&, T&&) -> bool
 //   find_or_insert_impl(KK&&, T&&) -> std::pair<T, bool>
 //   upsert_impl(KK&&, F&, Args&&...) -> bool
@@ -30,14 +31,18 @@
 //   extract_impl(const K&) -> std::optional<T>
 //   compare_erase_impl(const K&, const T&) -> bool
 //   size() const
-// where K is Key or a transparent lookup type, and KK is const Key& or Key (an Impl hashes
-// the key before it moves it into the map).
+// and optionally insert_range_impl(It, It) -> size_type (a map that inserts a range in one
+// step; else insert(first, last) inserts entry by entry), where K is Key or a transparent
+// lookup type, and KK is const Key& or Key (an Impl hashes the key before it moves it into
+// the map).
 //
 // Calls that copy T out (find, find_or_insert, insert from const T&) exist only when T is
 // copy-constructible; the rest also serve move-only values such as std::unique_ptr.
 
 #include <cstddef>
+#include <iterator>
 #include <optional>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -92,11 +97,31 @@ class lookup_surface {
   const Impl& impl() const noexcept { return static_cast<const Impl&>(*this); }
 };
 
-template <class Impl, class Key, class T, class Hash, class KeyEqual>
+// An iterator over entries: *it is a pair (or tuple) of key and value.
+template <class It>
+concept entry_iterator = std::input_iterator<It> && requires(std::iter_reference_t<It> e) {
+  std::get<0>(std::forward<std::iter_reference_t<It>>(e));
+  std::get<1>(std::forward<std::iter_reference_t<It>>(e));
+};
+
+template <class Impl, class Key, class T, class Hash, class KeyEqual, class Allocator>
 class common_surface : public lookup_surface<Impl, Key, T, Hash, KeyEqual> {
   static constexpr bool copyable = std::is_copy_constructible_v<T>;
+  // A key of another type that Key can be built from, offered where lookups take it.
+  template <class K>
+  static constexpr bool heterogeneous_key =
+      transparent_lookup<Hash, KeyEqual> && !std::is_same_v<std::remove_cvref_t<K>, Key> &&
+      std::is_constructible_v<Key, K&&>;
 
  public:
+  using key_type = Key;
+  using mapped_type = T;
+  using value_type = std::pair<const Key, T>;
+  using hasher = Hash;
+  using key_equal = KeyEqual;
+  using allocator_type = Allocator;
+  using size_type = std::size_t;
+
   // ---- lookup (lookup_surface), and in-place update -------------------------------------
   using lookup_surface<Impl, Key, T, Hash, KeyEqual>::visit;
 
@@ -119,7 +144,9 @@ class common_surface : public lookup_surface<Impl, Key, T, Hash, KeyEqual> {
   }
   bool insert(Key&& key, T&& value) { return emplace(std::move(key), std::move(value)); }
 
-  // Constructs T(args...) only if key is absent (like try_emplace); true if inserted.
+  // Constructs T(args...) only if key is absent (as std's try_emplace); true if inserted.
+  // With a transparent hash and equality, key may be of another type (a std::string_view
+  // for a std::string key): the Key is then built only if the entry is inserted.
   template <class... Args>
   bool emplace(const Key& key, Args&&... args) {
     return impl().emplace_impl(key, std::forward<Args>(args)...);
@@ -127,6 +154,40 @@ class common_surface : public lookup_surface<Impl, Key, T, Hash, KeyEqual> {
   template <class... Args>
   bool emplace(Key&& key, Args&&... args) {
     return impl().emplace_impl(std::move(key), std::forward<Args>(args)...);
+  }
+  template <class K, class... Args>
+  requires heterogeneous_key<K>
+  bool emplace(K&& key, Args&&... args) {
+    return impl().emplace_impl(std::forward<K>(key), std::forward<Args>(args)...);
+  }
+  // The same as emplace, under std's name for it.
+  template <class... Args>
+  bool try_emplace(const Key& key, Args&&... args) {
+    return impl().emplace_impl(key, std::forward<Args>(args)...);
+  }
+  template <class... Args>
+  bool try_emplace(Key&& key, Args&&... args) {
+    return impl().emplace_impl(std::move(key), std::forward<Args>(args)...);
+  }
+  template <class K, class... Args>
+  requires heterogeneous_key<K>
+  bool try_emplace(K&& key, Args&&... args) {
+    return impl().emplace_impl(std::forward<K>(key), std::forward<Args>(args)...);
+  }
+
+  // Inserts each entry of [first, last) whose key is absent (the first of equal keys wins);
+  // returns how many were inserted. Entry by entry unless the map says otherwise in its
+  // header (snapshot_map and serial_map insert the range as one batch): if an insert throws,
+  // the entries before it stay.
+  template <entry_iterator It>
+  size_type insert(It first, It last) {
+    if constexpr (requires { impl().insert_range_impl(first, last); }) {
+      return impl().insert_range_impl(first, last);
+    } else {
+      size_type inserted = 0;
+      for (; first != last; ++first) inserted += insert_entry(*first) ? 1 : 0;
+      return inserted;
+    }
   }
 
   // Stores value under key; true if inserted, false if it replaced a value (Go: Store).
@@ -211,6 +272,12 @@ class common_surface : public lookup_surface<Impl, Key, T, Hash, KeyEqual> {
  private:
   Impl& impl() noexcept { return static_cast<Impl&>(*this); }
   const Impl& impl() const noexcept { return static_cast<const Impl&>(*this); }
+
+  // emplace(key, value) of one entry of a range, moving them out of an rvalue entry.
+  template <class E>
+  bool insert_entry(E&& e) {
+    return emplace(std::get<0>(std::forward<E>(e)), std::get<1>(std::forward<E>(e)));
+  }
 };
 
 }  // namespace cmap::detail

@@ -4,9 +4,9 @@
 // concurrent_table engine with the storage it chooses (inline slots where they fit). The
 // guarantees and costs are documented in concurrent_hash_map.hpp.
 //
-// It names one public type, cmap::growth_policy: public vocabulary (<cmap/growth_policy.hpp>,
-// a leaf header that includes nothing of cmap's), the one kind of public header a detail
-// file may include.
+// It names public vocabulary (cmap::growth_policy, cmap::concurrent_map_options,
+// cmap::map_stats): leaf headers that include nothing else of cmap's, the one kind of public
+// header a detail file may include.
 
 #include <algorithm>
 #include <bit>
@@ -18,6 +18,8 @@
 #include <utility>
 
 #include "../growth_policy.hpp"
+#include "../map_stats.hpp"
+#include "../options.hpp"
 #include "callback.hpp"
 #include "common_surface.hpp"
 #include "concurrent_table.hpp"
@@ -27,20 +29,15 @@ namespace cmap::detail {
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 class concurrent_map_facade
     : public common_surface<concurrent_map_facade<Key, T, Hash, KeyEqual, Allocator>, Key, T, Hash,
-                            KeyEqual> {
+                            KeyEqual, Allocator> {
   friend lookup_surface<concurrent_map_facade, Key, T, Hash, KeyEqual>;
-  friend common_surface<concurrent_map_facade, Key, T, Hash, KeyEqual>;
+  friend common_surface<concurrent_map_facade, Key, T, Hash, KeyEqual, Allocator>;
   using engine = concurrent_table<Key, T, Hash, KeyEqual, Allocator>;
   using position = typename engine::position;
-  static constexpr bool copyable = std::is_copy_constructible_v<T>;
 
  public:
-  using key_type = Key;
-  using mapped_type = T;
-  using hasher = Hash;
-  using key_equal = KeyEqual;
-  using allocator_type = Allocator;
   using size_type = std::size_t;
+  using options_type = concurrent_map_options;
 
   // Writer stripes: 4 per hardware thread, at least 16, rounded up to a power of two.
   [[nodiscard]] static size_type default_stripe_count() noexcept {
@@ -48,16 +45,14 @@ class concurrent_map_facade
     return std::bit_ceil(std::max<size_type>(16, static_cast<size_type>(hw == 0 ? 1 : hw) * 4));
   }
 
-  concurrent_map_facade() : concurrent_map_facade(0) {}
-  // Room for `capacity` entries before the first growth. stripe_count: a power of two
-  // (throws std::invalid_argument otherwise).
-  explicit concurrent_map_facade(size_type capacity, const Hash& hash = Hash(),
-                                 const KeyEqual& eq = KeyEqual(),
-                                 size_type stripe_count = default_stripe_count())
-      : table_(stripe_count, capacity, hash, eq) {}
-  concurrent_map_facade(std::initializer_list<std::pair<Key, T>> init) requires copyable
-      : concurrent_map_facade(init.size()) {
-    for (const auto& [k, v] : init) this->insert(k, v);
+  // The constructors are detail/map_constructors.hpp's: room for `capacity` entries before
+  // the first growth; options.stripes a power of two (0: default_stripe_count()), else
+  // std::invalid_argument.
+  concurrent_map_facade(size_type capacity, const Hash& hash, const KeyEqual& eq,
+                        const Allocator& alloc, const options_type& options)
+      : table_(options.stripes == 0 ? default_stripe_count() : options.stripes, capacity, hash, eq,
+               alloc) {
+    set_growth_policy(options.growth);
   }
 
   // Not copyable or movable: other threads may be inside at any time.
@@ -94,8 +89,16 @@ class concurrent_map_facade
   }
 
   [[nodiscard]] size_type size() const { return table_.size(); }
+  // Erases every entry: a fresh table of the same size is published (the old one is freed
+  // once no reader can be in it).
   void clear() { table_.clear(); }
+  // Room for n entries in all without growth (never shrinks the table).
   void reserve(size_type n) { table_.reserve(n); }
+  // Rebuilds the table with room for max(n, size()) entries, smaller or larger (and without
+  // tombstones), under every stripe lock, as a growth would; the old table is freed once no
+  // reader can be in it. shrink_to_fit(): rehash(0), the smallest table for the entries.
+  void rehash(size_type n) { table_.rebuild_for(n); }
+  void shrink_to_fit() { table_.rebuild_for(0); }
   // How the table grows from now on (see cmap::growth_policy): double_size (the default,
   // fastest) or grow_by_half (about 15% less memory per entry). Any thread, any time: the
   // next growth uses it.
@@ -117,10 +120,26 @@ class concurrent_map_facade
   using rehash_statistics = detail::rehash_statistics;
   [[nodiscard]] rehash_statistics rehash_stats() const noexcept { return table_.rehash_stats(); }
 
+  // Size, room before the next rebuild, slots, load, tombstones, rebuilds and bytes; read
+  // under every stripe lock (as size()), so one consistent moment.
+  [[nodiscard]] map_stats stats() const {
+    const auto o = table_.occupancy_now();
+    map_stats st;
+    st.size = o.size;
+    st.capacity = o.room;
+    st.slots = o.slots;
+    st.load_factor =
+        o.slots == 0 ? 0.0 : static_cast<double>(o.size) / static_cast<double>(o.slots);
+    st.tombstones = o.tombstones;
+    st.resizes = table_.rehash_stats().rehashes;
+    st.allocated_bytes = table_.allocated_bytes();
+    return st;
+  }
+
   [[nodiscard]] size_type stripe_count() const noexcept { return table_.stripe_count(); }
-  [[nodiscard]] hasher hash_function() const { return table_.hash_function(); }
-  [[nodiscard]] key_equal key_eq() const { return table_.key_eq(); }
-  [[nodiscard]] allocator_type get_allocator() const { return allocator_type(); }
+  [[nodiscard]] Hash hash_function() const { return table_.hash_function(); }
+  [[nodiscard]] KeyEqual key_eq() const { return table_.key_eq(); }
+  [[nodiscard]] Allocator get_allocator() const { return table_.get_allocator(); }
 
  private:
   // The lookups are always_inline, down to the probe (see common_surface.hpp's find).
@@ -199,7 +218,7 @@ class concurrent_map_facade
         table_.insert_absent(p, std::forward<KK>(key), std::move(value));
         return std::nullopt;
       }
-      if constexpr (copyable) {
+      if constexpr (std::is_copy_constructible_v<T>) {
         std::optional<T> old(table_.copy_value(p));
         table_.assign(p, std::move(value));
         return old;

@@ -122,12 +122,14 @@
 #include <type_traits>
 #include <utility>
 
+#include "allocated_array.hpp"
 #include "backoff.hpp"
 #include "cache_line.hpp"
 #include "callback.hpp"
 #include "epoch.hpp"
 #include "group.hpp"
 #include "huge_pages.hpp"
+#include "power_of_two.hpp"
 #include "reentrancy.hpp"
 #include "spin_lock.hpp"
 
@@ -199,17 +201,14 @@ struct concurrent_node {
   std::conditional_t<P == value_policy::atomic_inline, std::atomic<T>, T> value;
 };
 
-// Storage: storage_policy_for<Key, T>() unless a map asks for nodes (read_mostly_map does,
-// for the guarantees only nodes give: see storage_policy).
-template <class Key, class T, class Hash, class KeyEqual, class Allocator,
-          storage_policy Storage = storage_policy_for<Key, T>()>
+// The allocator: nodes, and tables in whole cache lines, come from (rebinds of) the one the
+// table was given, which may be stateful; it must be usable from any thread that uses the
+// map (retired memory is freed on the thread that collects it, see epoch.hpp).
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 class concurrent_table {
-  static_assert(Storage == storage_policy::nodes || storage_policy_for<Key, T>() == Storage,
-                "inline slots need a small trivially copyable Key and T");
-
  public:
   static constexpr value_policy policy = value_policy_for<T>();
-  static constexpr storage_policy storage = Storage;
+  static constexpr storage_policy storage = storage_policy_for<Key, T>();
   static constexpr bool inline_storage = storage == storage_policy::inline_slots;
   // With inline_slots, a "node" is the slot itself (a position's n points into the table).
   using node =
@@ -224,10 +223,6 @@ class concurrent_table {
  private:
   using node_alloc = typename std::allocator_traits<Allocator>::template rebind_alloc<node>;
   using node_traits = std::allocator_traits<node_alloc>;
-  // Retired nodes are freed later, on whatever thread collects them, with an allocator
-  // made there: so the allocator must be stateless.
-  static_assert(node_traits::is_always_equal::value,
-                "concurrent_hash_map needs a stateless (always-equal) allocator");
 
   // A slot. Nodes: a pointer to the entry. Inline slots: the entry itself; a slot goes
   // empty -> busy (claimed by a writer) -> tagged (key and value stored, then published by
@@ -327,13 +322,14 @@ class concurrent_table {
   static constexpr std::size_t max_budget_chunk = 32;
 
  public:
-  explicit concurrent_table(size_type stripes, size_type capacity, const Hash& hash,
-                            const KeyEqual& eq)
+  concurrent_table(size_type stripes, size_type capacity, const Hash& hash, const KeyEqual& eq,
+                   const Allocator& alloc)
       : hash_(hash),
         eq_(eq),
-        stripe_count_(checked_stripe_count(stripes)),
+        alloc_(alloc),
+        stripe_count_(checked_power_of_two(stripes, "stripe count", "cmap::concurrent_hash_map")),
         stripe_shift_(static_cast<unsigned>(64 - std::countr_zero(stripe_count_)) & 63u),
-        stripes_(std::make_unique<stripe[]>(stripe_count_)) {
+        stripes_(stripe_count_, alloc_) {
     table* t = new_table(checked_groups_for(capacity));
     set_budget(t, 0);
     publish_table(t);
@@ -346,14 +342,15 @@ class concurrent_table {
   // retired that is still waiting for its grace period.
   ~concurrent_table() {
     table* t = table_.load(std::memory_order_acquire);
-    if constexpr (!inline_storage) for_each_node_of(t, [](node* n) { delete_node(n, nullptr); });
-    delete_table(t, nullptr);
+    if constexpr (!inline_storage) for_each_node_of(t, [this](node* n) { free_node(n); });
+    free_table(t);
     epoch_domain::global().drain(this);
   }
 
   [[nodiscard]] size_type stripe_count() const noexcept { return stripe_count_; }
   [[nodiscard]] hasher hash_function() const { return hash_; }
   [[nodiscard]] key_equal key_eq() const { return eq_; }
+  [[nodiscard]] allocator_type get_allocator() const { return alloc_; }
 
   // ---- readers: no lock (except values of the locked_in_place policy) ---------------------
 
@@ -514,19 +511,17 @@ class concurrent_table {
   // Exact: holds every stripe lock while it adds the counts.
   [[nodiscard]] size_type size() const {
     const all_stripes_lock all(*this);
-    size_type total = 0;
-    for (std::size_t i = 0; i < stripe_count_; ++i)
-      total += stripes_[i].size.load(std::memory_order_relaxed);
-    return total;
+    return live_locked();
   }
 
-  // The current table's bytes plus one node per entry (as the allocator was asked for them;
-  // retired tables and nodes still waiting for their grace period are not counted).
+  // The stripes, the current table and one node per entry, as the allocator was asked for
+  // them (retired tables and nodes still waiting for their grace period are not counted).
   [[nodiscard]] size_type allocated_bytes() const {
+    const size_type fixed = stripe_count_ * sizeof(stripe) + table_bytes();
     if constexpr (inline_storage) {
-      return table_bytes();
+      return fixed;
     } else {
-      return table_bytes() + size() * sizeof(node);
+      return fixed + size() * sizeof(node);
     }
   }
   [[nodiscard]] size_type table_bytes() const {
@@ -656,7 +651,7 @@ class concurrent_table {
       try {
         f(fresh->value);
       } catch (...) {
-        delete_node(fresh, nullptr);
+        free_node(fresh);
         throw;
       }
       replace_node(p, fresh);
@@ -784,17 +779,52 @@ class concurrent_table {
     if (groups > t->group_count) rehash_locked(t, groups);
   }
 
- private:
-  // ---- sizing ---------------------------------------------------------------------------
-  static size_type checked_stripe_count(size_type n) {
-    if (n == 0 || n > (size_type{1} << 16) || !std::has_single_bit(n)) {
-      throw std::invalid_argument(
-          "cmap::concurrent_hash_map: stripe count must be a power of two between 1 and "
-          "65536, got " +
-          std::to_string(n));
+  // Rebuilds the table with room for max(n, size()) entries, whether that is smaller, the
+  // same or larger, and without tombstones; then frees the old table once no reader can be
+  // in it (rehash(n), shrink_to_fit()).
+  void rebuild_for(size_type n) {
+    {
+      all_stripes_lock all(*this);
+      const size_type groups = checked_groups_for(std::max(n, live_locked()));
+      rehash_locked(table_.load(std::memory_order_relaxed), groups);
     }
-    return n;
+    epoch_domain::global().collect_now();
   }
+
+  // How full the table is, read under every stripe lock (so exact at that moment).
+  struct occupancy {
+    size_type size = 0;        // entries
+    size_type slots = 0;       // slots of the table
+    size_type room = 0;        // entries it takes before the next rebuild (size included)
+    size_type tombstones = 0;  // erased slots not reclaimed until the next rebuild
+  };
+  [[nodiscard]] occupancy occupancy_now() const {
+    const all_stripes_lock all(*this);
+    const table* t = table_.load(std::memory_order_relaxed);
+    occupancy o;
+    o.size = live_locked();
+    o.slots = t->capacity();
+    // Budget not yet spent (invariant (2)) is empty slots still to claim: in the pool, or
+    // handed to a stripe. The slots it does not cover were claimed, and those not holding an
+    // entry are tombstones (no slot is busy while every stripe lock is held).
+    size_type unclaimed =
+        static_cast<size_type>(std::max<std::ptrdiff_t>(0, pool_.load(std::memory_order_relaxed)));
+    for (std::size_t i = 0; i < stripe_count_; ++i) unclaimed += stripes_[i].budget;
+    o.room = o.size + unclaimed;
+    o.tombstones = max_load(o.slots) - unclaimed - o.size;
+    return o;
+  }
+
+ private:
+  // The entries of all stripes; the caller holds every stripe lock.
+  [[nodiscard]] size_type live_locked() const noexcept {
+    size_type total = 0;
+    for (std::size_t i = 0; i < stripe_count_; ++i)
+      total += stripes_[i].size.load(std::memory_order_relaxed);
+    return total;
+  }
+
+  // ---- sizing ---------------------------------------------------------------------------
   // The most groups a table may have: its bytes must fit in a ptrdiff_t.
   static constexpr size_type max_groups =
       static_cast<size_type>(PTRDIFF_MAX) / sizeof(group_block) / 2;
@@ -861,14 +891,14 @@ class concurrent_table {
   }
 
   // A table of `groups` empty groups.
-  static table* new_table(size_type groups) {
+  table* new_table(size_type groups) {
     table* t = allocate_table(groups);
     construct_groups(t, 0, groups);
     return t;
   }
   // A table's memory and header; its groups are not constructed yet (construct_groups).
-  static table* allocate_table(size_type groups) {
-    line_alloc a;
+  table* allocate_table(size_type groups) {
+    line_alloc a(alloc_);
     table_line* lines = line_traits::allocate(a, table_lines(groups));
     std::byte* const base = reinterpret_cast<std::byte*>(std::to_address(lines));
     // Before the first write to the groups, so that a large table's pages fault in huge.
@@ -889,19 +919,23 @@ class concurrent_table {
       g->ctrl[1].store(empty_word_high, std::memory_order_relaxed);
     }
   }
-  static void delete_table(void* p, void*) {
-    auto* t = static_cast<table*>(p);
-    line_alloc a;
+  void free_table(table* t) noexcept {
+    line_alloc a(alloc_);
     line_traits::deallocate(a, reinterpret_cast<table_line*>(t), table_lines(t->group_count));
   }
   static size_type table_bytes_of(const table* t) noexcept {
     return table_lines(t->group_count) * cache_line_size;
   }
-  void retire_table(table* t) { epoch_domain::global().retire(t, &delete_table, nullptr, this); }
+  // Epoch deleters: context is the concurrent_table, alive until it has drained its retired
+  // memory (its destructor).
+  static void delete_table(void* p, void* context) noexcept {
+    static_cast<concurrent_table*>(context)->free_table(static_cast<table*>(p));
+  }
+  void retire_table(table* t) { epoch_domain::global().retire(t, &delete_table, this, this); }
 
   template <class KK, class... Args>
-  static node* make_node(std::size_t h, std::uint64_t birth, KK&& key, Args&&... args) {
-    node_alloc a;
+  node* make_node(std::size_t h, std::uint64_t birth, KK&& key, Args&&... args) {
+    node_alloc a(alloc_);
     node* n = node_traits::allocate(a, 1);
     try {
       node_traits::construct(a, n, h, birth, std::forward<KK>(key), std::forward<Args>(args)...);
@@ -911,13 +945,15 @@ class concurrent_table {
     }
     return n;
   }
-  static void delete_node(void* p, void*) {
-    node_alloc a;
-    node* n = static_cast<node*>(p);
+  void free_node(node* n) noexcept {
+    node_alloc a(alloc_);
     node_traits::destroy(a, n);
     node_traits::deallocate(a, n, 1);
   }
-  void retire_node(node* n) { epoch_domain::global().retire(n, &delete_node, nullptr, this); }
+  static void delete_node(void* p, void* context) noexcept {
+    static_cast<concurrent_table*>(context)->free_node(static_cast<node*>(p));
+  }
+  void retire_node(node* n) { epoch_domain::global().retire(n, &delete_node, this, this); }
 
   // Swaps fresh into p's slot (same key, same tag) and retires the old node.
   void replace_node(position& p, node* fresh) {
@@ -1404,7 +1440,7 @@ class concurrent_table {
     // acquire: pairs with the helpers' release decrement, after their last access to job.
     while (job_helpers_.load(std::memory_order_seq_cst) != 0) wait.wait();
     if (job.failed.load(std::memory_order_relaxed)) {
-      delete_table(job.fresh, nullptr);
+      free_table(job.fresh);
       std::rethrow_exception(job.error);
     }
     // Statistics of the rebuilds that went through; written under every stripe lock,
@@ -1641,9 +1677,12 @@ class concurrent_table {
 
   [[no_unique_address]] Hash hash_;
   [[no_unique_address]] KeyEqual eq_;
+  [[no_unique_address]] Allocator alloc_;
   const size_type stripe_count_;
   const unsigned stripe_shift_;
-  std::unique_ptr<stripe[]> stripes_;
+  // Mutable: a const caller that waits for a stripe lock (size(), the all-stripes lock)
+  // takes it like any writer.
+  mutable allocated_array<stripe, Allocator> stripes_;
   alignas(cache_line_size) std::atomic<table*> table_{nullptr};
   std::atomic<std::uintptr_t> hint_groups_{0};  // see prefetch_home_group
   std::atomic<std::size_t> hint_group_count_{0};

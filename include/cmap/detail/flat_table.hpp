@@ -120,6 +120,7 @@ class flat_table {
         group_mask_(std::exchange(other.group_mask_, 0)),
         size_(std::exchange(other.size_, 0)),
         growth_left_(std::exchange(other.growth_left_, 0)),
+        resizes_(std::exchange(other.resizes_, 0)),
         hash_(std::move(other.hash_)),
         eq_(std::move(other.eq_)),
         alloc_(std::move(other.alloc_)) {}
@@ -138,6 +139,7 @@ class flat_table {
     swap(group_mask_, other.group_mask_);
     swap(size_, other.size_);
     swap(growth_left_, other.growth_left_);
+    swap(resizes_, other.resizes_);
     swap(hash_, other.hash_);
     swap(eq_, other.eq_);
     swap(alloc_, other.alloc_);
@@ -157,6 +159,14 @@ class flat_table {
   [[nodiscard]] size_type allocated_bytes() const noexcept {
     return capacity() * (sizeof(entry) + sizeof(ctrl_t));
   }
+  // Entries the table takes before it next rehashes (size() included).
+  [[nodiscard]] size_type room() const noexcept { return size_ + growth_left_; }
+  // Erased slots not reclaimed until the next rehash (invariant (1)).
+  [[nodiscard]] size_type tombstones() const noexcept {
+    return slots_ == nullptr ? 0 : max_load(capacity()) - size_ - growth_left_;
+  }
+  // Rehashes since construction (growth, rebuilds at the same size, reserve, rehash_for).
+  [[nodiscard]] size_type resizes() const noexcept { return resizes_; }
 
   // ---- lookup ----------------------------------------------------------------------------
   // Pointers returned stay valid until the next insert (which may rehash) or the erase of
@@ -289,6 +299,18 @@ class flat_table {
     if (groups > group_count() || n > size_ + growth_left_) {
       rehash(groups > group_count() ? groups : group_count());
     }
+  }
+
+  // Rebuilds the table with room for max(n, size()) entries, smaller or larger, without
+  // tombstones; an empty table with n = 0 frees its arrays. Strong guarantee.
+  void rehash_for(size_type n) {
+    if (n < size_) n = size_;
+    if (n == 0) {
+      if (slots_ != nullptr) ++resizes_;
+      release();
+      return;
+    }
+    rehash(groups_for(n));
   }
 
  private:
@@ -496,6 +518,7 @@ class flat_table {
     group_mask_ = new_mask;
     size_ = kept;
     growth_left_ = max_load(new_cap) - kept;
+    ++resizes_;
   }
 
   ctrl_t* ctrl_ = empty_group_ctrl;
@@ -503,6 +526,7 @@ class flat_table {
   size_type group_mask_ = 0;  // group count - 1
   size_type size_ = 0;
   size_type growth_left_ = 0;  // invariant (1)
+  size_type resizes_ = 0;
   [[no_unique_address]] Hash hash_;
   [[no_unique_address]] KeyEqual eq_;
   [[no_unique_address]] entry_alloc alloc_;

@@ -17,10 +17,14 @@
 // call into the same map (the lock is not recursive: a re-entrant call deadlocks). Debug
 // builds report such a call instead (detail/reentrancy.hpp).
 //
+// It names public vocabulary, cmap::map_stats (a leaf header), the one kind of public header
+// a detail file may include.
+//
 // Requirements on the derived class D:
 //   shard_type& D::shard_for(std::size_t hash)  (and const)
 //   std::size_t D::shard_count() const
 //   shard_type& D::shard_at(std::size_t i)      (and const)
+//   std::size_t D::shards_bytes() const         bytes of a shard array it allocated, or 0
 
 #include <cstddef>
 #include <cstdint>
@@ -29,6 +33,7 @@
 #include <shared_mutex>
 #include <utility>
 
+#include "../map_stats.hpp"
 #include "cache_line.hpp"
 #include "callback.hpp"
 #include "common_surface.hpp"
@@ -52,16 +57,11 @@ struct alignas(cache_line_size) locked_shard {
 template <class Derived, class Key, class T, class Hash, class KeyEqual, class Allocator>
 class locking_map_base
     : public common_surface<locking_map_base<Derived, Key, T, Hash, KeyEqual, Allocator>, Key, T,
-                            Hash, KeyEqual> {
+                            Hash, KeyEqual, Allocator> {
   friend lookup_surface<locking_map_base, Key, T, Hash, KeyEqual>;
-  friend common_surface<locking_map_base, Key, T, Hash, KeyEqual>;
+  friend common_surface<locking_map_base, Key, T, Hash, KeyEqual, Allocator>;
 
  public:
-  using key_type = Key;
-  using mapped_type = T;
-  using hasher = Hash;
-  using key_equal = KeyEqual;
-  using allocator_type = Allocator;
   using size_type = std::size_t;
   // The unsynchronised table inside each shard.
   using table_type = flat_table<Key, T, Hash, KeyEqual, Allocator>;
@@ -73,12 +73,7 @@ class locking_map_base
   template <class P>
   size_type erase_if(P&& pred) {
     size_type erased = 0;
-    for (size_type i = 0; i < derived().shard_count(); ++i) {
-      shard_type& s = derived().shard_at(i);
-      const reentrancy_guard not_reentered(&derived());
-      std::unique_lock guard(s.lock);
-      erased += s.table.erase_if(pred);
-    }
+    each_shard_exclusive([&](table_type& t) { erased += t.erase_if(pred); });
     return erased;
   }
 
@@ -98,47 +93,55 @@ class locking_map_base
 
   // Exact: holds every shard's shared lock at once.
   [[nodiscard]] size_type size() const {
-    const reentrancy_guard not_reentered(&derived());
-    const size_type n = derived().shard_count();
-    for (size_type i = 0; i < n; ++i) derived().shard_at(i).lock.lock_shared();
     size_type total = 0;
-    for (size_type i = 0; i < n; ++i) total += derived().shard_at(i).table.size();
-    for (size_type i = 0; i < n; ++i) derived().shard_at(i).lock.unlock_shared();
+    with_every_shard_shared([&](const table_type& t) { total += t.size(); });
     return total;
   }
 
-  // Erases every entry, one shard at a time (Go: Clear). Keeps the capacity.
+  // Erases every entry, one shard at a time (Go: Clear). Keeps the capacity (shrink_to_fit()
+  // gives it back).
   void clear() {
-    for (size_type i = 0; i < derived().shard_count(); ++i) {
-      shard_type& s = derived().shard_at(i);
-      const reentrancy_guard not_reentered(&derived());
-      std::unique_lock guard(s.lock);
-      s.table.clear();
-    }
+    each_shard_exclusive([](table_type& t) { t.clear(); });
   }
 
   // Room for n entries in all, spread evenly (with a margin for uneven hashing) over the
   // shards. Throws std::length_error if n is beyond any table.
   void reserve(size_type n) {
-    const size_type shards = derived().shard_count();
-    size_type per_shard = n / shards + (n % shards != 0 ? 1 : 0);
-    // The margin saturates rather than wrap: a huge n must still reach the table's
-    // length_error.
-    if (shards > 1) {
-      const size_type margin = per_shard / 8 + 8;
-      per_shard = per_shard > SIZE_MAX - margin ? SIZE_MAX : per_shard + margin;
-    }
-    for (size_type i = 0; i < shards; ++i) {
-      shard_type& s = derived().shard_at(i);
-      const reentrancy_guard not_reentered(&derived());
-      std::unique_lock guard(s.lock);
-      s.table.reserve(per_shard);
-    }
+    const size_type per_shard = share_of(n);
+    each_shard_exclusive([&](table_type& t) { t.reserve(per_shard); });
   }
 
-  // Bytes of table memory (excluding the shard headers), summed shard by shard.
+  // Rebuilds each shard's table, one at a time under its exclusive lock, with room for its
+  // share of n entries or for what it holds, whichever is more: smaller or larger, without
+  // tombstones (a shard left empty frees its table). shrink_to_fit(): rehash(0).
+  void rehash(size_type n) {
+    const size_type per_shard = n == 0 ? 0 : share_of(n);
+    each_shard_exclusive([&](table_type& t) { t.rehash_for(per_shard); });
+  }
+  void shrink_to_fit() { rehash(0); }
+
+  // Size, room before the next rehash, slots, load, tombstones, rehashes and bytes, summed
+  // over the shards while every shard's shared lock is held (as size()): one moment.
+  [[nodiscard]] map_stats stats() const {
+    map_stats st;
+    st.allocated_bytes = derived().shards_bytes();
+    with_every_shard_shared([&](const table_type& t) {
+      st.size += t.size();
+      st.capacity += t.room();
+      st.slots += t.capacity();
+      st.tombstones += t.tombstones();
+      st.resizes += t.resizes();
+      st.allocated_bytes += t.allocated_bytes();
+    });
+    st.load_factor =
+        st.slots == 0 ? 0.0 : static_cast<double>(st.size) / static_cast<double>(st.slots);
+    return st;
+  }
+
+  // Bytes asked of the allocator: the shards' array, if the map allocated one, and each
+  // shard's table (summed shard by shard).
   [[nodiscard]] size_type allocated_bytes() const {
-    size_type total = 0;
+    size_type total = derived().shards_bytes();
     for (size_type i = 0; i < derived().shard_count(); ++i) {
       const shard_type& s = derived().shard_at(i);
       const reentrancy_guard not_reentered(&derived());
@@ -148,9 +151,9 @@ class locking_map_base
     return total;
   }
 
-  [[nodiscard]] hasher hash_function() const { return hash_; }
-  [[nodiscard]] key_equal key_eq() const { return derived().shard_at(0).table.key_eq(); }
-  [[nodiscard]] allocator_type get_allocator() const {
+  [[nodiscard]] Hash hash_function() const { return hash_; }
+  [[nodiscard]] KeyEqual key_eq() const { return derived().shard_at(0).table.key_eq(); }
+  [[nodiscard]] Allocator get_allocator() const {
     return derived().shard_at(0).table.get_allocator();
   }
 
@@ -181,6 +184,42 @@ class locking_map_base
  private:
   Derived& derived() noexcept { return static_cast<Derived&>(*this); }
   const Derived& derived() const noexcept { return static_cast<const Derived&>(*this); }
+
+  // f(table_type&) on each shard in turn, under its exclusive lock.
+  template <class F>
+  void each_shard_exclusive(F&& f) {
+    for (size_type i = 0; i < derived().shard_count(); ++i) {
+      shard_type& s = derived().shard_at(i);
+      const reentrancy_guard not_reentered(&derived());
+      std::unique_lock guard(s.lock);
+      f(s.table);
+    }
+  }
+
+  // f(const table_type&) on each shard while every shard's shared lock is held: taken in
+  // index order (as every caller does, so two of them cannot deadlock), released after.
+  // f must not throw.
+  template <class F>
+  void with_every_shard_shared(F&& f) const {
+    const reentrancy_guard not_reentered(&derived());
+    const size_type n = derived().shard_count();
+    for (size_type i = 0; i < n; ++i) derived().shard_at(i).lock.lock_shared();
+    for (size_type i = 0; i < n; ++i) f(std::as_const(derived().shard_at(i).table));
+    for (size_type i = 0; i < n; ++i) derived().shard_at(i).lock.unlock_shared();
+  }
+
+  // A shard's part of n entries, with a margin for uneven hashing where there are several.
+  size_type share_of(size_type n) const noexcept {
+    const size_type shards = derived().shard_count();
+    size_type per_shard = n / shards + (n % shards != 0 ? 1 : 0);
+    // The margin saturates rather than wrap: a huge n must still reach the table's
+    // length_error.
+    if (shards > 1) {
+      const size_type margin = per_shard / 8 + 8;
+      per_shard = per_shard > SIZE_MAX - margin ? SIZE_MAX : per_shard + margin;
+    }
+    return per_shard;
+  }
 
   template <class K>
   std::optional<T> find_impl(const K& key) const {

@@ -1,10 +1,11 @@
 #pragma once
-// One adapter for every cmap map: they share the calls of shared/API.md, so a new map needs
-// only an alias (one small header) and one registry line. A map constructible from a size_t
-// (sharded_map's shard count) receives the variant's number when one is given.
+// One adapter for every cmap map: they share the calls of docs/api.md, so a new map needs
+// only an alias (one small header) and one registry line. sharded_map receives the variant's
+// number ('sharded_map:N') as its shard count.
 
 #include <fmt/format.h>
 
+#include <cmap/options.hpp>
 #include <concepts>
 #include <cstddef>
 #include <iterator>
@@ -75,9 +76,10 @@ class common_surface_adapter {
     else
       return v.words[0];
   }
+  // The parameter ('sharded_map:N') is sharded_map's shard count.
   static Map make(std::size_t param) {
-    if constexpr (std::constructible_from<Map, std::size_t>) {
-      if (param != 0) return Map(param);
+    if constexpr (std::is_same_v<typename Map::options_type, cmap::sharded_map_options>) {
+      if (param != 0) return Map(0, cmap::sharded_map_options{.shards = param});
     }
     return Map();
   }

@@ -1,0 +1,28 @@
+#pragma once
+// cmap::map_stats: what every map's stats() reports, to see how full a map is, how often it
+// grew, and what it costs in memory, without a debugger.
+
+#include <cstddef>
+
+namespace cmap {
+
+struct map_stats {
+  std::size_t size = 0;  // entries (as size())
+  // Entries the map holds before its table next grows (summed over shards); for
+  // snapshot_map and serial_map, whose trie grows node by node, the same as size.
+  std::size_t capacity = 0;
+  // Slots of the table (or tables); 0 for the tries.
+  std::size_t slots = 0;
+  // size / slots; 0 without slots.
+  double load_factor = 0;
+  // Slots that held an erased entry and are not yet reclaimed (they count against capacity
+  // until the next rebuild); 0 for the tries.
+  std::size_t tombstones = 0;
+  // Table rebuilds since construction: growth, rebuilds at the same size that drop
+  // tombstones, reserve, rehash and shrink_to_fit; 0 for the tries.
+  std::size_t resizes = 0;
+  // As allocated_bytes(): what the map asked its allocator for and still holds.
+  std::size_t allocated_bytes = 0;
+};
+
+}  // namespace cmap
