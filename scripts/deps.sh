@@ -26,6 +26,9 @@ packages=(
   libcds-dev
   # cmap-bench: TOML workload files (optional at configure time)
   libtomlplusplus-dev
+  # cmap-bench's tests: a headless browser renders the HTML report (found at configure time;
+  # without it the test parses the report instead)
+  chromium
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
