@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "format.hpp"
+
 namespace cmap_bench {
 
 advice make_advice(const workload& w, const std::vector<map_result>& results) {
@@ -32,8 +34,8 @@ advice make_advice(const workload& w, const std::vector<map_result>& results) {
       fmt::format("{} mix, {} keys, {} at {} thread{}", w.mix_string(), w.key_universe,
                   w.dist_string(), a.threads, a.threads == 1 ? "" : "s");
   if (ranked.size() == 1) {
-    a.text = fmt::format("{}: the only concurrent map that ran this workload ({}): {:.2f} Mops/s.",
-                         best.map, mix, best.median_mops);
+    a.text = fmt::format("{}: the only concurrent map that ran this workload ({}): {}.", best.map,
+                         mix, format_rate(best.median_mops));
   } else {
     const map_result& next = *ranked[1];
     a.next_best = next.map;
@@ -41,7 +43,8 @@ advice make_advice(const workload& w, const std::vector<map_result>& results) {
     std::string memory;
     if (best.bytes_per_entry > 0 && next.bytes_per_entry > 0) {
       a.memory_ratio = best.bytes_per_entry / next.bytes_per_entry;
-      memory = fmt::format(", {:.2f}x its memory ({:.0f} vs {:.0f} B/entry{})", a.memory_ratio,
+      memory = fmt::format(", {}x its memory ({:.0f} vs {:.0f} B/entry{})",
+                           three_digits(a.memory_ratio),
                            best.bytes_per_entry, next.bytes_per_entry,
                            best.memory_method != next.memory_method
                                ? ", measured differently: allocated bytes vs RSS"
@@ -50,8 +53,9 @@ advice make_advice(const workload& w, const std::vector<map_result>& results) {
     // Spread between repetitions: if the two overlap, the ranking is not conclusive.
     const bool overlap = best.min_mops <= next.max_mops;
     a.text =
-        fmt::format("{}: {:.2f}x the next best ({}, {:.2f} vs {:.2f} Mops/s) on this {}{}.",
-                    best.map, a.speedup, next.map, best.median_mops, next.median_mops, mix, memory);
+        fmt::format("{}: {}x the next best ({}, {} vs {}) on this {}{}.", best.map,
+                    three_digits(a.speedup), next.map, format_rate(best.median_mops),
+                    format_rate(next.median_mops), mix, memory);
     if (overlap || a.speedup < 1.1)
       a.text += fmt::format(
           " The repetitions of {} and {} overlap: the difference is within this machine's noise; "
@@ -60,9 +64,8 @@ advice make_advice(const workload& w, const std::vector<map_result>& results) {
   }
   if (ceiling != nullptr)
     a.text += fmt::format(
-        " For reference, the unlocked single-thread ceiling ({}) reached {:.2f} Mops/s on 1 "
-        "thread.",
-        ceiling->map, ceiling->median_mops);
+        " For reference, the unlocked single-thread ceiling ({}) reached {} on 1 thread.",
+        ceiling->map, format_rate(ceiling->median_mops));
   return a;
 }
 

@@ -14,6 +14,9 @@
 #include <stdexcept>
 #include <thread>
 
+#include "chart.hpp"
+#include "format.hpp"
+
 #ifndef CMAP_BENCH_SOURCE_DIR
 #define CMAP_BENCH_SOURCE_DIR ""
 #endif
@@ -41,29 +44,6 @@ std::string run_command(const std::string& cmd) {
   return trim(out);
 }
 
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
   std::string out = "\"";
@@ -75,24 +55,7 @@ std::string csv_field(const std::string& s) {
 }
 
 std::vector<const map_result*> rows_of(const report_input& in, const std::string& workload) {
-  std::vector<const map_result*> out;
-  for (const auto& r : in.results)
-    if (r.workload == workload) out.push_back(&r);
-  return out;
-}
-
-std::vector<std::string> map_names(const std::vector<const map_result*>& rows) {
-  std::vector<std::string> names;
-  for (const auto* r : rows)
-    if (std::find(names.begin(), names.end(), r->map) == names.end()) names.push_back(r->map);
-  return names;
-}
-
-const map_result* find_row(const std::vector<const map_result*>& rows, const std::string& map,
-                           unsigned threads) {
-  for (const auto* r : rows)
-    if (r->map == map && r->threads == threads) return r;
-  return nullptr;
+  return rows_of(in.results, workload);
 }
 
 // The map a workload's ratios are relative to: --baseline where the workload ran it, else
@@ -161,9 +124,11 @@ std::string format_table(const report_input& in) {
       continue;
     }
     out += fmt::format(
-        "   {}\n   {} ops{}, {} keys ({}{}), {} B values, mix {}, keys {}, preload {:g}, {} reps\n",
-        w.description, w.duration_ms ? 0 : w.ops,
-        w.duration_ms ? fmt::format(" ({} ms per run)", w.duration_ms) : "", w.key_universe,
+        "   {}\n   {}, {} keys ({}{}), {} B values, mix {}, keys {}, preload {:g}, {} reps\n",
+        w.description,
+        w.duration_ms ? fmt::format("{} ms per run", w.duration_ms)
+                      : fmt::format("{} ops", w.ops),
+        w.key_universe,
         w.string_keys ? "string" : "u64",
         w.string_keys ? fmt::format(" of {} B", w.key_length) : "", w.value_size, w.mix_string(),
         w.dist_string(), w.preload, w.repetitions);
@@ -213,10 +178,14 @@ std::string format_table(const report_input& in) {
           continue;
         }
         if (first_ok == nullptr) first_ok = r;
-        std::string cell =
-            fmt::format("{:.2f} [{:.2f}-{:.2f}]", r->median_mops, r->min_mops, r->max_mops);
+        // Median, min and max in the median's unit, named where it is not Mops/s.
+        const rate_unit unit = unit_for(r->median_mops);
+        std::string cell = fmt::format(
+            "{} [{}-{}]{}", three_digits(in_unit(r->median_mops, unit)),
+            three_digits(in_unit(r->min_mops, unit)), three_digits(in_unit(r->max_mops, unit)),
+            unit == rate_unit::mops ? "" : std::string(" ") + unit_name(unit));
         if (base != nullptr && base->ok() && base->median_mops > 0)
-          cell += fmt::format(" x{:.2f}", r->median_mops / base->median_mops);
+          cell += " " + format_ratio(r->median_mops / base->median_mops);
         if (!r->single_thread_ceiling && r->median_mops == best_mops[t]) cell = "*" + cell;
         if (r->single_thread_ceiling) cell += " (ceiling)";
         line.push_back(cell);
@@ -259,9 +228,9 @@ std::string format_table(const report_input& in) {
     out += "\n";
   }
   out += fmt::format(
-      "Throughput: median Mops/s of the repetitions [min-max], xR = median / {}'s at the same "
-      "thread count; * = best of the column among the concurrent maps (not the single-thread "
-      "ceilings).\n"
+      "Throughput: median Mops/s of the repetitions [min-max] (in kops/s or ops/s where the "
+      "cell says so), xR = median / {}'s at the same thread count; * = best of the column among "
+      "the concurrent maps (not the single-thread ceilings).\n"
       "Latency: every {}th operation timed, at the largest thread count (or at N, shown (@N), "
       "where the "
       "map ran only at N).\n"
@@ -291,7 +260,7 @@ std::string format_csv(const report_input& in) {
           b.median_mops > 0)
         ratio = r.median_mops / b.median_mops;
     out += fmt::format(
-        "{},{},{},{},{:.4f},{:.4f},{:.4f},{},{:.1f},{:.1f},{:.1f},{},{:.2f},{},{},{},{:.4f},{}\n",
+        "{},{},{},{},{},{},{},{},{:.1f},{:.1f},{:.1f},{},{:.2f},{},{},{},{},{}\n",
         csv_field(r.workload), csv_field(r.map), r.threads, r.status, r.median_mops, r.min_mops,
         r.max_mops, r.reps.size(), r.p50_ns, r.p99_ns, r.p999_ns, r.latency_samples,
         r.bytes_per_entry, r.memory_method, r.entries, r.peak_rss_bytes, ratio, csv_field(r.note));
@@ -339,167 +308,6 @@ nlohmann::json format_json(const report_input& in) {
   return j;
 }
 
-namespace {
-
-constexpr std::array<const char*, 10> palette = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
-                                                 "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-                                                 "#bcbd22", "#17becf"};
-constexpr double chart_w = 640;
-constexpr double chart_h = 300;
-constexpr double pad_l = 60;
-constexpr double pad_r = 170;
-constexpr double pad_t = 30;
-constexpr double pad_b = 40;
-
-std::string svg_open(const std::string& cls, const std::string& title) {
-  return fmt::format(
-      "<svg class=\"chart {}\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
-      "viewBox=\"0 0 {} {}\" "
-      "role=\"img\"><title>{}</title><text x=\"{}\" y=\"18\" font-size=\"14\" "
-      "font-weight=\"bold\">{}</text>\n",
-      cls, chart_w, chart_h, chart_w, chart_h, html_escape(title), pad_l, html_escape(title));
-}
-
-std::string legend(const std::vector<std::string>& names) {
-  std::string out;
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    const double y = pad_t + 14 + static_cast<double>(i) * 16;
-    out += fmt::format(
-        "<rect x=\"{}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{}\" y=\"{}\" "
-        "font-size=\"11\">{}</text>\n",
-        chart_w - pad_r + 10, y - 9, palette[i % palette.size()], chart_w - pad_r + 24, y,
-        html_escape(names[i]));
-  }
-  return out;
-}
-
-std::string axes(double y_max, const std::string& y_label, bool log_scale, double y_min) {
-  std::string out;
-  const double plot_h = chart_h - pad_t - pad_b;
-  out += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" stroke=\"#333\"/>", pad_l,
-                     pad_t, chart_h - pad_b);
-  out += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"#333\"/>", pad_l,
-                     chart_h - pad_b, chart_w - pad_r);
-  for (int i = 0; i <= 4; ++i) {
-    const double frac = i / 4.0;
-    const double v = log_scale ? y_min * std::pow(y_max / y_min, frac) : y_max * frac;
-    const double y = chart_h - pad_b - frac * plot_h;
-    out += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"end\">{}</text>",
-                       pad_l - 4, y + 3,
-                       v >= 100 ? fmt::format("{:.0f}", v) : fmt::format("{:.3g}", v));
-    out += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#ddd\"/>", pad_l, y,
-                       chart_w - pad_r, y);
-  }
-  out += fmt::format(
-      "<text x=\"12\" y=\"{}\" font-size=\"11\" transform=\"rotate(-90 12 {})\" "
-      "text-anchor=\"middle\">{}</text>\n",
-      chart_h / 2, chart_h / 2, html_escape(y_label));
-  return out;
-}
-
-// Throughput vs threads: one line per map.
-std::string throughput_chart(const workload& w, const std::vector<const map_result*>& rows) {
-  const auto names = map_names(rows);
-  double y_max = 0;
-  for (const auto* r : rows)
-    if (r->ok()) y_max = std::max(y_max, r->max_mops);
-  if (y_max <= 0) y_max = 1;
-  y_max *= 1.1;
-  const double plot_w = chart_w - pad_l - pad_r;
-  const double plot_h = chart_h - pad_t - pad_b;
-  auto x_of = [&](std::size_t i) {
-    return pad_l + (w.threads.size() == 1
-                        ? plot_w / 2
-                        : plot_w * 0.05 + plot_w * 0.9 * static_cast<double>(i) /
-                                              static_cast<double>(w.threads.size() - 1));
-  };
-  std::string out = svg_open("throughput", w.name + ": throughput (Mops/s) vs threads");
-  out += axes(y_max, "Mops/s", false, 0);
-  for (std::size_t i = 0; i < w.threads.size(); ++i)
-    out += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
-                       x_of(i), chart_h - pad_b + 14, w.threads[i]);
-  out += fmt::format(
-      "<text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">threads</text>\n",
-      pad_l + plot_w / 2, chart_h - 6);
-  for (std::size_t m = 0; m < names.size(); ++m) {
-    std::string points;
-    std::string dots;
-    for (std::size_t i = 0; i < w.threads.size(); ++i) {
-      const auto* r = find_row(rows, names[m], w.threads[i]);
-      if (r == nullptr || !r->ok()) continue;
-      const double x = x_of(i);
-      const double y = chart_h - pad_b - plot_h * r->median_mops / y_max;
-      points += fmt::format("{:.1f},{:.1f} ", x, y);
-      dots += fmt::format(
-          "<circle class=\"point\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"><title>{} @{}: "
-          "{:.2f} Mops/s "
-          "[{:.2f}-{:.2f}]</title></circle>",
-          x, y, palette[m % palette.size()], html_escape(names[m]), w.threads[i], r->median_mops,
-          r->min_mops, r->max_mops);
-    }
-    if (!points.empty())
-      out += fmt::format(
-          "<polyline class=\"series\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" "
-          "points=\"{}\"/>{}\n",
-          palette[m % palette.size()], points, dots);
-  }
-  out += legend(names);
-  return out + "</svg>\n";
-}
-
-// Grouped bars, one group per map; values <= 0 are left out.
-std::string bar_chart(const std::string& cls, const std::string& title, const std::string& y_label,
-                      const std::vector<std::string>& groups,
-                      const std::vector<std::string>& series,
-                      const std::vector<std::vector<double>>& values, bool log_scale) {
-  double y_max = 0;
-  double y_min = 0;
-  for (const auto& g : values)
-    for (double v : g)
-      if (v > 0) {
-        y_max = std::max(y_max, v);
-        y_min = y_min == 0 ? v : std::min(y_min, v);
-      }
-  if (y_max <= 0) y_max = 1;
-  if (log_scale) {
-    y_min = std::pow(10, std::floor(std::log10(y_min > 0 ? y_min : 1)));
-    y_max = std::pow(10, std::ceil(std::log10(y_max * 1.01)));
-    if (y_max <= y_min) y_max = y_min * 10;
-  } else {
-    y_max *= 1.1;
-  }
-  const double plot_w = chart_w - pad_l - pad_r;
-  const double plot_h = chart_h - pad_t - pad_b;
-  std::string out = svg_open(cls, title);
-  out += axes(y_max, y_label, log_scale, y_min);
-  const double group_w = plot_w / static_cast<double>(std::max<std::size_t>(groups.size(), 1));
-  const double bar_w = group_w * 0.8 / static_cast<double>(std::max<std::size_t>(series.size(), 1));
-  for (std::size_t g = 0; g < groups.size(); ++g) {
-    const double gx = pad_l + group_w * static_cast<double>(g) + group_w * 0.1;
-    for (std::size_t s = 0; s < series.size(); ++s) {
-      const double v = values[g][s];
-      if (v <= 0) continue;
-      const double frac = log_scale ? std::log(v / y_min) / std::log(y_max / y_min) : v / y_max;
-      const double h = std::max(1.0, plot_h * std::clamp(frac, 0.0, 1.0));
-      out += fmt::format(
-          "<rect class=\"bar\" x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" "
-          "fill=\"{}\"><title>{} "
-          "{}: {:.1f}</title></rect>",
-          gx + bar_w * static_cast<double>(s), chart_h - pad_b - h, std::max(1.0, bar_w - 1), h,
-          palette[(series.size() == 1 ? g : s) % palette.size()], html_escape(groups[g]),
-          html_escape(series[s]), v);
-    }
-    out += fmt::format(
-        "<text x=\"{:.1f}\" y=\"{}\" font-size=\"9\" text-anchor=\"middle\">{}</text>\n",
-        gx + group_w * 0.4, chart_h - pad_b + 12 + static_cast<double>(g % 2) * 10,
-        html_escape(groups[g]));
-  }
-  if (series.size() > 1) out += legend(series);
-  return out + "</svg>\n";
-}
-
-}  // namespace
-
 std::string format_html(const report_input& in) {
   std::string out =
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cmap-bench "
@@ -529,42 +337,41 @@ std::string format_html(const report_input& in) {
     const auto rows = rows_of(in, w.name);
     out += throughput_chart(w, rows);
     const unsigned top = *std::max_element(w.threads.begin(), w.threads.end());
-    std::vector<std::string> lat_groups;
-    std::vector<std::vector<double>> lat_values;
-    std::vector<std::string> mem_groups;
-    std::vector<std::vector<double>> mem_values;
+    std::vector<bar_group> latency;
+    std::vector<bar_group> memory;
     for (const auto& name : map_names(rows)) {
       const map_result* pick = find_row(rows, name, top);
       if (pick == nullptr || !pick->ok()) pick = find_row(rows, name, w.threads.front());
       if (pick == nullptr || !pick->ok()) continue;
-      lat_groups.push_back(pick->threads == top ? name
-                                                : fmt::format("{} (@{})", name, pick->threads));
-      lat_values.push_back({pick->p50_ns, pick->p99_ns, pick->p999_ns});
-      if (pick->bytes_per_entry > 0) {
-        mem_groups.push_back(name + (pick->memory_method == "counting_allocator" ? " (c)" : ""));
-        mem_values.push_back({pick->bytes_per_entry});
-      }
+      latency.push_back({name,
+                         pick->threads == top ? name : fmt::format("{} (@{})", name, pick->threads),
+                         {pick->p50_ns, pick->p99_ns, pick->p999_ns}});
+      if (pick->bytes_per_entry > 0)
+        memory.push_back(
+            {name, name + (pick->memory_method == "counting_allocator" ? " (c)" : ""),
+             {pick->bytes_per_entry}});
     }
+    out += bar_chart("latency",
+                     fmt::format("{}: latency percentiles at {} threads (ns, log scale)", w.name,
+                                 top),
+                     "ns", latency, {"p50", "p99", "p99.9"}, true);
+    out += bar_chart("memory", fmt::format("{}: bytes per entry", w.name), "bytes/entry", memory,
+                     {"bytes/entry"}, false);
     out +=
-        bar_chart("latency",
-                  fmt::format("{}: latency percentiles at {} threads (ns, log scale)", w.name, top),
-                  "ns", lat_groups, {"p50", "p99", "p99.9"}, lat_values, true);
-    out += bar_chart("memory", fmt::format("{}: bytes per entry", w.name), "bytes/entry",
-                     mem_groups, {"bytes/entry"}, mem_values, false);
-    out +=
-        "<table><tr><th>map</th><th>threads</th><th>status</th><th>median "
-        "Mops/s</th><th>min</th><th>max</th>"
+        "<table class=\"results\"><tr><th>map</th><th>threads</th><th>status</th>"
+        "<th>median</th><th>min</th><th>max</th>"
         "<th>p50 ns</th><th>p99 ns</th><th>p99.9 ns</th><th>B/entry</th><th>peak RSS "
         "MiB</th><th>note</th></tr>\n";
-    for (const auto* r : rows)
+    for (const auto* r : rows) {
+      auto rate = [&](double mops) { return r->ok() ? format_rate(mops) : std::string("-"); };
       out += fmt::format(
-          "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2f}</td><td>{:.2f}</td><td>{:.2f}</"
-          "td><td>{:.0f}</td>"
-          "<td>{:.0f}</td><td>{:.0f}</td><td>{:.1f}</td><td "
-          "class=\"rss\">{:.1f}</td><td>{}</td></tr>\n",
-          html_escape(r->map), r->threads, r->status, r->median_mops, r->min_mops, r->max_mops,
-          r->p50_ns, r->p99_ns, r->p999_ns, r->bytes_per_entry,
+          "<tr><td class=\"map\">{}</td><td class=\"threads\">{}</td><td>{}</td>"
+          "<td class=\"median\">{}</td><td>{}</td><td>{}</td><td>{:.0f}</td><td>{:.0f}</td>"
+          "<td>{:.0f}</td><td>{:.1f}</td><td class=\"rss\">{:.1f}</td><td>{}</td></tr>\n",
+          html_escape(r->map), r->threads, r->status, rate(r->median_mops), rate(r->min_mops),
+          rate(r->max_mops), r->p50_ns, r->p99_ns, r->p999_ns, r->bytes_per_entry,
           static_cast<double>(r->peak_rss_bytes) / (1 << 20), html_escape(r->note));
+    }
     out += "</table></section>\n";
   }
   out += "<h2>Text report</h2><pre>" + html_escape(format_table(in)) + "</pre>\n</body></html>\n";

@@ -46,4 +46,13 @@ struct map_result {
 // Fills median/min/max from reps, and the percentiles from latency.
 void summarise(map_result& r);
 
+// The rows of one workload, in their order.
+std::vector<const map_result*> rows_of(const std::vector<map_result>& results,
+                                       const std::string& workload);
+// The maps of rows, in order of first appearance.
+std::vector<std::string> map_names(const std::vector<const map_result*>& rows);
+// The row of map at that thread count; nullptr if there is none.
+const map_result* find_row(const std::vector<const map_result*>& rows, const std::string& map,
+                           unsigned threads);
+
 }  // namespace cmap_bench
