@@ -1,7 +1,7 @@
 # Developer entry points for cmap. The build is CMake + Ninja; this file only drives it.
 #   make test    the test matrix: GCC, Clang + ThreadSanitizer, GCC + AddressSanitizer/UBSan,
-#                cmap-bench's tests built with no optional peer and no toml++, and the fuzz
-#                targets under libFuzzer for FUZZ_SECONDS_TEST each
+#                cmap-bench's tests built with no optional peer, no toml++ and no browser,
+#                and the fuzz targets under libFuzzer for FUZZ_SECONDS_TEST each
 #   make bench   Release build, then race-demo, cmap-bench --standard and the micro-benchmarks
 #   make fuzz    the fuzz targets of tests/fuzz under libFuzzer (Clang + ASan/UBSan),
 #                FUZZ_SECONDS each (make test runs them FUZZ_SECONDS_TEST each)
@@ -51,10 +51,12 @@ test-asan: deps
 	$(call cmap_test_config,test-asan,$(CXX_GCC),Debug,address,"-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g -D_GLIBCXX_ASSERTIONS")
 
 # cmap-bench on a machine without the optional packages: every peer and toml++ switched off,
-# so that their absence gives a message rather than a build error or a wrong test.
-NO_PEERS := $(foreach p,TBB libcuckoo absl Boost libcds tomlplusplus,-DCMAKE_DISABLE_FIND_PACKAGE_$(p)=ON)
+# and no browser for the HTML report test (which then parses the report), so that their
+# absence gives a message rather than a build error or a wrong test.
+NO_PEERS := $(foreach p,TBB libcuckoo absl Boost libcds tomlplusplus,-DCMAKE_DISABLE_FIND_PACKAGE_$(p)=ON) \
+            -DCMAP_BENCH_CHROMIUM=OFF
 test-no-peers: deps
-	@echo "=== cmap test configuration test-no-peers: $(CXX_GCC), Release, no peers, no toml++ ==="
+	@echo "=== cmap test configuration test-no-peers: $(CXX_GCC), Release, no peers, no toml++, no chromium ==="
 	$(CMAKE) -S . -B $(BUILD)/test-no-peers -G $(GENERATOR) -DCMAKE_CXX_COMPILER=$(CXX_GCC) \
 	  -DCMAKE_BUILD_TYPE=Release -DCMAP_SANITIZE=none -DCMAP_BUILD_BENCH=OFF $(NO_PEERS)
 	$(CMAKE) --build $(BUILD)/test-no-peers -j $(JOBS) --target race-demo cmap-bench cmap_bench_tests
