@@ -1,15 +1,18 @@
 #pragma once
-// cow_map: the baseline of the cow-vs-persistent preset, and the article's design: an
-// immutable std::unordered_map behind an atomically published pointer ("atomic.Value +
-// immutable map"). Every write copies the whole map (O(n)), changes the copy and publishes
-// it. A bench baseline, not a library map.
+// cow_map: the baseline of the cow-vs-persistent preset: an immutable std::unordered_map behind
+// an atomically published pointer, copied whole on every write (Go's "atomic.Value + immutable
+// map"). Every write copies the whole map (O(n)), changes the copy and publishes it. A bench
+// baseline, not a library map.
 //
 // Publication is the one snapshot_map uses, so that the comparison isolates the copy:
 // writers are serialised by a mutex, the current map is published with a release store,
-// readers pin an epoch (cmap/detail/epoch.hpp), load it (acquire) and read it, and a
-// replaced map is retired through the epoch and deleted once no reader can be in it.
-// (std::atomic<std::shared_ptr> would be the textbook choice, but libstdc++ 12's is not
-// lock-free and ThreadSanitizer flags it.)
+// readers pin an epoch, load it (acquire) and read it, and a replaced map is retired through
+// the epoch and deleted once no reader can be in it. (std::atomic<std::shared_ptr> would be
+// the textbook choice, but libstdc++ 12's is not lock-free and ThreadSanitizer flags it.)
+//
+// The one exception to the tools' rule of public headers only: this header includes
+// <cmap/detail/epoch.hpp>, snapshot_map's own reclamation, because any other scheme would make
+// the comparison measure the difference in reclamation as well as the copy.
 
 #include <atomic>
 #include <cmap/detail/epoch.hpp>

@@ -5,7 +5,6 @@
 #include <oneapi/tbb/concurrent_hash_map.h>
 #include <oneapi/tbb/tbb_allocator.h>
 
-#include <cmap/detail/sanitizers.hpp>
 #include <cmap/hash.hpp>
 
 #include "adapter.hpp"
@@ -15,8 +14,8 @@ namespace cmap_bench {
 // ThreadSanitizer sees the hand-over of freed memory to the next allocation only through the
 // malloc it intercepts: under TSan, oneTBB's maps use std::allocator instead of its scalable
 // allocator (its own pool, not instrumented), or every reuse of a node freed by another
-// thread would be reported as a race.
-#if CMAP_DETAIL_TSAN
+// thread would be reported as a race. The build defines CMAP_BENCH_TSAN under ThreadSanitizer.
+#ifdef CMAP_BENCH_TSAN
 template <class T>
 using tbb_base_allocator = std::allocator<T>;
 #else
