@@ -161,9 +161,19 @@ TEST(Parse, ListAndHelp) {
   EXPECT_NE(list.out.find("locked_map"), std::string::npos);
   EXPECT_NE(list.out.find("std_shared_mutex"), std::string::npos);
   EXPECT_NE(list.out.find("cow-vs-persistent"), std::string::npos);
+  // What runs without --maps: not the variants, and not libcds under --standard.
+  EXPECT_NE(list.out.find("without --maps: every map above but the [variant] ones; --standard "
+                          "leaves out libcds_split_list too"),
+            std::string::npos)
+      << list.out;
+  EXPECT_NE(list.out.find("cow_map"), std::string::npos);
+  EXPECT_EQ(list.out.find("article"), std::string::npos) << list.out;
   const auto help = run_cli({"--help"});
   EXPECT_EQ(help.status, 0);
   EXPECT_NE(help.out.find("--workload"), std::string::npos);
+  EXPECT_EQ(help.out.find("(default: all)"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("[variant] mark"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("libcds_split_list"), std::string::npos) << help.out;
 }
 
 // TOML workload files go through the JSON path's validation: each bad TOML file gets the same

@@ -109,7 +109,10 @@ void check_output_path(const std::string& flag, const std::string& path) {
 }
 
 void add_common(CLI::App& app, options& o) {
-  app.add_option("--maps", o.maps, "maps to run: names or globs, comma-separated (default: all)")
+  app.add_option("--maps", o.maps,
+                 "maps to run: names or globs, comma-separated (default: every map --list shows "
+                 "without the [variant] mark, which a glob never matches; --standard also leaves "
+                 "out libcds_split_list; presets that name their own maps run those)")
       ->delimiter(',');
   app.add_option("--threads", o.threads, "thread counts, e.g. 1,2,4,8")->delimiter(',');
   app.add_option("--ops", o.ops, "total operations per run (all threads)");
@@ -123,11 +126,10 @@ void add_common(CLI::App& app, options& o) {
                "one repetition each, so that the machine's changing load reaches them alike)");
 }
 
-// The maps --standard runs unless --maps says otherwise: every registered map but the
-// libcds peer, whose split-ordered list (a pointer chase per key, hazard pointers on every
+// The maps --standard runs unless --maps says otherwise: the default selection (every map
+// without the variant mark) but the libcds peer, whose split-ordered list (a pointer chase per key, hazard pointers on every
 // step) adds an estimated minute to a suite that must stay under 3 minutes on the 2-core
-// machine (docs/benchmarks.md);
-// `--standard --maps '*'` includes it.
+// machine (docs/journal/cmap-bench.md); `--standard --maps '*'` includes it.
 std::vector<std::string> standard_maps() {
   std::vector<std::string> names;
   for (const auto& m : registry())
@@ -189,6 +191,9 @@ int cli_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* er
         fmt::print(out, "  {:<24} {:<8} {}{}\n", m.name, m.family, m.description,
                    m.hidden ? " [variant: run by its preset or by name]" : "");
       for (const auto& s : skipped_peers()) fmt::print(out, "  {}\n", s);
+      fmt::print(out,
+                 "  without --maps: every map above but the [variant] ones; --standard leaves out "
+                 "libcds_split_list too (--standard --maps '*' adds it back)\n");
       fmt::print(out, "presets:\n");
       for (const auto& name : preset_names()) {
         const auto w = preset(name);

@@ -1,5 +1,5 @@
 // cmap-bench: which concurrent map should I use for my workload, and what does it cost?
-// See docs/benchmarks.md and `cmap-bench --help`.
+// See docs/cmap-bench.md and `cmap-bench --help`.
 
 #include <cstdio>
 #include <string>

@@ -77,8 +77,8 @@ const std::vector<map_info>& registry() {
       {"std_shared_mutex", "baseline", "std::unordered_map behind one std::shared_mutex",
        concurrent_full, false, false, run_adapter<std_shared_mutex_adapter>},
       {"cow_map", "baseline",
-       "std::unordered_map copied in full on every write, published atomically (the article's "
-       "atomic.Value + immutable map)",
+       "an immutable std::unordered_map behind an atomically published pointer, copied whole on "
+       "every write",
        concurrent_full, false, true, run_adapter<cow_map_adapter>},
   // ---- peers ---------------------------------------------------------------------------------
 #ifdef CMAP_BENCH_HAVE_TBB
@@ -120,7 +120,7 @@ const std::vector<std::string>& skipped_peers() {
 #if defined(CMAP_BENCH_LIBCDS_SKIPPED_TSAN)
     out.emplace_back(
         "libcds_split_list: skipped: not built under ThreadSanitizer (libcds's list unlinks "
-        "nodes with an acquire-only CAS, which TSan reports; docs/benchmarks.md)");
+        "nodes with an acquire-only CAS, which TSan reports; docs/cmap-bench.md)");
 #elif !defined(CMAP_BENCH_HAVE_LIBCDS)
     out.emplace_back("libcds_split_list: skipped: not installed (libcds-dev)");
 #endif

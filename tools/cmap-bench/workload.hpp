@@ -1,7 +1,7 @@
 #pragma once
 // cmap-bench workloads: what one measurement runs (threads, operation count or duration, key
 // universe and type, value size, operation mix, key distribution, preload, seed), the named
-// presets of docs/benchmarks.md, and the parsing of workload files (JSON).
+// presets of docs/cmap-bench.md, and the parsing of workload files (JSON).
 //
 // Every problem a user can cause (unknown preset, malformed file, contradictory or impossible
 // parameters) is reported by throwing usage_error with a message that names the problem; the
@@ -73,7 +73,7 @@ struct workload {
 // Throws usage_error naming the first problem found.
 void validate(const workload& w);
 
-// The named presets, in the order of docs/benchmarks.md.
+// The named presets, in the order of docs/cmap-bench.md.
 const std::vector<std::string>& preset_names();
 // Throws usage_error for an unknown name (listing the known ones).
 workload preset(const std::string& name);
