@@ -3,6 +3,9 @@
 #                cmap-bench's tests built with no optional peer, no toml++ and no browser,
 #                and the fuzz targets under libFuzzer for FUZZ_SECONDS_TEST each
 #   make bench   Release build, then race-demo, cmap-bench --standard and the micro-benchmarks
+#   make results regenerate docs/benchmarks.md and its charts (docs/benchmarks/*.svg) from one
+#                run of cmap-bench --standard at 1, 2 and 8 threads (several minutes);
+#                SCALING='DIR/json/*.json' adds a thread-scaling run (scripts/scaling-run.sh)
 #   make fuzz    the fuzz targets of tests/fuzz under libFuzzer (Clang + ASan/UBSan),
 #                FUZZ_SECONDS each (make test runs them FUZZ_SECONDS_TEST each)
 #   make deps    check (as root: install) the Debian packages
@@ -21,7 +24,7 @@ BENCH_FLAGS ?= --benchmark_min_time=0.2 --benchmark_repetitions=3 \
                --benchmark_report_aggregates_only=true
 
 .DEFAULT_GOAL := test
-.PHONY: deps bench fuzz test test-gcc test-tsan test-asan test-no-peers test-fuzz clean
+.PHONY: deps bench results fuzz test test-gcc test-tsan test-asan test-no-peers test-fuzz clean
 # One configuration at a time: each already runs $(JOBS) jobs.
 .NOTPARALLEL:
 
@@ -79,11 +82,16 @@ test-fuzz: deps
 fuzz: deps
 	$(call cmap_fuzz_config,$(FUZZ_SECONDS))
 
-bench: deps
-	@echo "=== cmap release build: $(CXX_GCC), Release ==="
+# $(call cmap_release_config,<targets, or empty for all>): the Release build of make bench.
+define cmap_release_config
+	@echo "=== cmap release build: $(CXX_GCC), Release$(if $(1), ($(1) only)) ==="
 	$(CMAKE) -S . -B $(BUILD)/release -G $(GENERATOR) -DCMAKE_CXX_COMPILER=$(CXX_GCC) \
 	  -DCMAKE_BUILD_TYPE=Release -DCMAP_SANITIZE=none -DCMAP_BUILD_TESTS=OFF -DCMAP_BUILD_BENCH=ON
-	$(CMAKE) --build $(BUILD)/release -j $(JOBS)
+	$(CMAKE) --build $(BUILD)/release -j $(JOBS) $(if $(1),--target $(1))
+endef
+
+bench: deps
+	$(call cmap_release_config,)
 	@echo "=== cmap race-demo ==="
 	$(BUILD)/release/tools/race-demo/race-demo
 	@echo "=== cmap-bench --standard ==="
@@ -97,6 +105,17 @@ bench: deps
 	  fi; \
 	done; \
 	[ $$found = 1 ] || echo "no micro-benchmarks in $(BUILD)/release/bench"
+
+# The page is rendered from the run's JSON by the same binary; the charts folder is emptied
+# first, so that a preset no longer run leaves no stale chart behind.
+RESULTS_JSON := $(BUILD)/release/results.json
+results: deps
+	$(call cmap_release_config,cmap-bench)
+	@echo "=== cmap-bench --standard --threads 1,2,8 ==="
+	$(BUILD)/release/tools/cmap-bench/cmap-bench --standard --threads 1,2,8 --json $(RESULTS_JSON)
+	rm -f docs/benchmarks/*.svg
+	$(BUILD)/release/tools/cmap-bench/cmap-bench results $(RESULTS_JSON) \
+	  --out docs/benchmarks.md --charts docs/benchmarks/ $(if $(SCALING),--scaling $(SCALING))
 
 clean:
 	rm -rf $(BUILD)

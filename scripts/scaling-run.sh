@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # A thread-scaling run of cmap-bench: one process per (preset, thread count), so that a cell
 # that runs past its time limit loses that cell only; the rows of each preset are appended to
-# OUT/PRESET.csv and the printed tables to OUT/log.txt. The run of 2026-11-27 in
-# docs/benchmarks.md ("thread scaling on a 16-core machine") used these defaults.
+# OUT/PRESET.csv, each cell's --json output is kept as OUT/json/PRESET-THREADS.json (what
+# `cmap-bench results --scaling OUT/json/*.json` and `make results SCALING=...` render), and the
+# printed tables go to OUT/log.txt. The run of 2026-11-27 in
+# docs/journal/thread-scaling-16-cores.md used these defaults.
 #
 # Usage: scripts/scaling-run.sh CMAP_BENCH OUT
 #   CMAP_BENCH: a cmap-bench binary, or the run-cmap-bench of a bundle
@@ -18,7 +20,7 @@ if [[ $# -ne 2 ]]; then
 fi
 bench=$1
 out=$2
-mkdir -p "$out"
+mkdir -p "$out/json"
 maps=${MAPS:-concurrent_hash_map,read_mostly_map,locked_map,sharded_map,tbb_hash_map,cuckoo,absl_flat_map,boost_flat_map}
 { nproc; lscpu; free -g; uname -a; } > "$out/machine.txt" 2>&1
 cell=$(mktemp)
@@ -30,7 +32,8 @@ for preset in ${PRESETS:-parallel-load mixed read-heavy insert-only}; do
   for threads in ${THREADS:-1 2 4 8 12 16 32}; do
     rm -f "$cell"
     timeout "${CELL_LIMIT:-60}" "$bench" --preset "$preset" --maps "$maps" --threads "$threads" \
-      --reps 3 --baseline tbb_hash_map "${extra[@]}" --csv "$cell" >> "$out/log.txt" 2>&1
+      --reps 3 --baseline tbb_hash_map "${extra[@]}" --csv "$cell" \
+      --json "$out/json/$preset-$threads.json" >> "$out/log.txt" 2>&1
     rc=$?
     if [[ -s $cell ]]; then
       if [[ -f $out/$preset.csv ]]; then tail -n +2 "$cell" >> "$out/$preset.csv"; else cp "$cell" "$out/$preset.csv"; fi

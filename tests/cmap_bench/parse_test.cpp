@@ -174,6 +174,7 @@ TEST(Parse, ListAndHelp) {
   EXPECT_EQ(help.out.find("(default: all)"), std::string::npos) << help.out;
   EXPECT_NE(help.out.find("[variant] mark"), std::string::npos) << help.out;
   EXPECT_NE(help.out.find("libcds_split_list"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("results"), std::string::npos) << help.out;
 }
 
 // TOML workload files go through the JSON path's validation: each bad TOML file gets the same

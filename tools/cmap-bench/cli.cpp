@@ -12,6 +12,7 @@
 #include "advise.hpp"
 #include "bench.hpp"
 #include "report.hpp"
+#include "results_page.hpp"
 
 namespace cmap_bench {
 
@@ -169,6 +170,20 @@ int cli_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* er
       ->required();
   add_common(*advise_cmd, ao);
 
+  auto* results_cmd = app.add_subcommand(
+      "results",
+      "render the results page (docs/benchmarks.md) and its SVG charts from a run's --json file");
+  results_page_request page;
+  results_cmd->add_option("run", page.run, "the --json file of a cmap-bench run")->required();
+  results_cmd
+      ->add_option("--scaling", page.scaling,
+                   "the --json files of a thread-scaling run on a larger machine "
+                   "(scripts/scaling-run.sh writes one per preset and thread count)")
+      ->delimiter(',');
+  results_cmd->add_option("--out", page.out, "the markdown page to write")->required();
+  results_cmd->add_option("--charts", page.charts,
+                          "the folder of the SVG charts (default: the page's name without .md)");
+
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
     app.parse(reversed);
@@ -178,6 +193,20 @@ int cli_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* er
   } catch (const CLI::ParseError& e) {
     fmt::print(err, "cmap-bench: {}\n", e.what());
     return 2;
+  }
+
+  if (results_cmd->parsed()) {
+    try {
+      render_results_page(page);
+    } catch (const usage_error& e) {
+      fmt::print(err, "cmap-bench results: {}\n", e.what());
+      return 2;
+    } catch (const std::exception& e) {
+      fmt::print(err, "cmap-bench results: {}\n", e.what());
+      return 1;
+    }
+    fmt::print(out, "cmap-bench results: wrote {}\n", page.out);
+    return 0;
   }
 
   const bool advising = advise_cmd->parsed();

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -58,14 +59,6 @@ std::vector<const map_result*> rows_of(const report_input& in, const std::string
   return rows_of(in.results, workload);
 }
 
-// The map a workload's ratios are relative to: --baseline where the workload ran it, else
-// the workload's first map (lock-scope and shard-scaling compare variants of one map).
-std::string baseline_for(const report_input& in, const std::vector<const map_result*>& rows) {
-  for (const auto* r : rows)
-    if (r->map == in.baseline) return in.baseline;
-  return rows.empty() ? in.baseline : rows.front()->map;
-}
-
 std::string fmt_ns(double ns) {
   if (ns >= 1e6) return fmt::format("{:.1f}ms", ns / 1e6);
   if (ns >= 1e3) return fmt::format("{:.1f}us", ns / 1e3);
@@ -73,6 +66,12 @@ std::string fmt_ns(double ns) {
 }
 
 }  // namespace
+
+std::string baseline_for(const report_input& in, const std::vector<const map_result*>& rows) {
+  for (const auto* r : rows)
+    if (r->map == in.baseline) return in.baseline;
+  return rows.empty() ? in.baseline : rows.front()->map;
+}
 
 run_meta collect_meta(const std::string& command) {
   run_meta m;
@@ -89,6 +88,23 @@ run_meta collect_meta(const std::string& command) {
     if (m.machine.empty()) m.machine = "unknown";
   }
   m.cpus = std::thread::hardware_concurrency();
+  {
+    // Physical cores: the distinct (physical id, core id) pairs; a machine that does not list
+    // them (some VMs) is taken to have one core per logical CPU.
+    std::ifstream cpu("/proc/cpuinfo");
+    std::string line;
+    std::string package;
+    std::set<std::pair<std::string, std::string>> cores;
+    while (std::getline(cpu, line)) {
+      const auto colon = line.find(':');
+      if (colon == std::string::npos) continue;
+      const std::string key = trim(line.substr(0, colon));
+      const std::string value = trim(line.substr(colon + 1));
+      if (key == "physical id") package = value;
+      if (key == "core id") cores.emplace(package, value);
+    }
+    m.cores = cores.empty() ? m.cpus : static_cast<unsigned>(cores.size());
+  }
 #if defined(__clang__)
   m.compiler =
       fmt::format("clang++ {}.{}.{}", __clang_major__, __clang_minor__, __clang_patchlevel__);
@@ -103,6 +119,10 @@ run_meta collect_meta(const std::string& command) {
   std::string src = CMAP_BENCH_SOURCE_DIR;
   if (!src.empty())
     m.commit = run_command("git -C '" + src + "' rev-parse --short HEAD 2>/dev/null");
+  if (!src.empty() && !m.commit.empty())
+    m.tree_modified = !run_command("git -C '" + src +
+                                   "' status --porcelain --untracked-files=no 2>/dev/null")
+                           .empty();
   if (m.commit.empty()) m.commit = CMAP_BENCH_CONFIGURE_COMMIT;
   if (m.commit.empty()) m.commit = "unknown";
   const std::time_t now = std::time(nullptr);
@@ -271,8 +291,10 @@ std::string format_csv(const report_input& in) {
 nlohmann::json format_json(const report_input& in) {
   nlohmann::json j;
   j["tool"] = "cmap-bench";
-  j["meta"] = {{"machine", in.meta.machine}, {"cpus", in.meta.cpus}, {"compiler", in.meta.compiler},
-               {"commit", in.meta.commit},   {"date", in.meta.date}, {"command", in.meta.command}};
+  j["meta"] = {{"machine", in.meta.machine}, {"cpus", in.meta.cpus},
+               {"cores", in.meta.cores},     {"compiler", in.meta.compiler},
+               {"commit", in.meta.commit},   {"tree_modified", in.meta.tree_modified},
+               {"date", in.meta.date},       {"command", in.meta.command}};
   j["baseline"] = in.baseline;
   j["interrupted"] = in.interrupted;
   j["skipped"] = in.skipped;

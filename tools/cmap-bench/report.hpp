@@ -14,12 +14,16 @@ namespace cmap_bench {
 
 struct run_meta {
   std::string machine;  // CPU model
-  unsigned cpus = 0;
+  unsigned cpus = 0;    // logical CPUs
+  unsigned cores = 0;   // physical cores
   std::string compiler;
-  std::string commit;
-  std::string date;  // UTC, ISO 8601
+  std::string commit;          // of the source tree cmap-bench was built from, at run time
+  bool tree_modified = false;  // that tree had uncommitted changes to tracked files
+  std::string date;            // UTC, ISO 8601
   std::string command;
 };
+// The machine from /proc/cpuinfo; the commit from `git rev-parse` in the source tree when it
+// runs, else the one recorded when the build was configured, else "unknown".
 run_meta collect_meta(const std::string& command);
 
 struct report_input {
@@ -30,6 +34,10 @@ struct report_input {
   std::vector<std::string> skipped;  // peers not compiled in
   bool interrupted = false;
 };
+
+// The map a workload's ratios are relative to: in.baseline where the workload ran it, else the
+// workload's first map (lock-scope and shard-scaling compare variants of one map).
+std::string baseline_for(const report_input& in, const std::vector<const map_result*>& rows);
 
 // One table per workload: throughput per thread count (median Mops/s and ratio to the
 // baseline), latency percentiles and memory at the largest thread count; '*' marks each
