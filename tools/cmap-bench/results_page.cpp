@@ -121,7 +121,9 @@ std::string results_table(const report_input& in, const workload& w, bool with_r
     rule += "--:|";
   }
   md += " bytes/entry |\n" + rule + "--:|\n";
-  std::vector<std::pair<std::string, std::string>> notes;  // (note, map at N threads)
+  // The cells that did not run: per (map, note), the thread counts it applies to.
+  std::vector<std::pair<std::string, std::string>> notes;
+  std::map<std::pair<std::string, std::string>, std::vector<unsigned>> note_threads;
   for (const auto& name : map_names(rows)) {
     std::string line = "| " + cell_escape(name);
     std::string bytes = "–";
@@ -138,7 +140,11 @@ std::string results_table(const report_input& in, const workload& w, bool with_r
                             r->memory_method == "counting_allocator" ? " (c)" : "");
       if (!r->ok()) {
         line += " | " + r->status;
-        if (!r->note.empty()) notes.emplace_back(r->note, fmt::format("{} at {}", name, t));
+        if (!r->note.empty()) {
+          auto& at = note_threads[{name, r->note}];
+          if (at.empty()) notes.emplace_back(name, r->note);
+          at.push_back(t);
+        }
         continue;
       }
       std::string cell = with_range ? throughput_text(*r) : [&] {
@@ -156,19 +162,14 @@ std::string results_table(const report_input& in, const workload& w, bool with_r
     if (ceiling) line.insert(2 + cell_escape(name).size(), " (single-thread ceiling)");
     md += line + " | " + bytes + " |\n";
   }
-  // Notes: one line per note, naming the maps and thread counts it applies to.
-  std::vector<std::string> order;
-  std::map<std::string, std::vector<std::string>> where;
-  for (const auto& [note, at] : notes) {
-    if (!where.count(note)) order.push_back(note);
-    where[note].push_back(at);
-  }
-  if (!order.empty()) md += "\n";
-  for (const auto& note : order) {
-    std::string at;
-    for (std::size_t i = 0; i < where[note].size(); ++i)
-      at += (i == 0 ? "" : ", ") + where[note][i];
-    md += fmt::format("- {} threads: {}\n", at, note);
+  if (!notes.empty()) md += "\n";
+  for (const auto& [map, note] : notes) {
+    const auto& at = note_threads[{map, note}];
+    std::string counts;
+    for (std::size_t i = 0; i < at.size(); ++i)
+      counts += fmt::format("{}{}", i == 0 ? "" : i + 1 == at.size() ? " and " : ", ", at[i]);
+    md += fmt::format("- {} at {} thread{}: {}\n", map, counts,
+                      at.size() == 1 && at[0] == 1 ? "" : "s", note);
   }
   return md;
 }
