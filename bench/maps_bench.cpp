@@ -312,8 +312,8 @@ BENCHMARK(snapshot_cost)->Arg(1000000)->Name("snapshot/snapshot_map/1M");
 BENCHMARK(update_snapshot_map)->Name("update_100k/snapshot_map");
 BENCHMARK(update_cow_map)->Name("update_100k/cow_map");
 
-// 5M entries, a table larger than most caches, and 40M (about 1.1 GiB of table): this VM reports a 260 MiB
-// L3, which holds much of the 5M-entry table, so the larger one is where lookups go to
+// 5M entries, a table larger than most caches, and 40M (about 1.1 GiB of table): this VM reports a
+// 260 MiB L3, which holds much of the 5M-entry table, so the larger one is where lookups go to
 // memory. Independent lookups one by one already overlap their misses in the core's
 // out-of-order window, which bounds what visit_bulk's prefetching can add.
 BENCHMARK(lookups_one_by_one)->Arg(5'000'000)->Name("bulk_5M/concurrent_hash_map/one_by_one");

@@ -89,8 +89,8 @@ std::string page_as_seen(const std::string& html_file, const temp_dir& dir,
   std::filesystem::create_directories(testing::config::artifacts);
   const auto png = std::filesystem::path(testing::config::artifacts) / screenshot;
   std::filesystem::remove(png);
-  const std::string shot = browser + " --window-size=1280,2000 --screenshot=" + png.string() +
-                           url + " > " + dir.file("err.txt") + " 2>&1";
+  const std::string shot = browser + " --window-size=1280,2000 --screenshot=" + png.string() + url +
+                           " > " + dir.file("err.txt") + " 2>&1";
   EXPECT_EQ(std::system(shot.c_str()), 0) << shot << "\n" << slurp(dir.file("err.txt"));
   // A blank page of that size compresses to a few kilobytes; charts and tables do not.
   EXPECT_TRUE(std::filesystem::exists(png)) << png;
@@ -135,8 +135,7 @@ void expect_page_shows_run(const std::string& page, const nlohmann::json& run) {
     }
     const auto throughput = testing::charts(section, "throughput");
     ASSERT_EQ(throughput.size(), 1u) << name;
-    EXPECT_EQ(testing::check_throughput_chart(throughput[0], points),
-              std::vector<std::string>{})
+    EXPECT_EQ(testing::check_throughput_chart(throughput[0], points), std::vector<std::string>{})
         << name;
     const auto lat = testing::charts(section, "latency");
     ASSERT_EQ(lat.size(), 1u) << name;
@@ -354,8 +353,8 @@ TEST(Output, CowVsPersistentRunsEachMapForItsBudget) {
   const double budget = static_cast<double>(preset_w.duration_ms) / 1000;
 
   temp_dir dir;
-  const auto r = run_cli({"--preset", "cow-vs-persistent", "--json", dir.file("r.json"),
-                          "--report", dir.file("r.html")});
+  const auto r = run_cli({"--preset", "cow-vs-persistent", "--json", dir.file("r.json"), "--report",
+                          dir.file("r.html")});
   ASSERT_EQ(r.status, 0) << r.err;
   const auto j = nlohmann::json::parse(slurp(dir.file("r.json")));
   ASSERT_EQ(j["workloads"].size(), 1u);
@@ -388,8 +387,7 @@ TEST(Output, CowVsPersistentRunsEachMapForItsBudget) {
   std::string line;
   int cow_rows = 0;
   while (std::getline(lines, line)) {
-    if (line.find("cow_map ") == std::string::npos || line.find("[") == std::string::npos)
-      continue;
+    if (line.find("cow_map ") == std::string::npos || line.find("[") == std::string::npos) continue;
     ++cow_rows;
     EXPECT_TRUE(line.find("kops/s") != std::string::npos ||
                 line.find(" ops/s") != std::string::npos)

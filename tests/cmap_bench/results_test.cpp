@@ -29,22 +29,23 @@ using testing::temp_dir;
 nlohmann::json row(const std::string& workload, const std::string& map, unsigned threads,
                    double median, double min, double max, double bytes = 0,
                    const std::string& method = "allocated_bytes") {
-  return {{"workload", workload},
-          {"map", map},
-          {"threads", threads},
-          {"status", "ok"},
-          {"note", ""},
-          {"single_thread_ceiling", false},
-          {"repetitions", nlohmann::json::array({{{"seconds", 0.5}, {"ops", 1000}, {"mops", median}}})},
-          {"median_mops", median},
-          {"min_mops", min},
-          {"max_mops", max},
-          {"latency_ns", {{"p50", 100.0}, {"p99", 1000.0}, {"p999", 5000.0}}},
-          {"latency_samples", 100},
-          {"bytes_per_entry", bytes},
-          {"memory_method", bytes > 0 ? method : ""},
-          {"entries", 1000},
-          {"peak_rss_bytes", 10 << 20}};
+  return {
+      {"workload", workload},
+      {"map", map},
+      {"threads", threads},
+      {"status", "ok"},
+      {"note", ""},
+      {"single_thread_ceiling", false},
+      {"repetitions", nlohmann::json::array({{{"seconds", 0.5}, {"ops", 1000}, {"mops", median}}})},
+      {"median_mops", median},
+      {"min_mops", min},
+      {"max_mops", max},
+      {"latency_ns", {{"p50", 100.0}, {"p99", 1000.0}, {"p999", 5000.0}}},
+      {"latency_samples", 100},
+      {"bytes_per_entry", bytes},
+      {"memory_method", bytes > 0 ? method : ""},
+      {"entries", 1000},
+      {"peak_rss_bytes", 10 << 20}};
 }
 
 nlohmann::json not_run(const std::string& workload, const std::string& map, unsigned threads,
@@ -58,13 +59,13 @@ nlohmann::json not_run(const std::string& workload, const std::string& map, unsi
 }
 
 nlohmann::json meta(unsigned cores, const std::string& command) {
-  return {{"machine", "Test CPU 9000"}, {"cpus", cores},
-          {"cores", cores},             {"compiler", "g++ 12.2.0, NDEBUG"},
-          {"commit", "abc1234"},        {"tree_modified", false},
-          {"date", "2026-01-02T03:04:05Z"}, {"command", command}};
+  return {{"machine", "Test CPU 9000"},       {"cpus", cores},       {"cores", cores},
+          {"compiler", "g++ 12.2.0, NDEBUG"}, {"commit", "abc1234"}, {"tree_modified", false},
+          {"date", "2026-01-02T03:04:05Z"},   {"command", command}};
 }
 
-const std::string command = "cmap-bench --standard --threads 1,2,8 --json build/release/results.json";
+const std::string command =
+    "cmap-bench --standard --threads 1,2,8 --json build/release/results.json";
 const std::string ceiling_note = "unlocked map: single-thread ceiling, run at 1 thread only";
 
 // read-heavy at 1, 2 and 8 threads (std_shared_mutex the baseline, a ceiling that runs at 1
@@ -116,8 +117,8 @@ std::string table_line(const std::string& page, const std::string& map, std::siz
 TEST(ResultsPage, RendersEveryWorkloadMapAndChart) {
   temp_dir dir;
   write(dir.file("run.json"), small_run().dump(2));
-  const auto r = run_cli({"results", dir.file("run.json"), "--out", dir.file("page.md"),
-                          "--charts", dir.file("charts")});
+  const auto r = run_cli({"results", dir.file("run.json"), "--out", dir.file("page.md"), "--charts",
+                          dir.file("charts")});
   ASSERT_EQ(r.status, 0) << r.err;
   const std::string page = slurp(dir.file("page.md"));
 
@@ -152,8 +153,7 @@ TEST(ResultsPage, RendersEveryWorkloadMapAndChart) {
   EXPECT_EQ(table_line(page, "absl_flat_map", rh),
             "| absl_flat_map (single-thread ceiling) | 8.00 [7.50–8.50] ×4.00 | n/a | n/a | "
             "40.0 (c) |");
-  EXPECT_NE(page.find("- absl_flat_map at 2 and 8 threads: " + ceiling_note, rh),
-            std::string::npos)
+  EXPECT_NE(page.find("- absl_flat_map at 2 and 8 threads: " + ceiling_note, rh), std::string::npos)
       << page;
 
   // cow-vs-persistent: its own baseline, and cow_map in ops/s rather than 0.00 Mops/s.
@@ -171,7 +171,9 @@ TEST(ResultsPage, RendersEveryWorkloadMapAndChart) {
   // The charts: one SVG file per workload, linked from its section, drawn from its results.
   const std::map<std::string, std::map<std::string, int>> expected = {
       {"read-heavy",
-       {{"concurrent_hash_map", 3}, {"std_shared_mutex", 3}, {"locked_map", 3},
+       {{"concurrent_hash_map", 3},
+        {"std_shared_mutex", 3},
+        {"locked_map", 3},
         {"absl_flat_map", 1}}},
       {"cow-vs-persistent", {{"cow_map", 2}, {"snapshot_map", 2}}}};
   for (const auto& [workload, points] : expected) {
@@ -180,8 +182,7 @@ TEST(ResultsPage, RendersEveryWorkloadMapAndChart) {
     const std::string svg = slurp(file);
     EXPECT_EQ(svg.rfind("<?xml", 0), 0u);
     ASSERT_EQ(testing::charts(svg, "throughput").size(), 1u) << svg;
-    EXPECT_EQ(testing::check_throughput_chart(svg, points), std::vector<std::string>{})
-        << workload;
+    EXPECT_EQ(testing::check_throughput_chart(svg, points), std::vector<std::string>{}) << workload;
     EXPECT_NE(page.find("(charts/" + workload + ".svg)"), std::string::npos) << page;
   }
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path() / "charts"),
@@ -203,14 +204,14 @@ TEST(ResultsPage, ThreadScalingFromTheFilesOfAScalingRun) {
   auto cell = [&](unsigned threads, double chm, double tbb) {
     workload w = preset("parallel-load");
     w.threads = {threads};
-    return nlohmann::json{
-        {"tool", "cmap-bench"},
-        {"meta", meta(16, "cmap-bench --preset parallel-load --threads " + std::to_string(threads))},
-        {"baseline", "tbb_hash_map"},
-        {"workloads", {to_json(w)}},
-        {"results",
-         {row("parallel-load", "concurrent_hash_map", threads, chm, chm, chm),
-          row("parallel-load", "tbb_hash_map", threads, tbb, tbb, tbb)}}};
+    return nlohmann::json{{"tool", "cmap-bench"},
+                          {"meta", meta(16, "cmap-bench --preset parallel-load --threads " +
+                                                std::to_string(threads))},
+                          {"baseline", "tbb_hash_map"},
+                          {"workloads", {to_json(w)}},
+                          {"results",
+                           {row("parallel-load", "concurrent_hash_map", threads, chm, chm, chm),
+                            row("parallel-load", "tbb_hash_map", threads, tbb, tbb, tbb)}}};
   };
   write(dir.file("pl-1.json"), cell(1, 24.6, 11.7).dump());
   write(dir.file("pl-16.json"), cell(16, 139.8, 64.9).dump());
@@ -253,8 +254,8 @@ TEST(ResultsPage, RendersARealRun) {
                             "--threads", "1,2", "--maps", "locked_map,sharded_map,std_shared_mutex",
                             "--json", dir.file("run.json")});
   ASSERT_EQ(run.status, 0) << run.err;
-  const auto r = run_cli({"results", dir.file("run.json"), "--out", dir.file("page.md"),
-                          "--charts", dir.file("charts/")});
+  const auto r = run_cli({"results", dir.file("run.json"), "--out", dir.file("page.md"), "--charts",
+                          dir.file("charts/")});
   ASSERT_EQ(r.status, 0) << r.err;
   const std::string page = slurp(dir.file("page.md"));
   const auto j = nlohmann::json::parse(slurp(dir.file("run.json")));

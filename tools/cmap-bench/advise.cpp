@@ -44,18 +44,16 @@ advice make_advice(const workload& w, const std::vector<map_result>& results) {
     if (best.bytes_per_entry > 0 && next.bytes_per_entry > 0) {
       a.memory_ratio = best.bytes_per_entry / next.bytes_per_entry;
       memory = fmt::format(", {}x its memory ({:.0f} vs {:.0f} B/entry{})",
-                           three_digits(a.memory_ratio),
-                           best.bytes_per_entry, next.bytes_per_entry,
+                           three_digits(a.memory_ratio), best.bytes_per_entry, next.bytes_per_entry,
                            best.memory_method != next.memory_method
                                ? ", measured differently: allocated bytes vs RSS"
                                : "");
     }
     // Spread between repetitions: if the two overlap, the ranking is not conclusive.
     const bool overlap = best.min_mops <= next.max_mops;
-    a.text =
-        fmt::format("{}: {}x the next best ({}, {} vs {}) on this {}{}.", best.map,
-                    three_digits(a.speedup), next.map, format_rate(best.median_mops),
-                    format_rate(next.median_mops), mix, memory);
+    a.text = fmt::format("{}: {}x the next best ({}, {} vs {}) on this {}{}.", best.map,
+                         three_digits(a.speedup), next.map, format_rate(best.median_mops),
+                         format_rate(next.median_mops), mix, memory);
     if (overlap || a.speedup < 1.1)
       a.text += fmt::format(
           " The repetitions of {} and {} overlap: the difference is within this machine's noise; "

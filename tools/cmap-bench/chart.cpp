@@ -131,9 +131,9 @@ std::string throughput_chart(const workload& w, const std::vector<const map_resu
                         : plot_w * 0.05 + plot_w * 0.9 * static_cast<double>(i) /
                                               static_cast<double>(w.threads.size() - 1));
   };
-  std::string out = svg_open(
-      "throughput", fmt::format("{}: throughput ({}{}) vs threads", w.name, unit_name(unit),
-                                s.log ? ", log scale" : ""));
+  std::string out =
+      svg_open("throughput", fmt::format("{}: throughput ({}{}) vs threads", w.name,
+                                         unit_name(unit), s.log ? ", log scale" : ""));
   out += axes(s, unit_name(unit));
   for (std::size_t i = 0; i < w.threads.size(); ++i)
     out += fmt::format(

@@ -128,9 +128,9 @@ void add_common(CLI::App& app, options& o) {
 }
 
 // The maps --standard runs unless --maps says otherwise: the default selection (every map
-// without the variant mark) but the libcds peer, whose split-ordered list (a pointer chase per key, hazard pointers on every
-// step) adds an estimated minute to a suite that must stay under 3 minutes on the 2-core
-// machine (docs/journal/cmap-bench.md); `--standard --maps '*'` includes it.
+// without the variant mark) but the libcds peer, whose split-ordered list (a pointer chase per key,
+// hazard pointers on every step) adds an estimated minute to a suite that must stay under 3 minutes
+// on the 2-core machine (docs/journal/cmap-bench.md); `--standard --maps '*'` includes it.
 std::vector<std::string> standard_maps() {
   std::vector<std::string> names;
   for (const auto& m : registry())

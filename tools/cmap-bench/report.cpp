@@ -120,9 +120,9 @@ run_meta collect_meta(const std::string& command) {
   if (!src.empty())
     m.commit = run_command("git -C '" + src + "' rev-parse --short HEAD 2>/dev/null");
   if (!src.empty() && !m.commit.empty())
-    m.tree_modified = !run_command("git -C '" + src +
-                                   "' status --porcelain --untracked-files=no 2>/dev/null")
-                           .empty();
+    m.tree_modified =
+        !run_command("git -C '" + src + "' status --porcelain --untracked-files=no 2>/dev/null")
+             .empty();
   if (m.commit.empty()) m.commit = CMAP_BENCH_CONFIGURE_COMMIT;
   if (m.commit.empty()) m.commit = "unknown";
   const std::time_t now = std::time(nullptr);
@@ -146,10 +146,8 @@ std::string format_table(const report_input& in) {
     out += fmt::format(
         "   {}\n   {}, {} keys ({}{}), {} B values, mix {}, keys {}, preload {:g}, {} reps\n",
         w.description,
-        w.duration_ms ? fmt::format("{} ms per run", w.duration_ms)
-                      : fmt::format("{} ops", w.ops),
-        w.key_universe,
-        w.string_keys ? "string" : "u64",
+        w.duration_ms ? fmt::format("{} ms per run", w.duration_ms) : fmt::format("{} ops", w.ops),
+        w.key_universe, w.string_keys ? "string" : "u64",
         w.string_keys ? fmt::format(" of {} B", w.key_length) : "", w.value_size, w.mix_string(),
         w.dist_string(), w.preload, w.repetitions);
     const unsigned top = *std::max_element(w.threads.begin(), w.threads.end());
@@ -279,11 +277,11 @@ std::string format_csv(const report_input& in) {
       if (b.workload == r.workload && b.map == baseline && b.threads == r.threads && b.ok() &&
           b.median_mops > 0)
         ratio = r.median_mops / b.median_mops;
-    out += fmt::format(
-        "{},{},{},{},{},{},{},{},{:.1f},{:.1f},{:.1f},{},{:.2f},{},{},{},{},{}\n",
-        csv_field(r.workload), csv_field(r.map), r.threads, r.status, r.median_mops, r.min_mops,
-        r.max_mops, r.reps.size(), r.p50_ns, r.p99_ns, r.p999_ns, r.latency_samples,
-        r.bytes_per_entry, r.memory_method, r.entries, r.peak_rss_bytes, ratio, csv_field(r.note));
+    out += fmt::format("{},{},{},{},{},{},{},{},{:.1f},{:.1f},{:.1f},{},{:.2f},{},{},{},{},{}\n",
+                       csv_field(r.workload), csv_field(r.map), r.threads, r.status, r.median_mops,
+                       r.min_mops, r.max_mops, r.reps.size(), r.p50_ns, r.p99_ns, r.p999_ns,
+                       r.latency_samples, r.bytes_per_entry, r.memory_method, r.entries,
+                       r.peak_rss_bytes, ratio, csv_field(r.note));
   }
   return out;
 }
@@ -369,14 +367,14 @@ std::string format_html(const report_input& in) {
                          pick->threads == top ? name : fmt::format("{} (@{})", name, pick->threads),
                          {pick->p50_ns, pick->p99_ns, pick->p999_ns}});
       if (pick->bytes_per_entry > 0)
-        memory.push_back(
-            {name, name + (pick->memory_method == "counting_allocator" ? " (c)" : ""),
-             {pick->bytes_per_entry}});
+        memory.push_back({name,
+                          name + (pick->memory_method == "counting_allocator" ? " (c)" : ""),
+                          {pick->bytes_per_entry}});
     }
-    out += bar_chart("latency",
-                     fmt::format("{}: latency percentiles at {} threads (ns, log scale)", w.name,
-                                 top),
-                     "ns", latency, {"p50", "p99", "p99.9"}, true);
+    out +=
+        bar_chart("latency",
+                  fmt::format("{}: latency percentiles at {} threads (ns, log scale)", w.name, top),
+                  "ns", latency, {"p50", "p99", "p99.9"}, true);
     out += bar_chart("memory", fmt::format("{}: bytes per entry", w.name), "bytes/entry", memory,
                      {"bytes/entry"}, false);
     out +=

@@ -365,8 +365,8 @@ std::string format_results_page(const report_input& run, const std::vector<repor
     md += workload_line(w) + "\n\n";
     if (const auto baseline = baseline_for(run, rows_of(run.results, w.name));
         baseline != run.baseline)
-      md += fmt::format("Ratios to `{}`: this preset does not run `{}`.\n\n", baseline,
-                        run.baseline);
+      md +=
+          fmt::format("Ratios to `{}`: this preset does not run `{}`.\n\n", baseline, run.baseline);
     md += results_table(run, w, true);
     const std::string file = file_stem(w.name) + ".svg";
     charts.push_back({file, throughput_chart(w, rows_of(run.results, w.name))});
