@@ -40,7 +40,7 @@
 // and publishes them with the tag (busy -> tag, release). An erase turns the tag into a
 // tombstone and leaves key and value where they are. Those two changes, and a tombstone's
 // reuse by its own key, need no CAS: no other writer can change that byte meanwhile, so one
-// atomic add of the difference changes it and keeps the word's other bytes (move_ctrl).
+// atomic add of the difference changes it and keeps the word's other bytes (group_ctrl::move).
 // An update (assign, mutable visit, upsert) changes only the value, one atomic: it runs the
 // callback on a copy under the stripe lock and stores the result (release). A tombstone is
 // taken again only by the key it held (a reader holding an older control snapshot may still
@@ -126,6 +126,8 @@
 #include "backoff.hpp"
 #include "cache_line.hpp"
 #include "callback.hpp"
+#include "concurrent_group.hpp"
+#include "cooperative_rehash.hpp"
 #include "epoch.hpp"
 #include "group.hpp"
 #include "huge_pages.hpp"
@@ -141,11 +143,6 @@ struct rehash_statistics {
   std::size_t chunks = 0;         // pieces of work those rebuilds were cut into
   std::size_t helped_chunks = 0;  // of those, done by threads waiting for a stripe lock
 };
-
-static_assert(std::endian::native == std::endian::little,
-              "concurrent_table packs control bytes into words little-endian");
-
-inline constexpr ctrl_t ctrl_busy = static_cast<ctrl_t>(0xFF);
 
 enum class value_policy { atomic_inline, copy_on_write, locked_in_place };
 
@@ -237,8 +234,7 @@ class concurrent_table {
   // one more line, in the same page (Boost's foa groups have the same shape). Groups of other
   // sizes are packed, at the control words' alignment (smaller slots, such as int -> int,
   // have a smaller one).
-  static constexpr unsigned group_slots = 15;
-  static constexpr std::uint32_t slot_bits = (std::uint32_t{1} << group_slots) - 1;
+  static constexpr unsigned group_slots = concurrent_group_slots;
   static constexpr std::size_t group_bytes =
       2 * sizeof(std::uint64_t) + group_slots * sizeof(slot_type);
   struct alignas(group_bytes % cache_line_size == 0
@@ -250,8 +246,8 @@ class concurrent_table {
   };
   // Where a group is, for the code that reads or changes it.
   struct group_ref {
-    std::atomic<std::uint64_t>* ctrl = nullptr;  // the group's 2 control words
-    slot_type* slots = nullptr;                  // its group_slots slots
+    group_ctrl ctrl;             // the group's 2 control words (concurrent_group.hpp)
+    slot_type* slots = nullptr;  // its group_slots slots
   };
 
   // One allocation: this header in the first cache line, then the groups.
@@ -260,7 +256,7 @@ class concurrent_table {
     group_block* groups;
     [[nodiscard]] std::size_t capacity() const noexcept { return group_count * group_slots; }
     [[nodiscard]] group_ref group_at(std::size_t gi) const noexcept {
-      return group_ref{groups[gi].ctrl, groups[gi].slots};
+      return group_ref{group_ctrl(groups[gi].ctrl), groups[gi].slots};
     }
     [[nodiscard]] std::size_t home_group(std::size_t h) const noexcept {
       return scaled_probe_sequence::home_group(h, group_count);
@@ -275,39 +271,6 @@ class concurrent_table {
         : scaled_probe_sequence(h, t->group_count) {}
   };
 
-  // A snapshot of a group's control words: which slots hold a tag, are empty, deleted or
-  // full (bytes 0..14), and whether keys of a hash overflowed past it (byte 15).
-  class ctrl_snapshot {
-   public:
-    ctrl_snapshot(std::uint64_t low, std::uint64_t high) noexcept
-        : bytes_(low, high), overflow_(static_cast<std::uint8_t>(high >> 56)) {}
-    [[nodiscard]] bit_mask match(ctrl_t tag) const noexcept {
-      return bytes_.match(tag).masked(slot_bits);
-    }
-    [[nodiscard]] bit_mask match_empty() const noexcept {
-      return bytes_.match_empty().masked(slot_bits);
-    }
-    [[nodiscard]] bit_mask match_deleted() const noexcept {
-      return bytes_.match_deleted().masked(slot_bits);
-    }
-    [[nodiscard]] bit_mask match_full() const noexcept {
-      return bytes_.match_full().masked(slot_bits);
-    }
-    // Whether some key with hash h went on past this group (invariant (1)).
-    [[nodiscard]] bool overflowed(std::size_t h) const noexcept {
-      return (overflow_ & overflow_bit(h)) != 0;
-    }
-
-   private:
-    group bytes_;
-    std::uint8_t overflow_;
-  };
-  // The overflow bit of hash h: 1 of 8, from bits of the hash that pick neither the group
-  // nor the stripe (the tag's low bits).
-  static constexpr std::uint8_t overflow_bit(std::size_t h) noexcept {
-    return static_cast<std::uint8_t>(1u << (h & 7));
-  }
-
   struct alignas(cache_line_size) stripe {
     spin_lock lock;                    // stripes serialise writers only
     std::atomic<std::size_t> size{0};  // entries of this stripe's keys; written under lock
@@ -316,9 +279,6 @@ class concurrent_table {
     std::size_t budget = 0;  // empty slots this stripe may still claim; under lock
   };
 
-  // Control words of a fresh group: every slot empty, no overflow bit.
-  static constexpr std::uint64_t empty_word = 0x8080808080808080ULL;
-  static constexpr std::uint64_t empty_word_high = 0x0080808080808080ULL;
   static constexpr std::size_t max_budget_chunk = 32;
 
  public:
@@ -416,7 +376,7 @@ class concurrent_table {
       std::size_t n = 0;
       for (; n < batch && first != last; ++n, ++first) {
         keys[b][n] = pending{first, hash_(*first)};
-        prefetch(t->group_at(t->home_group(keys[b][n].hash)).ctrl);
+        prefetch(t->group_at(t->home_group(keys[b][n].hash)).ctrl.words());
       }
       count[b] = n;
     };
@@ -426,7 +386,7 @@ class concurrent_table {
       for (std::size_t i = 0; i < count[cur]; ++i) {
         // Only a prefetch address: relaxed (the lookup below loads what it reads properly).
         const group_ref g = t->group_at(t->home_group(keys[cur][i].hash));
-        const bit_mask m = load_group_relaxed(g).match(tag_of(keys[cur][i].hash));
+        const bit_mask m = g.ctrl.load_relaxed().match(tag_of(keys[cur][i].hash));
         if (!m.any()) continue;
         if constexpr (inline_storage) {
           prefetch(&g.slots[m.lowest()]);
@@ -490,7 +450,7 @@ class concurrent_table {
     const table* t = table_.load(std::memory_order_acquire);
     for (std::size_t gi = 0; gi < t->group_count; ++gi) {
       const group_ref g = t->group_at(gi);
-      for (unsigned i : load_group(g).match_full()) {
+      for (unsigned i : g.ctrl.load().match_full()) {
         node* n = load_node(g.slots[i]);
         if (n == nullptr || n->birth >= born_before[stripe_index(n->hash)]) continue;
         bool go_on = true;
@@ -549,7 +509,7 @@ class concurrent_table {
     stripe* s = nullptr;
     // Inline slots, key absent: a tombstone that held this same key, if the search met one
     // (claim_and_store reuses it; see there).
-    group_ref tomb;  // tomb.ctrl == nullptr: none
+    group_ref tomb;  // !tomb.ctrl.valid(): none
     unsigned tomb_slot = 0;
   };
 
@@ -686,7 +646,7 @@ class concurrent_table {
       // Only the control byte changes (to a tombstone, which only this key may take again): the
       // key and value stay, so a reader that saw the tag before reads them whole. An atomic
       // add on the word, since writers of other stripes may change its other bytes.
-      move_ctrl(p.g, p.slot, tag_of(p.hash), ctrl_deleted);
+      p.g.ctrl.move(p.slot, tag_of(p.hash), ctrl_deleted);
       p.s->size.store(p.s->size.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
       p.n = nullptr;
     } else {
@@ -696,8 +656,12 @@ class concurrent_table {
 
  private:
   void erase_node(position& p) {
-    p.g.slots[p.slot].store(nullptr, std::memory_order_release);
-    move_ctrl(p.g, p.slot, tag_of(p.hash), ctrl_deleted);
+    // relaxed: the null publishes nothing (a reader that loads it skips the slot), and the
+    // release change of the byte just after it orders it before the tombstone: a writer of
+    // another stripe that claims the slot (group_ctrl::set, acquire) reads that change, so
+    // the null happens before its store of its own node and cannot wipe it out.
+    p.g.slots[p.slot].store(nullptr, std::memory_order_relaxed);
+    p.g.ctrl.move(p.slot, tag_of(p.hash), ctrl_deleted);
     retire_node(p.n);
     p.s->size.store(p.s->size.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     p.n = nullptr;
@@ -915,8 +879,7 @@ class concurrent_table {
       // Node pointers start null. Inline slots are read only once a tag publishes them, but
       // are still constructed (zeroed) so that every atomic the table holds is an object.
       group_block* g = ::new (static_cast<void*>(t->groups + i)) group_block();
-      g->ctrl[0].store(empty_word, std::memory_order_relaxed);
-      g->ctrl[1].store(empty_word_high, std::memory_order_relaxed);
+      group_ctrl(g->ctrl).init();
     }
   }
   void free_table(table* t) noexcept {
@@ -987,56 +950,6 @@ class concurrent_table {
     }
   }
 
-  // ---- control words ----------------------------------------------------------------------
-  // acquire: pairs with the release change that published a tag (move_ctrl), so a reader
-  // that sees the tag also sees the node stored before it.
-  static ctrl_snapshot load_group(group_ref g) noexcept {
-    return ctrl_snapshot(g.ctrl[0].load(std::memory_order_acquire),
-                         g.ctrl[1].load(std::memory_order_acquire));
-  }
-
-  static ctrl_t byte_of(std::uint64_t word, unsigned i) noexcept {
-    return static_cast<ctrl_t>(static_cast<std::uint8_t>(word >> (8 * (i % 8))));
-  }
-
-  // Changes control byte i of g from `from` to `to`; false if it was not `from`. A CAS loop
-  // on the word, since writers of other stripes may change its other bytes meanwhile.
-  // acq_rel: release publishes the slot store made before (see load_group); acquire orders
-  // a claim before the claimer's later stores.
-  static bool set_ctrl(group_ref g, unsigned i, ctrl_t from, ctrl_t to) noexcept {
-    std::atomic<std::uint64_t>& word = g.ctrl[i / 8];
-    const unsigned shift = 8 * (i % 8);
-    std::uint64_t w = word.load(std::memory_order_relaxed);
-    for (;;) {
-      if (byte_of(w, i) != from) return false;
-      const std::uint64_t next = (w & ~(std::uint64_t{0xFF} << shift)) |
-                                 (std::uint64_t{static_cast<std::uint8_t>(to)} << shift);
-      if (word.compare_exchange_weak(w, next, std::memory_order_acq_rel,
-                                     std::memory_order_relaxed)) {
-        return true;
-      }
-    }
-  }
-
-  // Changes control byte i of g from `from` to `to` where no other thread can change that
-  // byte meanwhile (a busy byte is its claimer's; a tag or tombstone is its key's, changed
-  // only under the key's stripe lock): one fetch_add of the difference, no CAS loop. Adding
-  // (to - from) << shift modulo 2^64 to a word whose byte i is `from` leaves exactly `to`
-  // there (no carry or borrow past the byte) and the other bytes as they are, whatever
-  // other stripes' writers do to them at the same time.
-  // release: publishes what the writer stored before (a slot's key and value, or a node
-  // pointer; see load_group). No acquire: the byte is this writer's own, so there is no
-  // other thread's change of it to synchronise with, and the writes that follow are ordered
-  // by their own release stores (the value, the next tag) or by the stripe lock.
-  static void move_ctrl(group_ref g, unsigned i, ctrl_t from, ctrl_t to) noexcept {
-    const unsigned shift = 8 * (i % 8);
-    const std::uint64_t delta = (std::uint64_t{static_cast<std::uint8_t>(to)} << shift) -
-                                (std::uint64_t{static_cast<std::uint8_t>(from)} << shift);
-    [[maybe_unused]] const std::uint64_t before =
-        g.ctrl[i / 8].fetch_add(delta, std::memory_order_release);
-    assert(byte_of(before, i) == from);
-  }
-
   // The epoch pin a writer takes (see write()): none for inline slots.
   struct no_pin {
     explicit no_pin(epoch_domain&) noexcept {}
@@ -1047,37 +960,6 @@ class concurrent_table {
   // published the node (claim_and_publish, replace_node).
   static node* load_node(const std::atomic<node*>& slot) noexcept {
     return slot.load(std::memory_order_acquire);
-  }
-
-  // Control bytes read by a writer holding every stripe lock (nothing changes them then),
-  // by a rehash chunk in a table not yet published (a stale read only makes its CAS fail
-  // and retry; the table's publication orders everything, see rehash_locked), or only as a
-  // prefetch hint (visit_bulk): relaxed.
-  static ctrl_snapshot load_group_relaxed(group_ref g) noexcept {
-    return ctrl_snapshot(g.ctrl[0].load(std::memory_order_relaxed),
-                         g.ctrl[1].load(std::memory_order_relaxed));
-  }
-
-  // Marks that a key of hash h goes on past g (invariant (1)), before that key is placed in
-  // a later group. Skipped if the bit is set already (bits are only ever set). relaxed: the
-  // key's publication that follows (the release change of its tag, or the release store of
-  // the new table) orders this bit before it, so a reader that acquires the key's tag sees
-  // the bit; a reader that loads g without the bit read g before the key was placed.
-  static void set_overflow(group_ref g, std::size_t h) noexcept {
-    const std::uint64_t bit = std::uint64_t{overflow_bit(h)} << 56;
-    if ((g.ctrl[1].load(std::memory_order_relaxed) & bit) == 0)
-      g.ctrl[1].fetch_or(bit, std::memory_order_relaxed);
-  }
-
-  // Whether slot i of g still shows tag, read after the slot's value (whose acquire load
-  // keeps this load after it). A slot reused for its own key (erase, then
-  // insert of the same key: claim_and_store) holds, between the two, a value the key does
-  // not have yet; a reader that read the tag before the erase and the value after the new
-  // store must not return it. If the tag is still (or again) there, the value read is one
-  // the key had during the read; if not, the key was erased during the read, and "absent"
-  // is a correct answer for that moment.
-  static bool still_tagged(group_ref g, unsigned i, ctrl_t tag) noexcept {
-    return byte_of(g.ctrl[i / 8].load(std::memory_order_acquire), i) == tag;
   }
 
   // Reader side: looks key up; on a hit copies the stored key and value to *key_out and
@@ -1092,14 +974,14 @@ class concurrent_table {
     const ctrl_t tag = tag_of(h);
     for (probe_sequence seq(h, t);; seq.next()) {
       const group_ref g = t->group_at(seq.group());
-      const ctrl_snapshot c = load_group(g);
+      const ctrl_snapshot c = g.ctrl.load();
       for (unsigned i : c.match(tag)) {
         const Key k = g.slots[i].key.load(std::memory_order_relaxed);
         if (eq_(k, key)) {
           // acquire: pairs with the release store of an update (store_value_inline), so a
           // value that is a pointer carries what was written before it.
           const T v = g.slots[i].value.load(std::memory_order_acquire);
-          if (!still_tagged(g, i, tag)) continue;  // erased meanwhile (see there)
+          if (!g.ctrl.still_tagged(i, tag)) continue;  // erased meanwhile (see there)
           if (key_out != nullptr) *key_out = k;
           if (value_out != nullptr) *value_out = v;
           return true;
@@ -1113,13 +995,11 @@ class concurrent_table {
   // it had during the call (see lookup_inline); an entry erased meanwhile may be included.
   static unsigned snapshot_group(group_ref g, Key* keys, T* values) noexcept {
     unsigned n = 0;
-    // acquire, as load_group.
-    const std::uint64_t words[2] = {g.ctrl[0].load(std::memory_order_acquire),
-                                    g.ctrl[1].load(std::memory_order_acquire)};
-    for (unsigned i : ctrl_snapshot(words[0], words[1]).match_full()) {
+    const ctrl_snapshot c = g.ctrl.load();
+    for (unsigned i : c.match_full()) {
       keys[n] = g.slots[i].key.load(std::memory_order_relaxed);
       values[n] = g.slots[i].value.load(std::memory_order_acquire);  // as in lookup_inline
-      if (still_tagged(g, i, byte_of(words[i / 8], i))) ++n;         // as in lookup_inline
+      if (g.ctrl.still_tagged(i, c.byte(i))) ++n;                    // as in lookup_inline
     }
     return n;
   }
@@ -1151,23 +1031,19 @@ class concurrent_table {
   // its key and value, so the key must stay until the table is rebuilt, which grow() does
   // (at the same size when mostly tombstones) once the budget runs out. As
   // claim_and_publish: the caller holds the stripe lock and a unit of its budget.
-  // (Starting from the group where find_position stopped, instead of the home group, was
-  // tried: carrying the probe state in position cost more instructions than it saved. So was
-  // claiming the empty slot find_position saw there, passed in p: no change in instructions
-  // or time on cmap-bench's insert-only and mixed, docs/benchmarks.md.)
   void claim_and_store(table* t, position& p, const Key& key, const T& value) {
-    if (p.tomb.ctrl != nullptr) {
+    if (p.tomb.ctrl.valid()) {
       // The tombstone of this same key: its key field already holds key, so only the value
       // changes, and a reader that still holds an old snapshot of the tag reads this key
       // with a value it had (see lookup_inline's re-check). No budget: no empty slot used.
       // Only this stripe reuses this key's tombstones, so the byte is still deleted.
       const group_ref g = p.tomb;
       const unsigned i = p.tomb_slot;
-      move_ctrl(g, i, ctrl_deleted, ctrl_busy);
+      g.ctrl.move(i, ctrl_deleted, ctrl_busy);
       // release: a reader whose acquire load reads this value then sees the control byte
       // busy or later, never the tag from before the erase (still_tagged relies on it).
       g.slots[i].value.store(value, std::memory_order_release);
-      move_ctrl(g, i, ctrl_busy, tag_of(p.hash));  // release: publishes the value
+      g.ctrl.move(i, ctrl_busy, tag_of(p.hash));  // release: publishes the value
       p.g = g;
       p.slot = i;
       p.n = &g.slots[i];
@@ -1176,16 +1052,16 @@ class concurrent_table {
     for (probe_sequence seq(p.hash, t);; seq.next()) {
       const group_ref g = t->group_at(seq.group());
       for (;;) {
-        const bit_mask empty = load_group(g).match_empty();
+        const bit_mask empty = g.ctrl.load().match_empty();
         if (!empty.any()) {  // no empty slot left: next group
-          set_overflow(g, p.hash);
+          g.ctrl.mark_overflow(p.hash);
           break;
         }
         const unsigned i = empty.lowest();
-        if (!set_ctrl(g, i, ctrl_empty, ctrl_busy)) continue;  // taken meanwhile: look again
+        if (!g.ctrl.set(i, ctrl_empty, ctrl_busy)) continue;  // taken meanwhile: look again
         g.slots[i].key.store(key, std::memory_order_relaxed);
         g.slots[i].value.store(value, std::memory_order_relaxed);
-        move_ctrl(g, i, ctrl_busy, tag_of(p.hash));  // release: publishes key and value
+        g.ctrl.move(i, ctrl_busy, tag_of(p.hash));  // release: publishes key and value
         --p.s->budget;
         p.g = g;
         p.slot = i;
@@ -1210,7 +1086,7 @@ class concurrent_table {
     const ctrl_t tag = tag_of(h);
     for (probe_sequence seq(h, t);; seq.next()) {
       const group_ref g = t->group_at(seq.group());
-      const ctrl_snapshot v = load_group(g);
+      const ctrl_snapshot v = g.ctrl.load();
       for (unsigned i : v.match(tag)) {
         node* n = load_node(g.slots[i]);
         if (n != nullptr && n->hash == h && eq_(n->key, key)) return n;
@@ -1231,7 +1107,7 @@ class concurrent_table {
     unsigned tomb_slot = 0;
     for (probe_sequence seq(h, t);; seq.next()) {
       const group_ref g = t->group_at(seq.group());
-      const ctrl_snapshot v = load_group(g);
+      const ctrl_snapshot v = g.ctrl.load();
       if constexpr (inline_storage) {
         for (unsigned i : v.match(tag)) {
           if (eq_(g.slots[i].key.load(std::memory_order_relaxed), key))
@@ -1239,7 +1115,7 @@ class concurrent_table {
         }
         // A tombstone's key stays (slots are reused only for the key they held), so it can
         // be compared; only this stripe's writers reuse it.
-        if (want_tomb && tomb.ctrl == nullptr) {
+        if (want_tomb && !tomb.ctrl.valid()) {
           for (unsigned i : v.match_deleted()) {
             if (eq_(g.slots[i].key.load(std::memory_order_relaxed), key)) {
               tomb = g;
@@ -1261,7 +1137,7 @@ class concurrent_table {
           // its line for writing now. Otherwise the claiming CAS (claim_and_store), which
           // drains the store buffer, waits for that line's miss.
           const bit_mask empty = v.match_empty();
-          if (want_tomb && tomb.ctrl == nullptr && empty.any())
+          if (want_tomb && !tomb.ctrl.valid() && empty.any())
             prefetch_for_write(&g.slots[empty.lowest()]);
         }
         return position{group_ref{}, 0, nullptr, h, nullptr, tomb, tomb_slot};
@@ -1277,23 +1153,23 @@ class concurrent_table {
     for (probe_sequence seq(n->hash, t);; seq.next()) {
       const group_ref g = t->group_at(seq.group());
       for (;;) {
-        const ctrl_snapshot v = load_group(g);
+        const ctrl_snapshot v = g.ctrl.load();
         const bit_mask deleted = v.match_deleted();
         const bit_mask empty = v.match_empty();
         if (!deleted.any() && !empty.any()) {  // full: next group
-          set_overflow(g, n->hash);
+          g.ctrl.mark_overflow(n->hash);
           break;
         }
         // Prefer a tombstone (costs no budget); else an empty slot (costs one unit).
         const bool take_deleted = deleted.any();
         const unsigned i = take_deleted ? deleted.lowest() : empty.lowest();
-        if (!set_ctrl(g, i, take_deleted ? ctrl_deleted : ctrl_empty, ctrl_busy)) continue;
+        if (!g.ctrl.set(i, take_deleted ? ctrl_deleted : ctrl_empty, ctrl_busy)) continue;
         if (!take_deleted) --s.budget;
         // release, although the tag's change below publishes it too: a reader whose control
         // snapshot is older (a tag of the slot's previous entry) may load this pointer
         // without seeing that change, and must still see the node built.
         g.slots[i].store(n, std::memory_order_release);
-        move_ctrl(g, i, ctrl_busy, tag);
+        g.ctrl.move(i, ctrl_busy, tag);
         return;
       }
     }
@@ -1398,50 +1274,22 @@ class concurrent_table {
 
   // ---- cooperative rehash ---------------------------------------------------------------
   // Builds a table of `groups` groups holding old's entries and publishes it. Every stripe
-  // lock is held, so old is frozen; readers keep reading it meanwhile.
+  // lock is held, so old is frozen; readers keep reading it meanwhile. The work is cut into
+  // chunks (rehash_work) that the writers waiting for a stripe lock share with this thread
+  // (cooperative_rehash.hpp: the chunk hand-out, and its ordering argument). The new table is
+  // published by publish_table's release store once every chunk is done.
   //
-  // The work is cut into chunks: first constructing the new table's groups (which faults its
-  // pages in), then moving old's entries, rehash_chunk_groups old groups at a time. This
-  // thread (the owner) publishes the job (job_) and takes chunks; so does every thread that
-  // waits for a stripe lock meanwhile (lock_stripe), since the rehash holds them all: the
-  // writers that a rehash stops copy the table with it instead of waiting, and the serial
-  // part of a map filled by many threads shrinks by their number.
-  //
-  // Private until helped: while the owner works alone it places entries with plain stores
-  // (place_in_fresh<false>): claiming each slot with a CAS, which two helpers filling one
-  // group need, would add a locked instruction per entry that one thread alone does not
-  // need, on every growth of a single-threaded map. A helper announces itself
-  // (job_helpers_) and waits until the owner, between two chunks, sees it and switches the
-  // job to shared (`shared`, release); only then does it take chunks, and from then on
-  // everyone claims with a CAS. So a rehash nobody helps costs what a serial one did.
-  //
-  // Ordering: the job's fields are written before job_'s seq_cst store, which a helper's
-  // seq_cst load reads (so it also sees old as frozen: the stores before the stripe locks
-  // were taken happen before); the owner's private stores come before its release store of
-  // `shared`, which the helper acquires. A helper's writes to the new table and to the job
-  // come before its release increment of `done`; the owner's acquire load that reads
-  // done == total therefore sees them all (every increment is in the release sequence of
-  // the earlier ones). The new table is then published by publish_table's release store.
-  // Moving waits for every construction chunk the same way (`constructed`).
-  //
-  // Strong guarantee: if hash_ throws (inline slots rehash the keys), the job records the
-  // first exception, the remaining chunks are skipped, the new table is freed and the
-  // exception rethrown here; the map is as before.
+  // Strong guarantee: if hash_ throws (inline slots rehash the keys), the remaining chunks
+  // are skipped, the new table is freed and the exception rethrown here; the map is as
+  // before.
   void rehash_locked(table* old, size_type groups) {
-    rehash_job job(old, allocate_table(groups));  // may throw bad_alloc: nothing changed
-    // seq_cst, with the helpers' (see help_rehash): with the store of nullptr below and the
-    // load of job_helpers_ after it, no helper can see this job once we stop waiting.
-    job_.store(&job, std::memory_order_seq_cst);
-    run_rehash_chunks(job, true);
-    backoff wait;
-    while (job.done.load(std::memory_order_acquire) != job.total) wait.wait();
-    job_.store(nullptr, std::memory_order_seq_cst);
-    wait.reset();
-    // acquire: pairs with the helpers' release decrement, after their last access to job.
-    while (job_helpers_.load(std::memory_order_seq_cst) != 0) wait.wait();
-    if (job.failed.load(std::memory_order_relaxed)) {
-      free_table(job.fresh);
-      std::rethrow_exception(job.error);
+    rehash_work work{this, old, allocate_table(groups)};  // may throw bad_alloc: no change
+    typename cooperative_rehash<rehash_work>::result done;
+    try {
+      done = rehash_.run(work, chunks_of(groups), chunks_of(old->group_count));
+    } catch (...) {
+      free_table(work.fresh);
+      throw;
     }
     // Statistics of the rebuilds that went through; written under every stripe lock,
     // relaxed (rehash_stats()).
@@ -1449,36 +1297,35 @@ class concurrent_table {
       counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
     };
     add(rehashes_, 1);
-    add(rehash_chunks_, job.total);
-    add(helped_chunks_, job.helped.load(std::memory_order_relaxed));
-    publish_rehashed(old, job.fresh, job.live.load(std::memory_order_relaxed));
+    add(rehash_chunks_, done.chunks);
+    add(helped_chunks_, done.helped);
+    publish_rehashed(old, work.fresh, work.live.load(std::memory_order_relaxed));
   }
 
-  // Groups of the old table per moving chunk (and of the new table per constructing
-  // chunk): 512 u64 -> u64 groups are 128 KiB, tens of microseconds of work.
+  // Groups of the old table per move chunk (and of the new table per construct chunk): 512
+  // u64 -> u64 groups are 128 KiB, tens of microseconds of work.
   static constexpr size_type rehash_chunk_groups = 512;
   static constexpr size_type chunks_of(size_type groups) noexcept {
     return (groups + rehash_chunk_groups - 1) / rehash_chunk_groups;
   }
 
-  struct rehash_job {
-    rehash_job(table* o, table* f) noexcept
-        : old(o),
-          fresh(f),
-          construct_chunks(chunks_of(f->group_count)),
-          total(construct_chunks + chunks_of(o->group_count)) {}
-    table* const old;
-    table* const fresh;
-    const size_type construct_chunks;       // chunks [0, construct_chunks) construct fresh
-    const size_type total;                  // the rest move old's entries
-    std::atomic<size_type> next{0};         // the next chunk to hand out
-    std::atomic<size_type> constructed{0};  // construction chunks finished
-    std::atomic<size_type> done{0};         // chunks finished
-    std::atomic<size_type> live{0};         // entries moved
-    std::atomic<size_type> helped{0};       // chunks done by helpers
-    std::atomic<bool> shared{false};        // helpers may take chunks (set by the owner)
-    std::atomic<bool> failed{false};
-    std::exception_ptr error;  // written by the thread that set failed, before its `done`
+  // One rebuild's chunks, for cooperative_rehash: constructing the new table's groups, and
+  // moving the old table's entries into it, rehash_chunk_groups groups at a time.
+  struct rehash_work {
+    const concurrent_table* self;
+    table* old;
+    table* fresh;
+    // Entries moved. relaxed adds: the chunks' release `done` orders them for the owner.
+    std::atomic<size_type> live{0};
+
+    void construct(std::size_t chunk) noexcept {
+      const size_type first = chunk * rehash_chunk_groups;
+      construct_groups(fresh, first, std::min(fresh->group_count, first + rehash_chunk_groups));
+    }
+    template <bool Shared>
+    void move(std::size_t chunk) {
+      self->template move_chunk<Shared>(*this, chunk * rehash_chunk_groups);
+    }
   };
 
   // Takes s's lock. While it waits, helps the rehash in progress, if any: that rehash holds
@@ -1486,12 +1333,12 @@ class concurrent_table {
   void lock_stripe(stripe& s) const {
     if (!s.lock.try_lock()) lock_stripe_contended(s);
   }
-  // Out of line, as is grow(): kept out of write(), whose hot path GCC otherwise inlines
-  // less of (find_position went out of line, +8% instructions on insert-only).
+  // Out of line and cold, as is grow(): kept out of write(), whose hot path compilers
+  // otherwise inline less of (the probe itself may be left out of line).
   [[gnu::noinline]] void lock_stripe_contended(stripe& s) const {
     backoff wait;
     while (!s.lock.try_lock()) {
-      if (help_rehash()) {
+      if (rehash_.help()) {
         wait.reset();
       } else {
         wait.wait();
@@ -1499,83 +1346,20 @@ class concurrent_table {
     }
   }
 
-  // Takes chunks of the rehash in progress until none is left; true if it did any. The job
-  // lives in the owner's frame: job_helpers_ keeps it there while a helper may touch it
-  // (see rehash_locked).
-  bool help_rehash() const {
-    if (job_.load(std::memory_order_relaxed) == nullptr) return false;  // the common case
-    job_helpers_.fetch_add(1, std::memory_order_seq_cst);
-    bool helped = false;
-    if (rehash_job* job = job_.load(std::memory_order_seq_cst)) {
-      // Wait for the owner to make the job shared (at its next chunk boundary), unless
-      // every chunk is handed out already.
-      backoff wait;
-      while (!job->shared.load(std::memory_order_acquire)) {
-        if (job->next.load(std::memory_order_relaxed) >= job->total) break;
-        wait.wait();
-      }
-      if (job->shared.load(std::memory_order_acquire)) helped = run_rehash_chunks(*job, false);
-    }
-    // release: our accesses to the job happen before the owner sees the count drop.
-    job_helpers_.fetch_sub(1, std::memory_order_release);
-    return helped;
-  }
-
-  // Takes chunks until none is left; true if it took any.
-  bool run_rehash_chunks(rehash_job& job, bool owner) const noexcept {
-    bool shared = !owner;  // a helper runs only once the job is shared
-    bool took = false;
-    for (;; took = true) {
-      // The owner goes shared once someone waits to help. relaxed: seeing a helper late
-      // only delays it; a helper takes no chunk before it acquires `shared`.
-      if (!shared && job_helpers_.load(std::memory_order_relaxed) != 0) {
-        shared = true;
-        job.shared.store(true, std::memory_order_release);
-      }
-      // relaxed: a chunk index only needs to be unique; what it covers is fixed by the job.
-      const size_type c = job.next.fetch_add(1, std::memory_order_relaxed);
-      if (c >= job.total) return took;
-      if (c < job.construct_chunks) {
-        const size_type first = c * rehash_chunk_groups;
-        const size_type groups = job.fresh->group_count;
-        construct_groups(job.fresh, first, std::min(groups, first + rehash_chunk_groups));
-        job.constructed.fetch_add(1, std::memory_order_release);
-      } else {
-        // Entries go anywhere in the new table: every group must be constructed first.
-        backoff wait;
-        while (job.constructed.load(std::memory_order_acquire) != job.construct_chunks) wait.wait();
-        if (!job.failed.load(std::memory_order_relaxed)) {
-          const size_type first = (c - job.construct_chunks) * rehash_chunk_groups;
-          try {
-            if (shared) {
-              move_chunk<true>(job, first);
-            } else {
-              move_chunk<false>(job, first);
-            }
-          } catch (...) {
-            if (!job.failed.exchange(true, std::memory_order_relaxed))
-              job.error = std::current_exception();
-          }
-        }
-      }
-      if (!owner) job.helped.fetch_add(1, std::memory_order_relaxed);
-      job.done.fetch_add(1, std::memory_order_release);
-    }
-  }
-
-  // Moves the entries of old groups [first, first + rehash_chunk_groups) into job.fresh.
+  // Moves the entries of old groups [first, first + rehash_chunk_groups) into w.fresh.
+  // Shared: other threads fill w.fresh at the same time (see place_in_fresh).
   template <bool Shared>
-  void move_chunk(rehash_job& job, size_type first) const {
-    const size_type last = std::min(job.old->group_count, first + rehash_chunk_groups);
+  void move_chunk(rehash_work& w, size_type first) const {
+    const size_type last = std::min(w.old->group_count, first + rehash_chunk_groups);
     size_type moved = 0;
     if constexpr (inline_storage) {
       for (size_type gi = first; gi < last; ++gi) {
-        const group_ref og = job.old->group_at(gi);
-        for (unsigned i : load_group_relaxed(og).match_full()) {
+        const group_ref og = w.old->group_at(gi);
+        for (unsigned i : og.ctrl.load_relaxed().match_full()) {
           const Key k = og.slots[i].key.load(std::memory_order_relaxed);
           const T v = og.slots[i].value.load(std::memory_order_relaxed);
           const std::size_t h = hash_(k);  // may throw
-          place_in_fresh<Shared>(job.fresh, h, [&](group_ref g, unsigned j) {
+          place_in_fresh<Shared>(w.fresh, h, [&](group_ref g, unsigned j) {
             g.slots[j].key.store(k, std::memory_order_relaxed);
             g.slots[j].value.store(v, std::memory_order_relaxed);
           });
@@ -1584,22 +1368,22 @@ class concurrent_table {
       }
     } else {
       for_each_node_of(
-          job.old,
+          w.old,
           [&](node* n) {
-            place_in_fresh<Shared>(job.fresh, n->hash, [n](group_ref g, unsigned j) {
+            place_in_fresh<Shared>(w.fresh, n->hash, [n](group_ref g, unsigned j) {
               g.slots[j].store(n, std::memory_order_relaxed);
             });
             ++moved;
           },
           first, last);
     }
-    job.live.fetch_add(moved, std::memory_order_relaxed);
+    w.live.fetch_add(moved, std::memory_order_relaxed);
   }
 
   // Stores an entry of hash h into the first empty slot of its probe sequence in a table
   // not yet published, so no reader sees it and a slot goes from empty straight to its tag
   // (no busy state); store(group, slot) writes the slot. Shared: other helpers fill the
-  // table too, so the slot is claimed with a CAS of its control byte (set_ctrl's acq_rel is
+  // table too, so the slot is claimed with a CAS of its control byte (group_ctrl::set's acq_rel is
   // more than this needs: the helpers' `done` and publish_table order the table, but on x86
   // a CAS costs the same at any order, and one claiming routine is simpler); else with
   // plain stores.
@@ -1608,22 +1392,18 @@ class concurrent_table {
     const ctrl_t tag = tag_of(h);
     for (probe_sequence seq(h, fresh);; seq.next()) {
       const group_ref g = fresh->group_at(seq.group());
-      for (bit_mask empty = load_group_relaxed(g).match_empty(); empty.any();
-           empty = load_group_relaxed(g).match_empty()) {
+      for (bit_mask empty = g.ctrl.load_relaxed().match_empty(); empty.any();
+           empty = g.ctrl.load_relaxed().match_empty()) {
         const unsigned i = empty.lowest();
         if constexpr (Shared) {
-          if (!set_ctrl(g, i, ctrl_empty, tag)) continue;  // taken meanwhile: look again
+          if (!g.ctrl.set(i, ctrl_empty, tag)) continue;  // taken meanwhile: look again
         } else {
-          std::atomic<std::uint64_t>& word = g.ctrl[i / 8];
-          const unsigned shift = 8 * (i % 8);
-          word.store((word.load(std::memory_order_relaxed) & ~(std::uint64_t{0xFF} << shift)) |
-                         (std::uint64_t{static_cast<std::uint8_t>(tag)} << shift),
-                     std::memory_order_relaxed);
+          g.ctrl.set_private(i, tag);
         }
         store(g, i);
         return;
       }
-      set_overflow(g, h);  // full: on to the next group
+      g.ctrl.mark_overflow(h);  // full: on to the next group
     }
   }
 
@@ -1694,11 +1474,10 @@ class concurrent_table {
   size_type budget_chunk_ = 1;
   // How grow() sizes the next table (set_grow_by_half).
   std::atomic<bool> grow_by_half_{false};
-  // The rehash in progress (in its thread's frame), or null; and how many threads may be
-  // touching it (see rehash_locked and help_rehash). Mutable: const callers that wait for a
-  // stripe lock (size(), the all-stripes lock) help too.
-  alignas(cache_line_size) mutable std::atomic<rehash_job*> job_{nullptr};
-  mutable std::atomic<unsigned> job_helpers_{0};
+  // The rebuild in progress, shared with the writers it holds up (rehash_locked,
+  // lock_stripe_contended). Const callers that wait for a stripe lock (size(), the
+  // all-stripes lock) help too: its help() is const.
+  alignas(cache_line_size) cooperative_rehash<rehash_work> rehash_;
   // rehash_stats(): rebuilds that went through (not those a throwing hash undid).
   std::atomic<size_type> rehashes_{0};
   std::atomic<size_type> rehash_chunks_{0};
