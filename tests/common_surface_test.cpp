@@ -1,4 +1,4 @@
-// The common surface of shared/API.md, tested once over every map in all_map_families:
+// The common surface of docs/api.md, tested once over every map in all_map_families:
 // each call's result and effect, heterogeneous lookup, move-only values, growth, and the
 // exception guarantees (a throwing hash, equality, constructor or callback leaves the map
 // valid, unchanged for single-key calls, and its lock released).

@@ -1,5 +1,5 @@
-// The common surface's construction and memory calls (docs/api.md, "Construction, memory and
-// statistics"), once over every map in all_map_families: the constructor set, stateful
+// The common surface's construction and memory calls (docs/api.md: construction, allocators,
+// whole-map calls, statistics), once over every map in all_map_families: the constructor set, stateful
 // allocators, bulk insert, heterogeneous emplace/try_emplace, shrink_to_fit/rehash, stats().
 
 #include <gtest/gtest.h>

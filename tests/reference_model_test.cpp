@@ -1,6 +1,6 @@
 // Randomised operation sequences over every map in all_map_families, single-threaded, with
 // each call's result compared at once against a std::unordered_map model: the whole common
-// surface of shared/API.md, size() and empty() after every step, and a full for_each
+// surface of docs/api.md, size() and empty() after every step, and a full for_each
 // comparison at regular intervals (each entry seen exactly once, contents equal to the model).
 //
 // Two key universes: a small one (64 keys: most calls hit, values are overwritten, erased

@@ -1,6 +1,7 @@
 #pragma once
 // The umbrella header: every cmap map and the public vocabulary they share (hash,
-// growth_policy, access_violation). See docs/choosing.md for which map to use.
+// growth_policy, options, map_stats, access_violation). See docs/choosing.md for which map to
+// use.
 
 #include "access_violation.hpp"
 #include "checked_map.hpp"
@@ -8,6 +9,8 @@
 #include "growth_policy.hpp"
 #include "hash.hpp"
 #include "locked_map.hpp"
+#include "map_stats.hpp"
+#include "options.hpp"
 #include "read_mostly_map.hpp"
 #include "serial_map.hpp"
 #include "sharded_map.hpp"

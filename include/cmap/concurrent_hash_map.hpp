@@ -72,13 +72,14 @@
 // nodes, 9.1 bytes per slot (a pointer and the control bytes) plus one node per entry (hash,
 // birth, key, value, rounded up by the allocator). The load runs from 7/16 to 7/8 between
 // growths (27-28 bytes per u64 -> u64 entry on average), or from 7/12 to 7/8 with
-// set_growth_policy(growth_policy::grow_by_half) (23-24 bytes; 10-22% slower on
-// cmap-bench's insert-only and mixed presets here, within noise on read-heavy and
-// parallel-load; docs/benchmarks.md).
-// reserve(n) and the constructor's capacity allocate what n entries need, not a power of two.
+// growth_policy::grow_by_half (23-24 bytes; 10-22% slower on inserts from empty and on
+// mixed loads, the same on lookups; docs/journal/growth-and-memory.md).
+// reserve(n) and the constructor's capacity allocate what n entries need, not a power of two;
+// rehash(n) and shrink_to_fit() rebuild the table smaller after mass erasure.
 //
-// The allocator must be stateless (std::allocator, or any with is_always_equal): retired
-// entries are freed later, on whichever thread collects them.
+// Allocator: every byte the map holds (tables, nodes, the stripe locks) comes from it, and
+// it may be stateful (get_allocator() returns it). Retired memory is freed later, on
+// whichever thread collects it, so the allocator must be usable from any thread.
 
 #include <functional>
 #include <memory>

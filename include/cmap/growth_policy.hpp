@@ -12,7 +12,8 @@ namespace cmap {
 //    its first group, and each entry is moved once over the map's growth.
 //  - grow_by_half: 7/12 .. 7/8; 23-24 bytes per entry for u64 -> u64, about 15% less memory,
 //    for some throughput (entries are moved about twice as often; lookups run at a higher
-//    load). See docs/benchmarks.md.
+//    load): 10-20% fewer inserts per second from empty, the same lookups
+//    (docs/journal/growth-and-memory.md).
 enum class growth_policy : unsigned char { double_size, grow_by_half };
 
 }  // namespace cmap

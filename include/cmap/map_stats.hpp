@@ -18,8 +18,9 @@ struct map_stats {
   // Slots that held an erased entry and are not yet reclaimed (they count against capacity
   // until the next rebuild); 0 for the tries.
   std::size_t tombstones = 0;
-  // Table rebuilds since construction: growth, rebuilds at the same size that drop
-  // tombstones, reserve, rehash and shrink_to_fit; 0 for the tries.
+  // Times a table was replaced by a rebuilt one since construction: growth, rebuilds at the
+  // same size that drop tombstones, reserve, rehash and shrink_to_fit (not the first table a
+  // map allocates, nor the empty one clear() may put in place); 0 for the tries.
   std::size_t resizes = 0;
   // As allocated_bytes(): what the map asked its allocator for and still holds.
   std::size_t allocated_bytes = 0;

@@ -7,7 +7,7 @@
 //   cmap::concurrent_hash_map<K, V> c(0, {.growth = cmap::growth_policy::grow_by_half});
 //   cmap::serial_map<K, V> s(0, {.queue_limit = 1024});
 //
-// Every field has a default; a zero count means "the map's default" (see each field).
+// Every field has a default; what a zero means is said at each field.
 
 #include <cstddef>
 

@@ -21,8 +21,9 @@
 // thread doing synchronous writes is much slower than with any locking map; snapshot_map
 // if there are few writers and they want their result immediately. Not for write
 // throughput: one thread applies every write, at the trie's insert rate (about 1 M new
-// keys/s on the 2-vCPU development VM), so on 100%-write loads even fire-and-forget writes
-// reached only 0.07-0.19x locked_map (docs/benchmarks.md). Values must be copyable.
+// keys/s on a 2-core machine), so on 100%-write loads even fire-and-forget writes reach only
+// a fraction of locked_map's rate (docs/benchmarks.md has the current figures). Values must
+// be copyable.
 //
 // Guarantees
 //  - Order: every accepted write gets a ticket when it is queued (under the queue mutex);

@@ -50,8 +50,10 @@
 // A batch copies each node at most once. snapshot(): O(1). allocated_bytes(): O(nodes).
 // Memory: entries inline in nodes, plus a 32-byte header and a pointer per child per node.
 //
-// The allocator must be stateless (std::allocator, or any with is_always_equal): nodes are
-// freed on whichever thread drops the last reference.
+// Allocator: every node comes from it, and it may be stateful (get_allocator() returns it);
+// a snapshot keeps a copy, since nodes are freed on whichever thread drops the last
+// reference, so the allocator must be usable from any thread (and its copies must free what
+// the original allocated, as the standard requires of allocators).
 
 #include <concepts>
 #include <cstddef>

@@ -46,8 +46,8 @@ class concurrent_map_facade
   }
 
   // The constructors are detail/map_constructors.hpp's: room for `capacity` entries before
-  // the first growth; options.stripes a power of two (0: default_stripe_count()), else
-  // std::invalid_argument.
+  // the first growth; options.stripes a power of two from 1 to 65536 (0:
+  // default_stripe_count()), else std::invalid_argument.
   concurrent_map_facade(size_type capacity, const Hash& hash, const KeyEqual& eq,
                         const Allocator& alloc, const options_type& options)
       : table_(options.stripes == 0 ? default_stripe_count() : options.stripes, capacity, hash, eq,
@@ -108,8 +108,9 @@ class concurrent_map_facade
   [[nodiscard]] growth_policy get_growth_policy() const noexcept {
     return table_.grows_by_half() ? growth_policy::grow_by_half : growth_policy::double_size;
   }
-  // Bytes of the slot table plus one node per entry, as asked of the allocator (its own
-  // overhead per allocation is not counted, nor memory still waiting for its grace period).
+  // Bytes of the stripe locks, the slot table and one node per entry, as asked of the
+  // allocator (its own overhead per allocation is not counted, nor memory still waiting for
+  // its grace period).
   [[nodiscard]] size_type allocated_bytes() const { return table_.allocated_bytes(); }
   // Bytes of the slot table alone: changes only when the table grows or is rebuilt.
   [[nodiscard]] size_type table_bytes() const { return table_.table_bytes(); }

@@ -140,9 +140,8 @@ class epoch_domain {
   // RAII pin: while a guard lives on this thread, nothing retired after it was taken is
   // freed. Nests.
   // Both halves are always_inline: a pin is a handful of instructions on every lookup, and
-  // GCC 12 otherwise called them out of line from cmap-bench's large loop (perf put 6% of
-  // parallel-load's samples at one thread in the two calls). Inlined: 0.1-0.4% fewer
-  // instructions there, wall clock within noise (docs/benchmarks.md).
+  // compilers otherwise may call them out of line from a large loop, paying a call and the
+  // first-use check's branch where a few stores would do.
   class guard {
    public:
     [[gnu::always_inline]] explicit guard(epoch_domain& d) : record_(this_thread_record()) {

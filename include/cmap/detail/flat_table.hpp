@@ -165,7 +165,8 @@ class flat_table {
   [[nodiscard]] size_type tombstones() const noexcept {
     return slots_ == nullptr ? 0 : max_load(capacity()) - size_ - growth_left_;
   }
-  // Rehashes since construction (growth, rebuilds at the same size, reserve, rehash_for).
+  // Rehashes of a table that had its arrays (growth, rebuilds at the same size, reserve,
+  // rehash_for; not the first allocation).
   [[nodiscard]] size_type resizes() const noexcept { return resizes_; }
 
   // ---- lookup ----------------------------------------------------------------------------
@@ -451,6 +452,7 @@ class flat_table {
 
   // Rebuilds the table with new_groups groups. Strong guarantee (see "Exceptions").
   void rehash(size_type new_groups) {
+    const bool replaces = slots_ != nullptr;
     const size_type new_cap = new_groups * group_width;
     ctrl_alloc ca(alloc_);
     // Owners that free the new arrays if anything below throws.
@@ -518,7 +520,7 @@ class flat_table {
     group_mask_ = new_mask;
     size_ = kept;
     growth_left_ = max_load(new_cap) - kept;
-    ++resizes_;
+    if (replaces) ++resizes_;
   }
 
   ctrl_t* ctrl_ = empty_group_ctrl;

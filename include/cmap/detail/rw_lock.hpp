@@ -3,9 +3,9 @@
 //
 // Why not std::shared_mutex: on Linux it is pthread_rwlock, which puts waiters to sleep on a
 // futex; for the nanosecond critical sections of a hash map, the sleep/wake-up round trips
-// dominate (measured here: a 90%-read mix over one std::shared_mutex drops from 8.1 Mops/s
-// with 1 thread to 0.4 with 2). rw_lock spins briefly and then yields (see backoff.hpp), so
-// it neither sleeps for a short wait nor burns a time slice when the holder is preempted.
+// dominate, so that two threads sharing the lock run far slower than one. rw_lock spins
+// briefly and then yields (see backoff.hpp), so it neither sleeps for a short wait nor
+// burns a time slice when the holder is preempted.
 //
 // State word:
 //   bit 0        writer_bit: a writer holds the lock
