@@ -740,6 +740,37 @@ TEST_F(ChampFailures, AnInsertThatThrowsLeavesTheTreeValidAndUnchanged) {
   release(v1);
 }
 
+TEST_F(ChampFailures, AnEraseThatThrowsLeavesTheTreeValidAndUnchanged) {
+  const std::vector<key> base = varied_keys(300);
+  node* v1 = build(base);
+  const u64 same = mix(1000001), low30 = mix(1000002);
+  struct erase_case {
+    std::vector<key> first;  // erased beforehand, without failures
+    key k;
+  };
+  const erase_case cases[] = {
+      {{}, plain(10)},                             // an entry of a node that keeps others
+      {{}, key{low30 ^ (u64{1} << 30), 2000021}},  // one of three at depth 6: two stay
+      {{}, key{same, 2000000}},                    // one of a collision node's four
+      // The last but one of a node below the root: the survivor moves up (invariant (1)).
+      {{key{low30 ^ (u64{1} << 30), 2000021}}, key{low30 ^ (u64{2} << 30), 2000022}},
+      {{key{same, 2000000}, key{same, 2000001}}, key{same, 2000002}},
+  };
+  for (const erase_case& c : cases) {
+    for (const bool allocations : {false, true}) {
+      SCOPED_TRACE(::testing::Message() << "erasing key " << c.k.id << " with "
+                                        << (allocations ? "allocations" : "copies") << " failing");
+      model after = model_of(base);
+      for (const key& k : c.first) after.erase(k);
+      after.erase(c.k);
+      const int throws = fail_at_every_point(
+          v1, allocations, after, [&](editor& e, node*& root) { erase(e, root, c.k); }, c.first);
+      EXPECT_GT(throws, 0) << "nothing failed: the case tests nothing";
+    }
+  }
+  release(v1);
+}
+
 TEST_F(Champ, WalkVisitsEveryEntryOnceAndStopsWhenTold) {
   editor e = new_editor();
   node* root = empty_tree(e);
