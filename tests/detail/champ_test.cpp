@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <cmap/detail/champ.hpp>
-#include <compare>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -25,6 +24,7 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -39,7 +39,8 @@ using u64 = std::uint64_t;
 struct key {
   u64 hash;
   u64 id;
-  auto operator<=>(const key&) const = default;
+  bool operator==(const key&) const = default;
+  bool operator<(const key& o) const { return std::tie(hash, id) < std::tie(o.hash, o.id); }
 };
 // gtest names a key by its id in failure messages.
 void PrintTo(const key& k, std::ostream* os) { *os << "key " << k.id; }

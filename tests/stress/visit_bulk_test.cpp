@@ -201,6 +201,7 @@ TYPED_TEST(VisitBulk, BatchesSeeWholeValuesWhileWritersChurnAndGrowTheTable) {
   std::atomic<u64> frontier[writers] = {};
 
   std::vector<std::thread> threads;
+  threads.reserve(writers + readers);
   for (int w = 0; w < writers; ++w) {
     threads.emplace_back([&, w] {
       const u64 me = static_cast<u64>(w);
