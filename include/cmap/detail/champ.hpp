@@ -46,6 +46,11 @@
 //     throws destroys what it built, frees itself and leaves every count as it was.
 // (3) Operations are told whether the key is present (the caller looks first), so a write
 //     that changes nothing allocates nothing.
+// (4) Every step that may throw (a copy of an entry, an allocation) comes before the first
+//     change to the tree's contents, so a throwing write leaves the contents as they were
+//     (nodes on its path may already have been copied into the transient, with the same
+//     contents): an erase that must move an entry up (1) builds the node that receives it
+//     before it removes anything.
 //
 // Costs: lookup: one node per 5 hash bits (about log32 n: 4 levels at 1M entries), each a
 // popcount and one or two cache lines. Single-key write: about log32 n node copies of at
@@ -373,18 +378,33 @@ class champ {
       }
       node* o = own(slot);
       node*& child_slot = children(o)[index_of(o->nodemap, bit)];
-      erase_present(child_slot, key, h, shift + bits_per_level);
       node* child = child_slot;
-      if (entry_count(child) == 1 && child_count(child) == 0) {
-        // Invariant (1): the child's last entry moves up into this node. o is ours (own
-        // above), so c takes its other children and the child's reference is dropped here.
-        node* c = child_to_entry(o, bit, entries(child)[0]);
+      if (const value_type* survivor = lone_survivor(child, key)) {
+        // Invariant (1): erasing key leaves the child's subtree a single entry, which moves
+        // up into this node in its place. Built before anything changes, so that if the
+        // copy throws the tree is as it was. o is ours (own above), so c takes its other
+        // children, and the child's reference (its whole chain) is dropped here.
+        node* c = child_to_entry(o, bit, *survivor);
         replace(slot, c);
         release(child, alloc_);
+        return;
       }
+      erase_present(child_slot, key, h, shift + bits_per_level);
     }
 
    private:
+    // The entry that erasing key from the subtree n would leave alone there, if that is all
+    // the subtree would hold: n is a chain of nodes with no entry and one child, ending in a
+    // node that holds key and one other entry and no child (invariant (1) rules out any
+    // other shape of two entries). Else null.
+    template <class K>
+    const value_type* lone_survivor(const node* n, const K& key) const {
+      while (!n->collision && entry_count(n) == 0 && child_count(n) == 1) n = children(n)[0];
+      if (child_count(n) != 0 || entry_count(n) != 2) return nullptr;
+      const value_type* es = entries(n);
+      return eq_(es[0].first, key) ? es + 1 : es;
+    }
+
     static node* share(node* n) noexcept {
       acquire(n);
       return n;
