@@ -160,19 +160,11 @@ class common_surface : public lookup_surface<Impl, Key, T, Hash, KeyEqual> {
   bool emplace(K&& key, Args&&... args) {
     return impl().emplace_impl(std::forward<K>(key), std::forward<Args>(args)...);
   }
-  // The same as emplace, under std's name for it.
-  template <class... Args>
-  bool try_emplace(const Key& key, Args&&... args) {
-    return impl().emplace_impl(key, std::forward<Args>(args)...);
-  }
-  template <class... Args>
-  bool try_emplace(Key&& key, Args&&... args) {
-    return impl().emplace_impl(std::move(key), std::forward<Args>(args)...);
-  }
+  // The same as emplace (each of its overloads), under std's name for it.
   template <class K, class... Args>
-  requires heterogeneous_key<K>
+  requires(std::is_convertible_v<K&&, Key> || heterogeneous_key<K>)
   bool try_emplace(K&& key, Args&&... args) {
-    return impl().emplace_impl(std::forward<K>(key), std::forward<Args>(args)...);
+    return emplace(std::forward<K>(key), std::forward<Args>(args)...);
   }
 
   // Inserts each entry of [first, last) whose key is absent (the first of equal keys wins);

@@ -210,11 +210,6 @@ class concurrent_table {
   // With inline_slots, a "node" is the slot itself (a position's n points into the table).
   using node =
       std::conditional_t<inline_storage, inline_slot<Key, T>, concurrent_node<Key, T, policy>>;
-  using key_type = Key;
-  using mapped_type = T;
-  using hasher = Hash;
-  using key_equal = KeyEqual;
-  using allocator_type = Allocator;
   using size_type = std::size_t;
 
  private:
@@ -308,9 +303,9 @@ class concurrent_table {
   }
 
   [[nodiscard]] size_type stripe_count() const noexcept { return stripe_count_; }
-  [[nodiscard]] hasher hash_function() const { return hash_; }
-  [[nodiscard]] key_equal key_eq() const { return eq_; }
-  [[nodiscard]] allocator_type get_allocator() const { return alloc_; }
+  [[nodiscard]] Hash hash_function() const { return hash_; }
+  [[nodiscard]] KeyEqual key_eq() const { return eq_; }
+  [[nodiscard]] Allocator get_allocator() const { return alloc_; }
 
   // ---- readers: no lock (except values of the locked_in_place policy) ---------------------
 
