@@ -10,8 +10,9 @@
 // compares keys in every slot; in the trie, long shared prefixes), or give every key the same
 // hash (one probe sequence for all; one collision node). Small key universes and the erase
 // calls fill tables with tombstones, so tables rebuild at the same size as well as grow;
-// reserve, clear, set_growth_policy, erase_if and visit_bulk are calls of the program, where
-// the map has them.
+// reserve, rehash and shrink_to_fit (which rebuild smaller tables too), clear,
+// set_growth_policy, erase_if, insert(first, last), stats() and visit_bulk are calls of the
+// program, where the map has them.
 //
 // Checks: each call's result against the model; size() after every call; every 64 calls
 // and at the end, for_each (each key exactly once, values equal to the model's) and, where
@@ -25,6 +26,7 @@
 #include <algorithm>
 #include <cmap/concurrent_hash_map.hpp>
 #include <cmap/locked_map.hpp>
+#include <cmap/map_stats.hpp>
 #include <cmap/read_mostly_map.hpp>
 #include <cmap/sharded_map.hpp>
 #include <cmap/snapshot_map.hpp>
@@ -138,6 +140,11 @@ enum class call : std::uint8_t {
   // fill them with tombstones and shrink them.
   insert_run,
   erase_run,
+  // Rebuilds that may shrink the table, and the bulk calls.
+  rehash,
+  shrink_to_fit,
+  insert_range,
+  stats,
   count_
 };
 
@@ -319,6 +326,35 @@ class program {
             model_.erase(key_);
           }
         }
+        break;
+      }
+      case call::rehash: {
+        const auto n = static_cast<std::size_t>(in.u16() % 8192);
+        m_.rehash(n);
+        break;
+      }
+      case call::shrink_to_fit:
+        m_.shrink_to_fit();
+        break;
+      case call::insert_range: {
+        // Up to 16 consecutive keys of the universe, the first one twice (the first of equal
+        // keys wins).
+        std::vector<std::pair<std::uint64_t, T>> entries;
+        const std::size_t n = 1 + raw % 16;
+        for (std::size_t j = 0; j < n; ++j)
+          entries.emplace_back(keys_[(ki + j) % keys_.size()], make_value<T>(j));
+        entries.emplace_back(entries.front().first, make_value<T>(99));
+        std::size_t want = 0;
+        for (const auto& [key, value] : entries) want += model_.emplace(key, value).second ? 1 : 0;
+        check(m_.insert(entries.begin(), entries.end()) == want, "insert(first, last)'s count");
+        break;
+      }
+      case call::stats: {
+        const cmap::map_stats st = m_.stats();
+        check(st.size == model_.size(), "stats().size");
+        check(st.allocated_bytes == m_.allocated_bytes(), "stats().allocated_bytes");
+        check(st.capacity >= st.size, "stats().capacity below size");
+        if (st.slots != 0) check(st.capacity + st.tombstones <= st.slots, "stats() room");
         break;
       }
       case call::count_:
