@@ -1,8 +1,10 @@
 #pragma once
 // A stateful allocator for tests: every copy (and rebind) draws from one arena, which counts
 // what is live and can be told to fail: the Nth allocation from now throws std::bad_alloc
-// (and, if asked, every one after it). Thread-safe, since maps free retired memory on
-// whichever thread collects it. Two allocators are equal when they share an arena.
+// (and, if asked, every one after it), or every Mth allocation of at least some size does
+// (so that a test running many threads can make a map's table allocations fail now and then
+// while its small ones succeed). Thread-safe, since maps free retired memory on whichever
+// thread collects it. Two allocators are equal when they share an arena.
 
 #include <atomic>
 #include <cstddef>
@@ -26,6 +28,10 @@ struct arena {
   // Whether every allocation after the first failure throws too (else only that one).
   std::atomic<bool> stay_failed{false};
   std::atomic<bool> failed_once{false};
+  // fail_every: every period-th allocation of at least period_min_bytes throws; 0: none.
+  std::atomic<long> period{0};
+  std::atomic<std::size_t> period_min_bytes{0};
+  std::atomic<long> period_count{0};  // allocations of that size since fail_every
 
   // The n-th allocation from now (0: the next one) throws.
   void fail_after(long n, bool and_after = false) {
@@ -33,14 +39,26 @@ struct arena {
     stay_failed.store(and_after);
     countdown.store(n);
   }
+  // Every m-th allocation of at least min_bytes from now throws (the others succeed), until
+  // never_fail(). Independent of fail_after.
+  void fail_every(long m, std::size_t min_bytes = 0) {
+    period.store(0);
+    period_count.store(0);
+    period_min_bytes.store(min_bytes);
+    period.store(m);
+  }
   void never_fail() {
     countdown.store(-1);
     stay_failed.store(false);
     failed_once.store(false);
+    period.store(0);
   }
 
   void take(std::size_t bytes) {
     if (stay_failed.load() && failed_once.load()) throw_now();
+    if (const long m = period.load(); m > 0 && bytes >= period_min_bytes.load()) {
+      if ((period_count.fetch_add(1) + 1) % m == 0) throw_now();
+    }
     long left = countdown.load();
     while (left >= 0) {
       if (countdown.compare_exchange_weak(left, left - 1)) {
