@@ -799,4 +799,273 @@ TYPED_TEST(AllocationFailure, AConstructorThatFailsGivesEverythingBack) {
   }
 }
 
+// ---- snapshot_map's batch editor -----------------------------------------------------
+
+// The transient that update() hands out offers "the single-key calls of the common surface"
+// (snapshot_map.hpp), whose promise is the strong guarantee (docs/api.md). So a call that
+// throws bad_alloc inside a batch that catches it must leave the batch as it was: the same
+// entries, and a size() that counts them. Swept over every allocation of each call, for
+// every key of a trie deep enough to have nodes that an erase folds into their parent.
+template <class V>
+void every_transient_call_is_all_or_nothing() {
+  using Map = map_of<cmap_test::snapshot_family, V>;
+  using transient = typename Map::transient;
+  using vals = values<V>;
+  constexpr std::size_t n = 300;
+  struct discard {};  // thrown out of update() so that no step publishes anything
+  struct op {
+    std::string name;
+    u64 key_step;  // the keys it is tried on: every key_step-th
+    std::function<void(transient&, u64 k, const V& v)> call;
+    std::function<void(model&, u64 k)> effect;
+  };
+  const std::vector<op> ops = {
+      {"erase", 1, [](transient& t, u64 k, const V&) { EXPECT_TRUE(t.erase(k)); },
+       [](model& e, u64 k) { e.erase(k); }},
+      {"extract", 1, [](transient& t, u64 k, const V&) { EXPECT_TRUE(t.extract(k).has_value()); },
+       [](model& e, u64 k) { e.erase(k); }},
+      {"compare_erase", 3,
+       [](transient& t, u64 k, const V&) { EXPECT_TRUE(t.compare_erase(k, *t.find(k))); },
+       [](model& e, u64 k) { e.erase(k); }},
+      {"insert of a new key", 7,
+       [](transient& t, u64 k, const V& v) { EXPECT_TRUE(t.insert(k + n, v)); },
+       [](model& e, u64 k) { e[k + n] = vals::text_of(k, 1); }},
+      {"insert_or_assign", 7,
+       [](transient& t, u64 k, const V& v) { EXPECT_FALSE(t.insert_or_assign(k, v)); },
+       [](model& e, u64 k) { e[k] = vals::text_of(k, 1); }},
+      {"exchange", 7,
+       [](transient& t, u64 k, const V& v) { EXPECT_TRUE(t.exchange(k, v).has_value()); },
+       [](model& e, u64 k) { e[k] = vals::text_of(k, 1); }},
+      {"upsert", 7,
+       [](transient& t, u64 k, const V& v) {
+         EXPECT_FALSE(t.upsert(
+             k, [](V& x) { vals::touch(x); }, v));
+       },
+       [](model& e, u64 k) { e[k] = vals::touched(e[k]); }},
+  };
+  arena a(3);
+  {
+    Map m = make_map<Map>(a);
+    fill(m, a, n);
+    const model published = contents(m);
+    for (const op& o : ops) {
+      const int failures_before = failures_so_far();
+      for (u64 k = 0; k < n && failures_so_far() == failures_before; k += o.key_step) {
+        model expected = published;
+        o.effect(expected, k);
+        for (long nth = 0;; ++nth) {
+          SCOPED_TRACE(o.name + " of key " + std::to_string(k) + " in a batch, allocation " +
+                       std::to_string(nth) + " fails");
+          ASSERT_LT(nth, 100000);
+          const V v = vals::make(a, k, 1);
+          const long failed_before = a.failures.load();
+          try {
+            m.update([&](transient& t) {
+              a.fail_after(nth);
+              bool threw = false;
+              try {
+                o.call(t, k, v);
+              } catch (const std::bad_alloc&) {
+                threw = true;
+              }
+              a.never_fail();
+              const model now = contents(t);
+              if (threw) {
+                EXPECT_EQ(t.size(), now.size()) << "the batch's size() does not count its entries";
+                EXPECT_TRUE(now == published)
+                    << "the failed call changed the batch: " << difference(published, now);
+              } else {
+                EXPECT_TRUE(now == expected) << difference(expected, now);
+                EXPECT_EQ(t.size(), now.size());
+              }
+              throw discard{};
+            });
+          } catch (const discard&) {
+          }
+          if (a.failures.load() == failed_before || failures_so_far() != failures_before) break;
+        }
+      }
+    }
+    EXPECT_TRUE(contents(m) == published) << "a discarded batch was published";
+  }
+  EXPECT_EQ(a.live_bytes.load(), 0);
+  EXPECT_EQ(a.live_blocks.load(), 0);
+}
+
+TEST(SnapshotMapBatchUnderAllocationFailure, ACallThatThrowsLeavesTheBatchAsItWas) {
+  every_transient_call_is_all_or_nothing<u64>();
+}
+
+TEST(SnapshotMapBatchUnderAllocationFailure,
+     ACallOnValuesThatAllocateThatThrowsLeavesTheBatchAsItWas) {
+  every_transient_call_is_all_or_nothing<text>();
+}
+
+// ---- serial_map: one failing write among a batch of them --------------------------------
+
+// serial_map.hpp: "a write that throws ... leaves the map as if it had not been submitted;
+// its exception goes to its caller (a synchronous call rethrows it, a future holds it) and to
+// no other write: the other writes of its batch are applied", and "A fire-and-forget write
+// that throws is counted in failed_submissions()". Ten writes of every kind are queued while
+// the owner thread is held by an earlier command, so that they form one batch, and each
+// allocation of that batch is made to fail in turn.
+TEST(SerialMapUnderAllocationFailure, AWriteThatFailsInABatchChangesNothingAndTheOthersAreApplied) {
+  using V = text;
+  using Map = map_of<cmap_test::serial_family, V>;
+  using vals = values<V>;
+  cmap_test::watchdog dog(std::chrono::seconds(120));
+  constexpr std::size_t n = 100;
+  const model base = filled_model<V>(n);
+
+  // The batch's writes in submission order, as the model sees them: each changes the model
+  // and returns the result its future should hold (fire-and-forget writes: none).
+  const auto touch = [](model& e, u64 k) { e[k] = vals::touched(e[k]); };
+  const std::vector<std::function<std::optional<long>(model&)>> writes = {
+      /* 0 insert_async */ [](model& e) -> std::optional<long> {
+        return e.emplace(200, vals::text_of(200, 1)).second;
+      },
+      /* 1 erase_async */ [](model& e) -> std::optional<long> { return e.erase(10) == 1; },
+      /* 2 submit_insert */
+      [](model& e) -> std::optional<long> {
+        e.emplace(201, vals::text_of(201, 1));
+        return std::nullopt;
+      },
+      /* 3 insert_or_assign_async */
+      [](model& e) -> std::optional<long> {
+        e[20] = vals::text_of(20, 1);
+        return 0;
+      },
+      /* 4 upsert_async */
+      [&](model& e) -> std::optional<long> {
+        touch(e, 30);
+        return 0;
+      },
+      /* 5 submit_erase */
+      [](model& e) -> std::optional<long> {
+        e.erase(40);
+        return std::nullopt;
+      },
+      /* 6 insert_async of the key of write 0 */
+      [](model& e) -> std::optional<long> { return e.emplace(200, vals::text_of(200, 2)).second; },
+      /* 7 apply_async */
+      [](model& e) -> std::optional<long> {
+        e.emplace(202, vals::text_of(202, 1));
+        e.erase(50);
+        return 7;
+      },
+      /* 8 submit_upsert */
+      [&](model& e) -> std::optional<long> {
+        touch(e, 60);
+        return std::nullopt;
+      },
+      /* 9 erase_async of the key of write 0 */
+      [](model& e) -> std::optional<long> { return e.erase(200) == 1; },
+  };
+  const std::vector<std::size_t> submits = {2, 5, 8};
+  // The model and results if every write but `skipped` is applied.
+  const auto simulate = [&](std::optional<std::size_t> skipped) {
+    model e = base;
+    std::vector<std::optional<long>> results;
+    for (std::size_t i = 0; i < writes.size(); ++i) {
+      results.push_back(skipped == i ? std::nullopt : writes[i](e));
+    }
+    return std::pair(e, results);
+  };
+
+  for (long nth = 0;; ++nth) {
+    SCOPED_TRACE("allocation " + std::to_string(nth) + " of the batch fails");
+    ASSERT_LT(nth, 100000);
+    arena a(4);
+    bool done = false;
+    {
+      Map m = make_map<Map>(a);
+      fill(m, a, n);
+      std::atomic<bool> started{false}, go{false};
+      // Holds the owner thread until the writes below are queued: they then make one batch.
+      auto holder = m.apply_async([&](typename Map::transient&) {
+        started.store(true);
+        while (!go.load()) std::this_thread::yield();
+        return 0;
+      });
+      while (!started.load()) std::this_thread::yield();
+      const auto batches_before = m.batches();
+      const auto failed_before = m.failed_submissions();
+      const auto touch_value = [](V& x) { vals::touch(x); };
+      std::vector<std::future<bool>> futures;
+      futures.push_back(m.insert_async(200, vals::make(a, 200, 1)));
+      futures.push_back(m.erase_async(10));
+      m.submit_insert(201, vals::make(a, 201, 1));
+      futures.push_back(m.insert_or_assign_async(20, vals::make(a, 20, 1)));
+      futures.push_back(m.upsert_async(30, touch_value, vals::make(a, 30, 1)));
+      m.submit_erase(40);
+      futures.push_back(m.insert_async(200, vals::make(a, 200, 2)));
+      auto applied = m.apply_async([v = vals::make(a, 202, 1)](typename Map::transient& t) {
+        t.insert(202, v);
+        t.erase(50);
+        return 7;
+      });
+      m.submit_upsert(60, touch_value, vals::make(a, 60, 1));
+      futures.push_back(m.erase_async(200));
+
+      const long injected_before = a.failures.load();
+      a.fail_after(nth);
+      go.store(true);
+      EXPECT_EQ(holder.get(), 0);
+      // Results by write index; nullopt: the future held bad_alloc (or a fire-and-forget).
+      std::vector<std::optional<long>> got(writes.size());
+      std::vector<std::size_t> failed_futures;
+      const std::size_t future_of[] = {0, 1, 3, 4, 6, 9};
+      for (std::size_t i = 0; i < futures.size(); ++i) {
+        try {
+          got[future_of[i]] = futures[i].get() ? 1 : 0;
+        } catch (const std::bad_alloc&) {
+          failed_futures.push_back(future_of[i]);
+        }
+      }
+      try {
+        got[7] = applied.get();
+      } catch (const std::bad_alloc&) {
+        failed_futures.push_back(7);
+      }
+      m.flush();
+      a.never_fail();
+      const long injected = a.failures.load() - injected_before;
+      const auto failed_submits = static_cast<long>(m.failed_submissions() - failed_before);
+      EXPECT_EQ(m.batches() - batches_before, 2u) << "the writes did not make one batch";
+      // One allocation failed, or none: exactly one write failed with it, or none.
+      EXPECT_LE(injected, 1);
+      EXPECT_EQ(static_cast<long>(failed_futures.size()) + failed_submits, injected);
+
+      // Which write failed: the one whose future says so, or one of the fire-and-forget
+      // writes (the contents tell which), or none.
+      std::vector<std::optional<std::size_t>> candidates;
+      if (!failed_futures.empty()) {
+        candidates.assign(failed_futures.begin(), failed_futures.end());
+      } else if (failed_submits != 0) {
+        candidates.assign(submits.begin(), submits.end());
+      } else {
+        candidates.push_back(std::nullopt);
+      }
+      const model now = contents(m);
+      bool matched = false;
+      for (const auto& skipped : candidates) {
+        auto [want, results] = simulate(skipped);
+        if (want != now) continue;
+        matched = true;
+        for (std::size_t i = 0; i < writes.size(); ++i) {
+          if (std::find(submits.begin(), submits.end(), i) != submits.end()) continue;
+          EXPECT_EQ(got[i], results[i]) << "the result of write " << i;
+        }
+      }
+      EXPECT_TRUE(matched) << "the map is not the batch minus its failed write: "
+                           << difference(simulate(candidates.front()).first, now);
+      EXPECT_EQ(m.size(), now.size());
+      done = injected == 0;
+    }
+    EXPECT_EQ(a.live_bytes.load(), 0);
+    EXPECT_EQ(a.live_blocks.load(), 0);
+    if (done || ::testing::Test::HasFailure()) break;
+  }
+}
+
 }  // namespace
