@@ -16,6 +16,12 @@
 // Memory a map does not own does not come from the arena: serial_map's queued commands and
 // their promises (operator new), the epoch's retire lists (std::vector), the scratch arrays of
 // a walk. Their failure is not simulated here.
+//
+// Last, growth under concurrency: threads fill one concurrent_hash_map (or read_mostly_map)
+// that starts with one group, while every other table allocation (or every seventh
+// allocation of any kind) fails; the writers that a growth stops help copy the table (the
+// cooperative rehash of detail/concurrent_table.hpp), and the map must end holding exactly
+// the inserts that returned true.
 
 #include <gtest/gtest.h>
 
@@ -1066,6 +1072,99 @@ TEST(SerialMapUnderAllocationFailure, AWriteThatFailsInABatchChangesNothingAndTh
     EXPECT_EQ(a.live_blocks.load(), 0);
     if (done || ::testing::Test::HasFailure()) break;
   }
+}
+
+// ---- growth under concurrency -------------------------------------------------------------
+
+template <class Family>
+class ConcurrentGrowthUnderAllocationFailure : public ::testing::Test {};
+using concurrent_families =
+    ::testing::Types<cmap_test::concurrent_family, cmap_test::compact_concurrent_family,
+                     cmap_test::read_mostly_family>;
+TYPED_TEST_SUITE(ConcurrentGrowthUnderAllocationFailure, concurrent_families, family_names);
+
+// Threads insert disjoint key ranges into one map that starts with a single group, so that
+// the table grows many times, each growth holding every stripe lock while the writers that
+// wait for theirs help copy the table (rehash_locked, help_rehash); meanwhile the arena
+// fails every `every`-th allocation of at least min_bytes (256: the tables, not the nodes).
+// An insert that returns true is recorded; one that throws bad_alloc is recorded as not
+// inserted. The map must end holding exactly the recorded inserts.
+template <class Family, class V>
+void fill_from_threads_while_allocations_fail(long every, std::size_t min_bytes) {
+  using Map = map_of<Family, V>;
+  constexpr u64 threads = 4;
+#if CMAP_DETAIL_TSAN
+  constexpr u64 per_thread = 3000;
+#else
+  constexpr u64 per_thread = 60000;
+#endif
+  cmap_test::watchdog dog(std::chrono::seconds(240));  // a hung writer fails the run
+  arena a(5);
+  {
+    Map m = make_map<Map>(a);
+    std::vector<std::vector<u64>> inserted(threads);
+    std::vector<u64> threw(threads, 0), refused(threads, 0);
+    a.fail_every(every, min_bytes);
+    {
+      std::latch start(threads);
+      std::vector<std::thread> writers;
+      for (u64 t = 0; t < threads; ++t) {
+        writers.emplace_back([&, t] {
+          start.arrive_and_wait();
+          for (u64 k = t * per_thread; k < (t + 1) * per_thread; ++k) {
+            try {
+              if (m.insert(k, values<V>::make(a, k, 0))) {
+                inserted[t].push_back(k);
+              } else {
+                ++refused[t];
+              }
+            } catch (const std::bad_alloc&) {
+              ++threw[t];
+            }
+          }
+        });
+      }
+      for (auto& w : writers) w.join();
+    }
+    a.never_fail();
+
+    model want;
+    u64 failed_inserts = 0;
+    for (u64 t = 0; t < threads; ++t) {
+      EXPECT_EQ(refused[t], 0u) << "an insert of a new key returned false";
+      failed_inserts += threw[t];
+      for (const u64 k : inserted[t]) want.emplace(k, values<V>::text_of(k, 0));
+    }
+    EXPECT_GT(a.failures.load(), 0) << "no allocation failed: the test tested nothing";
+    EXPECT_EQ(static_cast<long>(failed_inserts), a.failures.load())
+        << "each failed allocation fails exactly one insert";
+    EXPECT_GT(m.rehash_stats().rehashes, 0u);
+    const model got = contents(m);
+    EXPECT_TRUE(got == want) << difference(want, got);
+    EXPECT_EQ(m.size(), want.size());
+
+    // The map still works: the keys that failed go in now.
+    for (u64 k = 0; k < threads * per_thread; ++k) {
+      if (!want.contains(k)) {
+        EXPECT_TRUE(m.insert(k, values<V>::make(a, k, 0))) << k;
+      }
+    }
+    EXPECT_EQ(m.size(), threads * per_thread);
+  }
+  EXPECT_EQ(a.live_bytes.load(), 0) << "the map did not give all its memory back";
+  EXPECT_EQ(a.live_blocks.load(), 0);
+}
+
+TYPED_TEST(ConcurrentGrowthUnderAllocationFailure, EveryOtherTableAllocationFailsInlineSlots) {
+  fill_from_threads_while_allocations_fail<TypeParam, u64>(2, 256);
+}
+
+TYPED_TEST(ConcurrentGrowthUnderAllocationFailure, EveryOtherTableAllocationFailsNodes) {
+  fill_from_threads_while_allocations_fail<TypeParam, std::string>(2, 256);
+}
+
+TYPED_TEST(ConcurrentGrowthUnderAllocationFailure, EverySeventhAllocationFailsNodes) {
+  fill_from_threads_while_allocations_fail<TypeParam, std::string>(7, 0);
 }
 
 }  // namespace
