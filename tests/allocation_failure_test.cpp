@@ -8,10 +8,11 @@
 // working, and give every byte back to the arena once destroyed; at the first N that the
 // call completes without a failure, its effect must be the right one.
 //
-// Values come in two kinds: u64 (concurrent_hash_map keeps them inline in its table, so only
-// the table allocates) and strings whose characters come from the map's own arena, so that
+// Values come in three kinds: u64 (concurrent_hash_map keeps them inline in its table, so
+// only the table allocates); strings whose characters come from the map's own arena, so that
 // every copy of a value (a node of concurrent_hash_map, the entries a trie node copies, the
-// copy a call returns) is an allocation that can fail too.
+// copy a call returns) is an allocation that can fail too; and such strings with a move that
+// may throw, which the maps copy where they would move.
 //
 // Memory a map does not own does not come from the arena: serial_map's queued commands and
 // their promises (operator new), the epoch's retire lists (std::vector), the scratch arrays of
@@ -42,6 +43,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -104,6 +106,39 @@ struct values<text> {
   static constexpr std::string_view suffix = ", then touched by a callback";
   static void touch(text& v) { v.append(suffix.data(), suffix.size()); }
   static std::string touched(const std::string& s) { return s + std::string(suffix); }
+};
+
+// A text whose move constructor and assignment may throw (they never do; they are only not
+// noexcept): locked_map and sharded_map then copy the entries when they rehash, so that a
+// copy that fails leaves the old table whole, and serial_map runs the writes that change a
+// value in place under a savepoint.
+struct fragile_text {
+  text s;
+  explicit fragile_text(text t) : s(std::move(t)) {}
+  fragile_text(const fragile_text&) = default;
+  fragile_text(fragile_text&& o) noexcept(false) : s(std::move(o.s)) {}
+  fragile_text& operator=(const fragile_text&) = default;
+  fragile_text& operator=(fragile_text&& o) noexcept(false) {
+    s = std::move(o.s);
+    return *this;
+  }
+  bool operator==(const fragile_text&) const = default;
+};
+static_assert(!std::is_nothrow_move_constructible_v<fragile_text>);
+
+template <>
+struct values<fragile_text> {
+  using base = values<text>;
+  static std::string text_of(u64 k, unsigned version) { return base::text_of(k, version); }
+  static fragile_text make(arena& a, u64 k, unsigned version) {
+    return fragile_text(base::make(a, k, version));
+  }
+  static fragile_text parse(arena& a, const std::string& s) {
+    return fragile_text(base::parse(a, s));
+  }
+  static std::string show(const fragile_text& v) { return base::show(v.s); }
+  static void touch(fragile_text& v) { base::touch(v.s); }
+  static std::string touched(const std::string& s) { return base::touched(s); }
 };
 
 // Plain std::string values, for the concurrent test: concurrent_hash_map keeps them in
@@ -776,6 +811,10 @@ TYPED_TEST(AllocationFailure, EveryCallOnU64ValuesIsAllOrNothing) {
 
 TYPED_TEST(AllocationFailure, EveryCallOnValuesThatAllocateIsAllOrNothing) {
   sweep_every_call<TypeParam, text>();
+}
+
+TYPED_TEST(AllocationFailure, EveryCallOnValuesWhoseMoveMayThrowIsAllOrNothing) {
+  sweep_every_call<TypeParam, fragile_text>();
 }
 
 // A constructor that throws has no map to destroy: whatever it had allocated must be back.
