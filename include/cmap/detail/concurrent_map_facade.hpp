@@ -195,8 +195,10 @@ class concurrent_map_facade
   std::pair<T, bool> find_or_insert_impl(KK&& key, T&& value) {
     return table_.write(key, true, [&](position& p) {
       if (p.n != nullptr) return std::pair<T, bool>(table_.copy_value(p), false);
+      // The copy returned is made before the insert: if it throws, nothing changed.
+      std::pair<T, bool> out(value, true);
       table_.insert_absent(p, std::forward<KK>(key), std::move(value));
-      return std::pair<T, bool>(table_.copy_value(p), true);
+      return out;
     });
   }
 

@@ -273,8 +273,11 @@ class locking_map_base
   template <class KK>
   std::pair<T, bool> find_or_insert_impl(KK&& key, T&& value) {
     return with_key_exclusive(key, [&](table_type& t, std::size_t h) {
-      auto [v, inserted] = t.try_emplace_hashed(h, std::forward<KK>(key), std::move(value));
-      return std::pair<T, bool>(*v, inserted);
+      if (const T* v = t.find_hashed(key, h)) return std::pair<T, bool>(*v, false);
+      // The copy returned is made before the insert: if it throws, nothing changed.
+      std::pair<T, bool> out(value, true);
+      t.try_emplace_hashed(h, std::forward<KK>(key), std::move(value));
+      return out;
     });
   }
 
