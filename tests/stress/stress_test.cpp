@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "map_types.hpp"
+#include "stress/failure_log.hpp"
 #include "stress/watchdog.hpp"
 
 #include <cmap/detail/sanitizers.hpp>
@@ -77,30 +78,7 @@ void wait_for_first_sample(const std::atomic<u64>& samples) {
   while (samples.load(std::memory_order_relaxed) == 0) std::this_thread::yield();
 }
 
-// Failures found on worker threads: counted, the first few kept with their messages.
-class failure_log {
- public:
-  template <class... Parts>
-  void add(const Parts&... parts) {
-    count_.fetch_add(1, std::memory_order_relaxed);
-    std::ostringstream out;
-    (out << ... << parts);
-    std::lock_guard lock(mutex_);
-    if (first_.size() < 8) first_.push_back(out.str());
-  }
-  [[nodiscard]] std::size_t count() const { return count_.load(std::memory_order_relaxed); }
-  [[nodiscard]] std::string summary() const {
-    std::lock_guard lock(mutex_);
-    std::string s;
-    for (const auto& m : first_) s += "\n  " + m;
-    return s;
-  }
-
- private:
-  std::atomic<std::size_t> count_{0};
-  mutable std::mutex mutex_;
-  std::vector<std::string> first_;
-};
+using cmap_test::failure_log;
 
 #define EXPECT_NO_THREAD_FAILURES(log) \
   EXPECT_EQ((log).count(), 0u) << "failures on worker threads; the first ones:" << (log).summary()

@@ -36,6 +36,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "stress/failure_log.hpp"
 #include "stress/watchdog.hpp"
 
 namespace {
@@ -140,30 +141,7 @@ static_assert(cmap::detail::storage_policy_for<u64, wide_values::type>() ==
 static_assert(cmap::detail::storage_policy_for<u64, string_values::type>() ==
               cmap::detail::storage_policy::nodes);
 
-// Failures seen on worker threads: counted, the first few kept with their messages.
-class failure_log {
- public:
-  template <class... Parts>
-  void add(const Parts&... parts) {
-    count_.fetch_add(1, std::memory_order_relaxed);
-    std::ostringstream out;
-    (out << ... << parts);
-    const std::lock_guard lock(mutex_);
-    if (first_.size() < 8) first_.push_back(out.str());
-  }
-  [[nodiscard]] std::size_t count() const { return count_.load(std::memory_order_relaxed); }
-  [[nodiscard]] std::string summary() const {
-    const std::lock_guard lock(mutex_);
-    std::string s;
-    for (const auto& m : first_) s += "\n  " + m;
-    return s;
-  }
-
- private:
-  std::atomic<std::size_t> count_{0};
-  mutable std::mutex mutex_;
-  std::vector<std::string> first_;
-};
+using cmap_test::failure_log;
 
 template <class Values>
 class VisitBulk : public ::testing::Test {};
