@@ -65,7 +65,7 @@ struct key_hash {
   using is_transparent = void;
   template <std::integral K>
   std::size_t operator()(K k) const noexcept {
-    return cmap::hash<u64>{}(static_cast<u64>(k));
+    return cmap::hash<u64>{0}(static_cast<u64>(k));
   }
 };
 using key_equal = std::equal_to<>;

@@ -77,7 +77,7 @@ TEST(ConcurrentHashMap, WritersOfOtherKeysProceedWhileOneKeyIsLocked) {
     int other_stripe_writes = 0;
     for (u64 k = 2; other_stripe_writes < 50 && k < 100000; ++k) {
       // Only keys of other stripes: a key of key 1's stripe would (rightly) wait.
-      if ((cmap::hash<u64>{}(k) >> 58) == (cmap::hash<u64>{}(1) >> 58)) continue;
+      if ((cmap::hash<u64>{0}(k) >> 58) == (cmap::hash<u64>{0}(1) >> 58)) continue;
       EXPECT_TRUE(m.insert(k, k));
       ++other_stripe_writes;
     }
@@ -609,7 +609,7 @@ struct rebuild_breaking_hash {
   static constexpr u64 poisoned = 77;
   std::size_t operator()(u64 k) const {
     if (k == poisoned && armed.load(std::memory_order_relaxed)) throw std::runtime_error("boom");
-    return cmap::hash<u64>{}(k);
+    return cmap::hash<u64>{0}(k);
   }
 };
 

@@ -29,7 +29,7 @@ using u64 = std::uint64_t;
 // A hash and an equality with state, to see that the ones given are the ones kept.
 struct seeded_hash {
   u64 seed = 0;
-  std::size_t operator()(u64 k) const noexcept { return cmap::hash<u64>{}(k ^ seed); }
+  std::size_t operator()(u64 k) const noexcept { return cmap::hash<u64>{0}(k ^ seed); }
 };
 struct tagged_equal {
   int id = 0;
@@ -175,7 +175,7 @@ struct counted_key {
 };
 struct counted_key_hash {
   using is_transparent = void;
-  std::size_t operator()(std::string_view v) const noexcept { return cmap::hash<std::string>{}(v); }
+  std::size_t operator()(std::string_view v) const noexcept { return cmap::hash<std::string>{0}(v); }
   std::size_t operator()(const counted_key& k) const noexcept { return (*this)(k.s); }
 };
 struct counted_key_equal {

@@ -55,8 +55,8 @@ TEST(Hash, StringHashIsTransparentAndConsistent) {
   const std::string s = "a key longer than the small-string buffer";
   EXPECT_EQ(h(s), h(std::string_view(s)));
   EXPECT_EQ(h(s), h(s.c_str()));
-  EXPECT_EQ(cmap::hash<std::string_view>{}(s), h(s));
-  EXPECT_EQ(cmap::hash<const char*>{}(s.c_str()), h(s));
+  EXPECT_EQ(cmap::hash<std::string_view>{h.seed()}(s), h(s));
+  EXPECT_EQ(cmap::hash<const char*>{h.seed()}(s.c_str()), h(s));
   EXPECT_NE(h(std::string("a")), h(std::string("b")));
 }
 

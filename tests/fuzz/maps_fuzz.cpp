@@ -72,7 +72,7 @@ enum class hash_mode : std::uint8_t {
 struct fuzz_hash {
   hash_mode mode = hash_mode::mixed;
   std::size_t operator()(std::uint64_t k) const noexcept {
-    const std::uint64_t mixed = cmap::hash<std::uint64_t>{}(k);
+    const std::uint64_t mixed = cmap::hash<std::uint64_t>{0}(k);
     switch (mode) {
       case hash_mode::mixed:
         return mixed;

@@ -736,7 +736,7 @@ struct fragile_hash {
   static bool poisoned(u64 k) noexcept { return k % 53 == 7; }
   std::size_t operator()(u64 k) const {
     if (poisoned(k)) throw stress_boom{};
-    return cmap::hash<u64>{}(k);
+    return cmap::hash<u64>{0}(k);
   }
 };
 

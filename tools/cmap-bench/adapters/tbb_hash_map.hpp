@@ -28,7 +28,7 @@ namespace cmap_bench {
 
 template <class Key>
 struct tbb_cmap_hash_compare {
-  static std::size_t hash(const Key& k) { return cmap::hash<Key>{}(k); }
+  static std::size_t hash(const Key& k) { return cmap::hash<Key>{0}(k); }
   static bool equal(const Key& a, const Key& b) { return a == b; }
 };
 
