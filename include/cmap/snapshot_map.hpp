@@ -187,8 +187,8 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
   // give back: rehash and shrink_to_fit only check n against max_size(), as reserve does.
   void rehash(size_type n) { reserve(n); }
   void shrink_to_fit() noexcept {}
-  // The current version's size and node bytes (O(nodes)); a trie has no slots, tombstones
-  // or rebuilds, and its capacity is its size.
+  // The current version's size, node bytes and probe lengths (trie depths; O(nodes)); a
+  // trie has no slots, tombstones or rebuilds, and its capacity is its size.
   [[nodiscard]] map_stats stats() const {
     map_stats st;
     auto pin = domain().pin();
@@ -196,6 +196,9 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
     st.size = r->size;
     st.capacity = r->size;
     st.allocated_bytes = trie::tree_bytes(r);
+    detail::probe_tally probes;
+    trie::tally_probes(r, probes);
+    probes.write_to(st);
     return st;
   }
 

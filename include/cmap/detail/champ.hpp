@@ -72,6 +72,7 @@
 #include <utility>
 
 #include "cache_line.hpp"
+#include "probe_tally.hpp"
 
 namespace cmap::detail {
 
@@ -227,6 +228,16 @@ class champ {
   }
 
   // Node bytes of one version.
+  // How far each entry's lookup travels, into tally: the nodes from the root (the root
+  // counting 1), plus, in a collision node, the entries scanned before it.
+  static void tally_probes(const node* n, probe_tally& tally, std::size_t depth = 1) noexcept {
+    for (std::uint32_t i = 0, ne = entry_count(n); i < ne; ++i)
+      tally.add(n->collision ? depth + i : depth);
+    node* const* cs = children(n);
+    for (std::uint32_t i = 0, nc = child_count(n); i < nc; ++i)
+      tally_probes(cs[i], tally, depth + 1);
+  }
+
   [[nodiscard]] static std::size_t tree_bytes(const node* n) noexcept {
     std::size_t total = node_bytes(n);
     node* const* cs = children(n);

@@ -121,8 +121,9 @@ class concurrent_map_facade
   using rehash_statistics = detail::rehash_statistics;
   [[nodiscard]] rehash_statistics rehash_stats() const noexcept { return table_.rehash_stats(); }
 
-  // Size, room before the next rebuild, slots, load, tombstones, rebuilds and bytes; read
-  // under every stripe lock (as size()), so one consistent moment.
+  // Size, room before the next rebuild, slots, load, tombstones, rebuilds and bytes, read
+  // under every stripe lock (as size()), so one consistent moment; then the probe lengths,
+  // under every stripe lock again (O(size): inline keys are hashed again).
   [[nodiscard]] map_stats stats() const {
     const auto o = table_.occupancy_now();
     map_stats st;
@@ -134,6 +135,9 @@ class concurrent_map_facade
     st.tombstones = o.tombstones;
     st.resizes = table_.rehash_stats().rehashes;
     st.allocated_bytes = table_.allocated_bytes();
+    detail::probe_tally probes;
+    table_.tally_probes(probes);
+    probes.write_to(st);
     return st;
   }
 

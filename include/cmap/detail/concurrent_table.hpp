@@ -132,6 +132,7 @@
 #include "group.hpp"
 #include "huge_pages.hpp"
 #include "power_of_two.hpp"
+#include "probe_tally.hpp"
 #include "reentrancy.hpp"
 #include "spin_lock.hpp"
 
@@ -772,6 +773,28 @@ class concurrent_table {
     o.room = o.size + unclaimed;
     o.tombstones = max_load(o.slots) - unclaimed - o.size;
     return o;
+  }
+
+  // How far each entry's lookup travels (groups visited, its home group counting 1), into
+  // tally: O(size), one hash per inline entry (nodes keep theirs), under every stripe lock,
+  // so no entry moves meanwhile (map_stats::longest_probe).
+  void tally_probes(probe_tally& tally) const {
+    const all_stripes_lock all(*this);
+    const table* t = table_.load(std::memory_order_relaxed);
+    for (std::size_t gi = 0; gi < t->group_count; ++gi) {
+      const group_ref g = t->group_at(gi);
+      for (unsigned i : g.ctrl.load().match_full()) {
+        std::size_t h;
+        if constexpr (inline_storage) {
+          h = hash_(g.slots[i].key.load(std::memory_order_relaxed));
+        } else {
+          h = g.slots[i].load(std::memory_order_relaxed)->hash;
+        }
+        std::size_t length = 1;
+        for (probe_sequence seq(h, t); seq.group() != gi; seq.next()) ++length;
+        tally.add(length);
+      }
+    }
   }
 
  private:

@@ -60,6 +60,7 @@
 #include "callback.hpp"
 #include "group.hpp"
 #include "huge_pages.hpp"
+#include "probe_tally.hpp"
 
 namespace cmap::detail {
 
@@ -288,6 +289,18 @@ class flat_table {
   bool for_each(F&& f) const {
     return for_each_index([&](std::size_t i) {
       return invoke_continue(f, std::as_const(slots_[i].key), std::as_const(slots_[i].value));
+    });
+  }
+
+  // How far each entry's lookup travels (groups visited, its home group counting 1), into
+  // tally: O(size), one hash per entry (map_stats::longest_probe).
+  void tally_probes(probe_tally& tally) const {
+    for_each_index([&](std::size_t i) {
+      const size_type slot_group = i / group_width;
+      size_type length = 1;
+      for (probe_seq p = probe(hash_(slots_[i].key)); p.group != slot_group; p.next()) ++length;
+      tally.add(length);
+      return true;
     });
   }
 

@@ -120,11 +120,13 @@ class locking_map_base
   }
   void shrink_to_fit() { rehash(0); }
 
-  // Size, room before the next rehash, slots, load, tombstones, rehashes and bytes, summed
-  // over the shards while every shard's shared lock is held (as size()): one moment.
+  // Size, room before the next rehash, slots, load, tombstones, rehashes, bytes and probe
+  // lengths, summed over the shards while every shard's shared lock is held (as size()): one
+  // moment. O(size): every key is hashed again for the probe lengths.
   [[nodiscard]] map_stats stats() const {
     map_stats st;
     st.allocated_bytes = derived().shards_bytes();
+    probe_tally probes;
     with_every_shard_shared([&](const table_type& t) {
       st.size += t.size();
       st.capacity += t.room();
@@ -132,7 +134,9 @@ class locking_map_base
       st.tombstones += t.tombstones();
       st.resizes += t.resizes();
       st.allocated_bytes += t.allocated_bytes();
+      t.tally_probes(probes);
     });
+    probes.write_to(st);
     st.load_factor =
         st.slots == 0 ? 0.0 : static_cast<double>(st.size) / static_cast<double>(st.slots);
     return st;
