@@ -68,10 +68,15 @@
 
 #include "access_violation.hpp"
 #include "detail/access_checker.hpp"
+#include "hash.hpp"
 
 namespace cmap {
 
-template <class Key, class T, class Hash = std::hash<Key>, class KeyEqual = std::equal_to<Key>,
+// Hash: cmap::hash<Key>, seeded per map as cmap's other maps are (<cmap/hash.hpp>), rather than
+// std::unordered_map's unseeded std::hash, whose collisions anyone can compute: a map that
+// holds keys from outside should not be floodable by default. Name std::hash<Key> to get
+// std::unordered_map's exact behaviour.
+template <class Key, class T, class Hash = cmap::hash<Key>, class KeyEqual = std::equal_to<Key>,
           class Allocator = std::allocator<std::pair<const Key, T>>>
 class checked_map {
   using map_type = std::unordered_map<Key, T, Hash, KeyEqual, Allocator>;
