@@ -308,7 +308,8 @@ class model_run {
         cfg_(cfg),
         rng_(seed),
         ops_{op_distribution(cfg, steady), op_distribution(cfg, growing),
-             op_distribution(cfg, shrinking)} {
+             op_distribution(cfg, shrinking)},
+        map_(0, typename Map::hasher(seed)) {  // the run's seed keys the hash too
     keys_.reserve(cfg.universe);
     for (std::size_t i = 0; i < cfg.universe; ++i) keys_.push_back(Traits::make_key(i));
   }

@@ -72,6 +72,7 @@ enum class hash_mode : std::uint8_t {
 struct fuzz_hash {
   hash_mode mode = hash_mode::mixed;
   std::size_t operator()(std::uint64_t k) const noexcept {
+    // A fixed seed, so that an input replays the same run (and the same layout) every time.
     const std::uint64_t mixed = cmap::hash<std::uint64_t>{0}(k);
     switch (mode) {
       case hash_mode::mixed:
