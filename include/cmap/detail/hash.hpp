@@ -1,7 +1,7 @@
 #pragma once
 // Integer mixing helpers: the 64-bit finaliser behind cmap::hash (<cmap/hash.hpp>), the
 // multiply-high that maps a hash onto a table of any size (group.hpp), and the folded
-// multiply of the seed source (hash_seed.hpp).
+// multiply of the string hash (rapidhash.hpp) and the seed source (hash_seed.hpp).
 
 #include <cstddef>
 #include <cstdint>
@@ -36,7 +36,8 @@ namespace cmap::detail {
 }
 
 // The low and high words of the 128-bit product a * b, xor-ed together: a non-invertible
-// mix, used by wyhash, rapidhash and Abseil's hash, and by the seed source (hash_seed.hpp).
+// mix, used by wyhash, rapidhash (rapidhash.hpp) and Abseil's hash, and by the seed source
+// (hash_seed.hpp).
 [[nodiscard]] constexpr std::uint64_t folded_multiply(std::uint64_t a, std::uint64_t b) noexcept {
   return a * b ^ mul_high(a, b);
 }
