@@ -313,8 +313,8 @@ void update_cow_map(benchmark::State& state) {
   }
 }
 
-// 1024 keys of state.range(0) random printable bytes (64 KiB at most: L1 and L2 hold them), so
-// that the loop times the hash rather than memory. The hashes of successive keys are
+// 1024 keys of state.range(0) random printable bytes (256 KiB at most, in L2), so that the
+// loop times the hash rather than memory. The hashes of successive keys are
 // independent, so the loop measures throughput: the cost of a hash in a batch of lookups.
 std::vector<std::string> string_keys(std::size_t length) {
   std::mt19937_64 rng(length);
