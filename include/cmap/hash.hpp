@@ -38,10 +38,11 @@
 //  - strings (std::string, std::string_view, const char*): rapidhash V3 of the characters
 //    (detail/rapidhash.hpp), a published 64-bit hash that is fast on short keys, under
 //    secrets derived from the seed. Secret secrets matter as much as the seed: with the
-//    published ones, or with std::hash<std::string_view> mixed with the seed as before, keys
-//    built to collide collide under every seed. The hasher keeps the secrets and the seed
-//    as rapidhash first mixes it (80 bytes), so that a key costs no work for the seed. One
-//    transparent hasher, so with std::equal_to<> a map keyed by std::string finds a
+//    published ones, or with the seed applied after a fixed hash such as
+//    std::hash<std::string_view>, keys built to collide collide under every seed. The hasher
+//    keeps the secrets and the seed as rapidhash first mixes it (80 bytes), so that a key
+//    costs no multiply for the seed, which short keys notice (docs/journal/hash-flooding.md).
+//    One transparent hasher, so with std::equal_to<> a map keyed by std::string finds a
 //    std::string_view or a literal without building a std::string; all three hash the same
 //    characters to the same value.
 //

@@ -191,7 +191,7 @@ inline constexpr rapidhash_secrets rapidhash_default_secrets = {
 // Secrets of one's own, derived from a 64-bit key (the reference header leaves their choice
 // to the caller). secret[0..6] are successive SplitMix64 outputs from the key (mix64 over a
 // Weyl sequence), each drawn again until 24 to 40 of its 64 bits are set: the published ones
-// have 32, and a word with few bits set multiplies like a shift. secret[7] masks a product
+// have 27 to 32, and a word with few bits set multiplies like a shift. secret[7] masks a product
 // that already depends on the seed and stays the published constant. Only the key needs to
 // be secret: the derivation is public.
 [[nodiscard]] constexpr rapidhash_secrets rapidhash_secrets_from(std::uint64_t key) noexcept {
