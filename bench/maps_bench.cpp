@@ -10,10 +10,16 @@
 // snapshot_map: snapshot() at 1k and 1M entries (its cost must not depend on the size), and
 // single-key updates at 100k entries against cow_map (tools/cmap-bench/adapters/cow_map.hpp:
 // a std::unordered_map copied in full on every write).
+// The string hash alone, at key lengths 8 to 256: cmap::hash<std::string> (rapidhash V3 under
+// secrets derived from the seed, the seed mixed once when the hasher is made), the same
+// function mixing the seed on every call, and the function it replaced (libstdc++'s
+// std::hash<std::string_view> xor the seed, through SplitMix64's finaliser).
 
 #include <benchmark/benchmark.h>
 
 #include <cmap/concurrent_hash_map.hpp>
+#include <cmap/detail/rapidhash.hpp>
+#include <cmap/hash.hpp>
 #include <cmap/locked_map.hpp>
 #include <cmap/read_mostly_map.hpp>
 #include <cmap/serial_map.hpp>
@@ -26,6 +32,8 @@
 #include <optional>
 #include <random>
 #include <shared_mutex>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -305,7 +313,76 @@ void update_cow_map(benchmark::State& state) {
   }
 }
 
+// 1024 keys of state.range(0) random printable bytes (256 KiB at most, in L2), so that the
+// loop times the hash rather than memory. The hashes of successive keys are
+// independent, so the loop measures throughput: the cost of a hash in a batch of lookups.
+std::vector<std::string> string_keys(std::size_t length) {
+  std::mt19937_64 rng(length);
+  std::uniform_int_distribution<int> printable(0x21, 0x7e);
+  std::vector<std::string> keys(1024);
+  for (auto& k : keys) {
+    k.resize(length);
+    for (char& c : k) c = static_cast<char>(printable(rng));
+  }
+  return keys;
+}
+
+// The seed is not known to the compiler, which could otherwise derive the secrets and mix the
+// seed at compile time.
+std::uint64_t opaque_seed() {
+  std::uint64_t seed = 0x5eed5eed5eed5eedULL;
+  benchmark::DoNotOptimize(seed);
+  return seed;
+}
+
+template <class Hash>
+void hash_strings(benchmark::State& state, const Hash& hash) {
+  const auto keys = string_keys(static_cast<std::size_t>(state.range(0)));
+  std::size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(hash(std::string_view(keys[i])));
+    i = (i + 1) & (keys.size() - 1);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * state.range(0));
+}
+
+void string_hash_cmap(benchmark::State& state) {
+  const cmap::hash<std::string> h(opaque_seed());
+  hash_strings(state, h);
+}
+
+void string_hash_seed_per_call(benchmark::State& state) {
+  const std::uint64_t seed = opaque_seed();
+  const cmap::detail::rapidhash_secrets secrets = cmap::detail::rapidhash_secrets_from(seed);
+  hash_strings(state, [&](std::string_view s) {
+    return cmap::detail::rapidhash(s.data(), s.size(), seed, secrets);
+  });
+}
+
+void string_hash_previous(benchmark::State& state) {
+  const std::uint64_t seed = opaque_seed();
+  hash_strings(state, [&](std::string_view s) {
+    return cmap::detail::mix(static_cast<std::size_t>(std::hash<std::string_view>{}(s) ^ seed));
+  });
+}
+
 }  // namespace
+
+BENCHMARK(string_hash_cmap)
+    ->Name("string_hash/cmap::hash")
+    ->RangeMultiplier(2)
+    ->Range(8, 64)
+    ->Arg(256);
+BENCHMARK(string_hash_seed_per_call)
+    ->Name("string_hash/rapidhash_seed_mixed_per_call")
+    ->RangeMultiplier(2)
+    ->Range(8, 64)
+    ->Arg(256);
+BENCHMARK(string_hash_previous)
+    ->Name("string_hash/std_hash_xor_seed_mixed")
+    ->RangeMultiplier(2)
+    ->Range(8, 64)
+    ->Arg(256);
 
 BENCHMARK(snapshot_cost)->Arg(1000)->Name("snapshot/snapshot_map/1k");
 BENCHMARK(snapshot_cost)->Arg(1000000)->Name("snapshot/snapshot_map/1M");

@@ -11,7 +11,8 @@
 // Per map, not per process: a default-constructed cmap::hash draws a fresh seed
 // (detail/hash_seed.hpp: from the operating system once per thread, then a keyed counter),
 // and a map keeps the hasher it was given, so each map has a key of its own, as in Go.
-// It costs one 8-byte word in each map and one load per hash (the map's own cache line).
+// It costs one 8-byte word in each map and one load per hash (the map's own cache line);
+// for strings, ten words and three loads (below).
 // A per-process seed, as Abseil uses, would cost nothing more at run time, but two maps
 // would then share one layout: walking one map in table order and inserting into a
 // smaller one piles the keys into the same few groups (Rust's hashbrown met this as a
@@ -34,9 +35,16 @@
 //    bottom, the group and shard indexes at the top) depend on every key bit and on the
 //    seed. For a K whose std::hash itself collides (equal results for different keys), no
 //    seed helps: give such a map a hash of its own.
-//  - strings (std::string, std::string_view, const char*): one transparent hasher, so with
-//    std::equal_to<> a map keyed by std::string finds a std::string_view or a literal
-//    without building a std::string; all three hash the same characters to the same value.
+//  - strings (std::string, std::string_view, const char*): rapidhash V3 of the characters
+//    (detail/rapidhash.hpp), a published 64-bit hash that is fast on short keys, under
+//    secrets derived from the seed. Secret secrets matter as much as the seed: with the
+//    published ones, or with the seed applied after a fixed hash such as
+//    std::hash<std::string_view>, keys built to collide collide under every seed. The hasher
+//    keeps the secrets and the seed as rapidhash first mixes it (80 bytes), so that a key
+//    costs no multiply for the seed, which short keys notice (docs/journal/hash-flooding.md).
+//    One transparent hasher, so with std::equal_to<> a map keyed by std::string finds a
+//    std::string_view or a literal without building a std::string; all three hash the same
+//    characters to the same value.
 //
 // What the seed does not protect against: an attacker who learns the seed (by reading the
 // process's memory, or if the program prints a map's iteration order or hash values to
@@ -53,6 +61,7 @@
 
 #include "detail/hash.hpp"
 #include "detail/hash_seed.hpp"
+#include "detail/rapidhash.hpp"
 
 namespace cmap {
 
@@ -80,13 +89,19 @@ struct hash : seeded_hasher_base {
   }
 };
 
-// Strings: one transparent hasher for std::string, std::string_view and const char*.
+// Strings: one transparent hasher for std::string, std::string_view and const char*,
+// rapidhash V3 under secrets derived from the seed.
 struct string_hash : seeded_hasher_base {
   using is_transparent = void;
-  using seeded_hasher_base::seeded_hasher_base;
+
+  // A fresh secret seed.
+  string_hash() : key_(seed_) {}
+  // A fixed seed: every string_hash made with it hashes alike.
+  explicit constexpr string_hash(std::uint64_t seed) noexcept
+      : seeded_hasher_base(seed), key_(seed) {}
 
   [[nodiscard]] std::size_t operator()(std::string_view s) const noexcept {
-    return detail::mix(static_cast<std::size_t>(std::hash<std::string_view>{}(s) ^ seed_));
+    return static_cast<std::size_t>(key_(s.data(), s.size()));
   }
   [[nodiscard]] std::size_t operator()(const std::string& s) const noexcept {
     return (*this)(std::string_view(s));
@@ -94,6 +109,9 @@ struct string_hash : seeded_hasher_base {
   [[nodiscard]] std::size_t operator()(const char* s) const noexcept {
     return (*this)(std::string_view(s));
   }
+
+ private:
+  detail::keyed_rapidhash key_;
 };
 
 template <>

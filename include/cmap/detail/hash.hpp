@@ -1,6 +1,7 @@
 #pragma once
-// Integer mixing helpers: the 64-bit finaliser behind cmap::hash (<cmap/hash.hpp>) and the
-// multiply-high that maps a hash onto a table of any size (group.hpp).
+// Integer mixing helpers: the 64-bit finaliser behind cmap::hash (<cmap/hash.hpp>), the
+// multiply-high that maps a hash onto a table of any size (group.hpp), and the folded
+// multiply of the string hash (rapidhash.hpp) and the seed source (hash_seed.hpp).
 
 #include <cstddef>
 #include <cstdint>
@@ -32,6 +33,13 @@ namespace cmap::detail {
   const std::uint64_t cross = (lo_lo >> 32) + (hi_lo & 0xFFFFFFFFu) + lo_hi;
   return a_hi * b_hi + (hi_lo >> 32) + (cross >> 32);
 #endif
+}
+
+// The low and high words of the 128-bit product a * b, xor-ed together: a non-invertible
+// mix, used by wyhash, rapidhash (rapidhash.hpp) and Abseil's hash, and by the seed source
+// (hash_seed.hpp).
+[[nodiscard]] constexpr std::uint64_t folded_multiply(std::uint64_t a, std::uint64_t b) noexcept {
+  return a * b ^ mul_high(a, b);
 }
 
 [[nodiscard]] constexpr std::size_t mix(std::size_t x) noexcept {

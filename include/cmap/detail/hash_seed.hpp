@@ -19,12 +19,6 @@
 
 namespace cmap::detail {
 
-// The low and high words of the 128-bit product a * b, xor-ed together: a non-invertible
-// mix, used by wyhash, rapidhash and Abseil's hash.
-[[nodiscard]] constexpr std::uint64_t folded_multiply(std::uint64_t a, std::uint64_t b) noexcept {
-  return a * b ^ mul_high(a, b);
-}
-
 // One word from the operating system's random source.
 [[nodiscard]] inline std::uint64_t os_random_word() {
   std::random_device device;  // libstdc++ and libc++: getrandom, else /dev/urandom
