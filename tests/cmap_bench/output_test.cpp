@@ -5,6 +5,7 @@
 // map's row in each table. Also advise, string keys, n/a reporting, the number formatting and
 // the cow-vs-persistent comparison (cow_map vs snapshot_map, each for its time budget).
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "adapters/hash_seed.hpp"
 #include "chart_check.hpp"
 #include "cmap_bench_test_config.hpp"
 #include "format.hpp"
@@ -191,9 +193,12 @@ TEST(Output, EveryFormat) {
   // JSON: meta, the workload, every repetition.
   const auto j = nlohmann::json::parse(slurp(dir.file("r.json")));
   EXPECT_EQ(j["tool"], "cmap-bench");
-  for (const char* k : {"machine", "compiler", "commit", "date", "command"})
+  for (const char* k : {"machine", "compiler", "commit", "date", "command", "hash_seed"})
     EXPECT_TRUE(j["meta"].contains(k)) << k;
   EXPECT_FALSE(j["meta"]["commit"].get<std::string>().empty());
+  EXPECT_EQ(j["meta"]["hash_seed"].get<std::uint64_t>(), default_hash_seed);
+  EXPECT_NE(r.out.find(fmt::format("hash seed {:#x}", default_hash_seed)), std::string::npos)
+      << r.out;
   ASSERT_EQ(j["workloads"].size(), 1u);
   EXPECT_EQ(j["workloads"][0]["key_universe"], 2000);
   ASSERT_EQ(j["results"].size(), 6u);  // 3 maps x 2 thread counts
@@ -250,6 +255,27 @@ TEST(Output, EveryFormat) {
     ++rss_cells;
   }
   EXPECT_EQ(rss_cells, 6);
+}
+
+// Every map hashes with one seed per run: the default, or --hash-seed's, shown in the table's
+// first line and recorded in the JSON; a later run without the flag is back to the default.
+TEST(Output, HashSeedIsFixedAndRecorded) {
+  temp_dir dir;
+  auto args = tiny;
+  for (const char* a : {"--maps", "locked_map", "--hash-seed", "0x5eed", "--json", ""})
+    args.emplace_back(a);
+  args.back() = dir.file("seed.json");
+  const auto r = run_cli(args);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("hash seed 0x5eed"), std::string::npos) << r.out;
+  const auto j = nlohmann::json::parse(slurp(dir.file("seed.json")));
+  EXPECT_EQ(j["meta"]["hash_seed"].get<std::uint64_t>(), 0x5eedu);
+  EXPECT_EQ(hash_seed(), 0x5eedu);  // what the maps of that run were built with
+
+  auto plain = tiny;
+  for (const char* a : {"--maps", "locked_map"}) plain.emplace_back(a);
+  ASSERT_EQ(run_cli(plain).status, 0);
+  EXPECT_EQ(hash_seed(), default_hash_seed);
 }
 
 // Peak RSS is this map's: a run that holds ~50 MiB of values peaks that much above a tiny

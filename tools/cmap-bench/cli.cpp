@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "adapters/hash_seed.hpp"
 #include "advise.hpp"
 #include "bench.hpp"
 #include "report.hpp"
@@ -39,6 +40,7 @@ struct options {
   std::optional<std::string> dist;
   std::optional<double> preload;
   std::optional<std::uint64_t> seed;
+  std::optional<std::uint64_t> hash_seed;
   std::optional<unsigned> reps;
   std::string baseline = "std_shared_mutex";
   std::string csv;
@@ -122,6 +124,10 @@ void add_common(CLI::App& app, options& o) {
   app.add_option("--reps", o.reps,
                  "repetitions per measurement, 3 to 100 (median, min and max reported)");
   app.add_option("--seed", o.seed, "seed of the operation streams");
+  app.add_option("--hash-seed", o.hash_seed,
+                 fmt::format("seed of every cmap::hash the maps and peers hash with (default "
+                             "{:#x}: fixed, so that runs compare)",
+                             default_hash_seed));
   app.add_flag("--sequential", o.sequential,
                "run all repetitions of one map before the next (default: the maps take turns, "
                "one repetition each, so that the machine's changing load reaches them alike)");
@@ -289,7 +295,10 @@ int cli_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* er
   report_input in;
   std::string command = "cmap-bench";
   for (const auto& a : args) command += " " + a;
+  // Before any map is built: every cmap::hash of this run takes it (adapters/hash_seed.hpp).
+  set_hash_seed(opt.hash_seed.value_or(default_hash_seed));
   in.meta = collect_meta(command);
+  in.meta.hash_seed = hash_seed();
   in.baseline = o.baseline;
   in.skipped = skipped_peers();
   run_options ro;
@@ -311,8 +320,8 @@ int cli_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* er
   std::signal(SIGINT, previous);
   in.interrupted = interrupted.load();
 
-  fmt::print(out, "cmap-bench: {} ({} CPUs), {}, commit {}\n\n", in.meta.machine, in.meta.cpus,
-             in.meta.compiler, in.meta.commit);
+  fmt::print(out, "cmap-bench: {} ({} CPUs), {}, commit {}, hash seed {:#x}\n\n", in.meta.machine,
+             in.meta.cpus, in.meta.compiler, in.meta.commit, in.meta.hash_seed);
   fmt::print(out, "{}", format_table(in));
   if (advising) {
     const auto a = make_advice(in.workloads.front(), in.results);

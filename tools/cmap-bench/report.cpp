@@ -289,10 +289,11 @@ std::string format_csv(const report_input& in) {
 nlohmann::json format_json(const report_input& in) {
   nlohmann::json j;
   j["tool"] = "cmap-bench";
-  j["meta"] = {{"machine", in.meta.machine}, {"cpus", in.meta.cpus},
-               {"cores", in.meta.cores},     {"compiler", in.meta.compiler},
-               {"commit", in.meta.commit},   {"tree_modified", in.meta.tree_modified},
-               {"date", in.meta.date},       {"command", in.meta.command}};
+  j["meta"] = {{"machine", in.meta.machine},    {"cpus", in.meta.cpus},
+               {"cores", in.meta.cores},        {"compiler", in.meta.compiler},
+               {"commit", in.meta.commit},      {"tree_modified", in.meta.tree_modified},
+               {"date", in.meta.date},          {"command", in.meta.command},
+               {"hash_seed", in.meta.hash_seed}};
   j["baseline"] = in.baseline;
   j["interrupted"] = in.interrupted;
   j["skipped"] = in.skipped;
