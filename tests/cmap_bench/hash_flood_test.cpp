@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cmap/detail/group.hpp>
 #include <cmap/hash.hpp>
@@ -270,6 +271,40 @@ void expect_strings_spread(const std::vector<std::string>& keys) {
 // The candidates are "uid:" and a number, tried in order.
 void expect_uids(const std::vector<std::string>& keys) {
   for (const auto& k : keys) ASSERT_EQ(k.rfind("uid:", 0), 0u) << k;
+}
+
+// The search's candidates count up in place: the same strings as uid_key, in order, across
+// the carries, and after a jump.
+TEST(HashFloodStrings, UidCandidatesAreUidKeys) {
+  uid_candidates next;
+  for (std::uint64_t i = 0; i < 200'000; ++i) ASSERT_EQ(next(i), uid_key(i)) << i;
+  for (std::uint64_t i : {std::uint64_t{999'999}, std::uint64_t{1'000'000}, std::uint64_t{5},
+                          std::uint64_t{6}, ~std::uint64_t{0}})
+    EXPECT_EQ(next(i), uid_key(i)) << i;
+}
+
+// sharded_map: the shard bits too, so that every key goes to one shard (asked of a real
+// sharded_map with that shard count), and to one group of its table.
+TEST(HashFloodStrings, OneShardOfShardedMap) {
+  constexpr std::size_t n = 4000;
+  constexpr std::size_t shards = 8;
+  const string_hash known(known_seed);
+  const auto set = flood_keys<std::string>(
+      known, layout::sharded, n, flood_options{.max_candidates = 1u << 26, .shards = shards});
+  expect_distinct(set.keys, n);
+  EXPECT_EQ(std::popcount(set.target.mask), 3 + 9) << describe(set.target);  // shards, groups
+  expect_one_flat_group(hashes_of(set.keys, known), n);
+  const cmap::sharded_map<std::string, int> map(0, cmap::sharded_map_options{.shards = shards},
+                                                known);
+  std::set<std::size_t> used;
+  for (const auto& k : set.keys) used.insert(map.shard_of(k));
+  EXPECT_EQ(used.size(), 1u);
+  const cmap::sharded_map<std::string, int> other(0, cmap::sharded_map_options{.shards = shards},
+                                                  string_hash(other_seed));
+  used.clear();
+  for (const auto& k : set.keys) used.insert(other.shard_of(k));
+  EXPECT_EQ(used.size(), shards);
+  expect_strings_spread(set.keys);
 }
 
 // 20,000 keys for the concurrent table: 11 bits fixed, about 2048 candidates a key. The time

@@ -22,9 +22,10 @@
 //                      picks the group's overflow bit); the writer stripe is h's top bits.
 //   flat_groups        locked_map, and each shard of sharded_map (detail/flat_table.hpp): a
 //                      power-of-two number of 16-slot groups, at most 7/8 full; group
-//                      (h >> 7) & (groups - 1); tag h & 0x7F. sharded_map's shard is h's
-//                      top log2(shards) bits.
-//   open_addressing    both at once: h's top bits, bits 7 and up, and the tag.
+//                      (h >> 7) & (groups - 1); tag h & 0x7F.
+//   sharded            sharded_map (sharded_map.hpp): the shard is h's top log2(shards) bits,
+//                      then flat_groups in the shard's table.
+//   open_addressing    all three at once: h's top bits, bits 7 and up, and the tag.
 //   buckets            std::unordered_map, so checked_map and cmap-bench's std_shared_mutex
 //                      (libstdc++): bucket h % count, a prime count that grows with the size.
 //   trie               snapshot_map, serial_map (detail/champ.hpp): 5 bits of h per level
@@ -44,13 +45,15 @@
 //    chooses the hashes and computes x = unmix64(h) ^ seed (chosen_target). Bits cost
 //    nothing there, so the target fixes every bit but the bit_width(n - 1) that number the
 //    keys: they collide in tables far larger than n needs, in the tag too, and for
-//    open_addressing in both kinds of open-addressing table and in one shard of sharded_map.
+//    open_addressing (and sharded) in both kinds of open-addressing table and in one shard of
+//    sharded_map of up to 2^21 shards.
 //  - any other key type or hasher (strings): candidates make_key(0), make_key(1), ... are
 //    tried in order and kept when their hash meets the target (search_target). Fixing b bits
 //    costs about 2^b candidates per key, so the target fixes only what the layout uses at n
 //    keys, and adds the 7-bit tag (and, for the trie, further levels) only while the expected
 //    number of candidates stays within max_candidates. 20,000 keys against 2048 groups take
-//    about 4 * 10^7 candidates: a second or less.
+//    about 4 * 10^7 candidates: a second or less; against one group of one of 8 shards
+//    (sharded), 8 times as many.
 // Also the classic structured sets, which a seeded hash spreads and an identity hash does not:
 // multiples of a power of two (the table's size), and strings one byte apart.
 
@@ -73,7 +76,7 @@
 
 namespace cmap_bench::hash_flood {
 
-enum class layout { concurrent_groups, flat_groups, open_addressing, buckets, trie };
+enum class layout { concurrent_groups, flat_groups, sharded, open_addressing, buckets, trie };
 
 [[nodiscard]] constexpr const char* layout_name(layout l) noexcept {
   switch (l) {
@@ -81,6 +84,8 @@ enum class layout { concurrent_groups, flat_groups, open_addressing, buckets, tr
       return "concurrent_groups";
     case layout::flat_groups:
       return "flat_groups";
+    case layout::sharded:
+      return "sharded";
     case layout::open_addressing:
       return "open_addressing";
     case layout::buckets:
@@ -218,6 +223,7 @@ namespace target_detail {
       // Numbered in the top bits: every group index and trie level below them is zero.
       t.mask = ~top_bits(w);
       break;
+    case layout::sharded:
     case layout::open_addressing: {
       // Numbered in the middle: the group bits of a flat table below, the top bits above
       // (concurrent table, sharded_map's shard), about half of what is left each.
@@ -257,9 +263,12 @@ namespace target_detail {
 }
 
 // For a search: the bits the layout uses at n keys, and the tag (trie: further levels; buckets:
-// fewer buckets) only while n keys stay within max_candidates expected candidates.
+// fewer buckets) only while n keys stay within max_candidates expected candidates. shards:
+// sharded_map's shard count (a power of two), for layout::sharded; all n keys in one shard
+// fill its table as they would one flat table.
 [[nodiscard]] inline hash_target search_target(layout l, std::size_t n,
-                                               std::uint64_t max_candidates) {
+                                               std::uint64_t max_candidates,
+                                               std::size_t shards = 1) {
   using namespace target_detail;
   const double budget = static_cast<double>(max_candidates);
   const double keys = static_cast<double>(std::max<std::size_t>(n, 1));
@@ -274,6 +283,10 @@ namespace target_detail {
       break;
     case layout::flat_groups:
       t.mask = bit_range(tag_bits, tag_bits + index_bits(flat_groups_for(n)));
+      break;
+    case layout::sharded:
+      t.mask = top_bits(index_bits(shards)) |
+               bit_range(tag_bits, tag_bits + index_bits(flat_groups_for(n)));
       break;
     case layout::open_addressing:
       t.mask = top_bits(index_bits(concurrent_groups_for(n))) |
@@ -306,24 +319,43 @@ namespace target_detail {
 [[nodiscard]] inline std::string uid_key(std::uint64_t i) { return "uid:" + std::to_string(i); }
 
 // The same, written into a buffer of its own and returned as a view of it (valid until the
-// next call): a search hashes tens of millions of candidates and keeps few, so it builds a
-// std::string only for those it keeps.
+// next call): a search hashes up to hundreds of millions of candidates and keeps few, so it
+// builds a std::string only for those it keeps, and counts up in decimal in place when asked
+// for the number after the last one (the search's order) rather than formatting each anew.
 class uid_candidates {
  public:
   std::string_view operator()(std::uint64_t i) noexcept {
-    const auto written = std::to_chars(buffer_ + prefix, buffer_ + sizeof buffer_, i);
-    return {buffer_, static_cast<std::size_t>(written.ptr - buffer_)};
+    if (i != next_ || end_ == 0) {
+      end_ = static_cast<std::size_t>(
+          std::to_chars(buffer_ + prefix, buffer_ + sizeof buffer_ - 1, i).ptr - buffer_);
+    } else {
+      std::size_t d = end_;
+      while (d > prefix && buffer_[d - 1] == '9') buffer_[--d] = '0';
+      if (d > prefix) {
+        ++buffer_[d - 1];
+      } else {  // all nines: one digit more
+        buffer_[prefix] = '1';
+        buffer_[end_++] = '0';
+      }
+    }
+    next_ = i + 1;
+    return {buffer_, end_};
   }
 
  private:
   static constexpr std::size_t prefix = 4;
-  char buffer_[prefix + 20] = {'u', 'i', 'd', ':'};  // 20 digits: any 64-bit number
+  // "uid:", then up to 20 digits (any 64-bit number), and room for the carry's extra digit.
+  char buffer_[prefix + 21] = {'u', 'i', 'd', ':'};
+  std::size_t end_ = 0;     // the view's length; 0 before the first call
+  std::uint64_t next_ = 0;  // the number one more than the last one written
 };
 
 struct flood_options {
-  // The expected candidates a search may take in all (see search_target); about a second per
-  // 10^8 for short strings.
+  // The expected candidates a search may take in all (see search_target): a few seconds for
+  // short strings.
   std::uint64_t max_candidates = std::uint64_t{1} << 28;
+  // layout::sharded: the shard count of the sharded_map attacked (a power of two).
+  std::size_t shards = 1;
 };
 
 template <class Key>
@@ -392,7 +424,7 @@ flood_set<Key> flood_keys(const Hasher& known, layout l, std::size_t n, MakeKey 
     }
     out.keys.clear();
   }
-  out.target = search_target(l, n, options.max_candidates);
+  out.target = search_target(l, n, options.max_candidates, options.shards);
   out.keys.reserve(n);
   const double expected = out.target.cost() * static_cast<double>(n);
   const double limit = 4 * std::max(expected, static_cast<double>(options.max_candidates));
