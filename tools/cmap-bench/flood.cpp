@@ -184,13 +184,18 @@ std::vector<map_result> run_hash_flood(const workload& w, const std::vector<sele
       }
     }
     // Interleaved (the default): repetition 1 of every map and key set, then repetition 2, ...;
-    // sequential: every repetition of one before the next.
+    // sequential: every repetition of one before the next. cells holds each map's key sets
+    // together, in flood_key_sets' order.
     const unsigned rounds = opt.sequential ? 1 : w.repetitions;
     const unsigned per_turn = opt.sequential ? w.repetitions : 1;
     bool interrupted = false;
+    constexpr std::size_t sets_per_map = std::size(flood_key_sets);
     for (unsigned round = 0; round < rounds && !interrupted; ++round) {
-      for (auto& c : cells) {
+      for (std::size_t turn = 0; turn < cells.size(); ++turn) {
         if (interrupted) break;
+        // A map's key sets in a rotating order: none always runs first after another map.
+        const std::size_t first_of_map = turn - turn % sets_per_map;
+        cell& c = cells[first_of_map + (turn % sets_per_map + round) % sets_per_map];
         const auto& attack = sets.attacks.at(attack_for(*c.map, w.string_keys));
         flood_request rq;
         rq.threads = threads;

@@ -18,7 +18,8 @@
 //   attack, secret seed  the same keys in a map whose hasher is default-constructed: a
 //                        secret seed, the way a user gets the map
 // Each row reports its throughput and its ratio to the same map's random keys. The maps and
-// the key sets take turns, one repetition each (unless --sequential). The keys are made
+// the key sets take turns, one repetition each (unless --sequential), a map's three sets in
+// an order that rotates from round to round, so that none always runs first. The keys are made
 // before any timing; the table's notes say what the attack keys share and how long they took
 // to find.
 
