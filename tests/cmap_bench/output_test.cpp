@@ -5,6 +5,7 @@
 // map's row in each table. Also advise, string keys, n/a reporting, the number formatting and
 // the cow-vs-persistent comparison (cow_map vs snapshot_map, each for its time budget).
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "adapters/hash_seed.hpp"
 #include "chart_check.hpp"
 #include "cmap_bench_test_config.hpp"
 #include "format.hpp"
@@ -191,9 +193,12 @@ TEST(Output, EveryFormat) {
   // JSON: meta, the workload, every repetition.
   const auto j = nlohmann::json::parse(slurp(dir.file("r.json")));
   EXPECT_EQ(j["tool"], "cmap-bench");
-  for (const char* k : {"machine", "compiler", "commit", "date", "command"})
+  for (const char* k : {"machine", "compiler", "commit", "date", "command", "hash_seed"})
     EXPECT_TRUE(j["meta"].contains(k)) << k;
   EXPECT_FALSE(j["meta"]["commit"].get<std::string>().empty());
+  EXPECT_EQ(j["meta"]["hash_seed"].get<std::uint64_t>(), default_hash_seed);
+  EXPECT_NE(r.out.find(fmt::format("hash seed {:#x}", default_hash_seed)), std::string::npos)
+      << r.out;
   ASSERT_EQ(j["workloads"].size(), 1u);
   EXPECT_EQ(j["workloads"][0]["key_universe"], 2000);
   ASSERT_EQ(j["results"].size(), 6u);  // 3 maps x 2 thread counts
@@ -250,6 +255,27 @@ TEST(Output, EveryFormat) {
     ++rss_cells;
   }
   EXPECT_EQ(rss_cells, 6);
+}
+
+// Every map hashes with one seed per run: the default, or --hash-seed's, shown in the table's
+// first line and recorded in the JSON; a later run without the flag is back to the default.
+TEST(Output, HashSeedIsFixedAndRecorded) {
+  temp_dir dir;
+  auto args = tiny;
+  for (const char* a : {"--maps", "locked_map", "--hash-seed", "0x5eed", "--json", ""})
+    args.emplace_back(a);
+  args.back() = dir.file("seed.json");
+  const auto r = run_cli(args);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("hash seed 0x5eed"), std::string::npos) << r.out;
+  const auto j = nlohmann::json::parse(slurp(dir.file("seed.json")));
+  EXPECT_EQ(j["meta"]["hash_seed"].get<std::uint64_t>(), 0x5eedu);
+  EXPECT_EQ(hash_seed(), 0x5eedu);  // what the maps of that run were built with
+
+  auto plain = tiny;
+  for (const char* a : {"--maps", "locked_map"}) plain.emplace_back(a);
+  ASSERT_EQ(run_cli(plain).status, 0);
+  EXPECT_EQ(hash_seed(), default_hash_seed);
 }
 
 // Peak RSS is this map's: a run that holds ~50 MiB of values peaks that much above a tiny
@@ -341,6 +367,87 @@ TEST(Output, StringKeysLargeValuesAndPeers) {
   EXPECT_NE(r.out.find("cuckoo: skipped: not installed (libcuckoo-dev)"), std::string::npos)
       << r.out;
 #endif
+}
+
+// hash-flood: for every cmap hash map and thread count, three rows (random keys, the attack
+// under the seed the attacker knows, the attack against a secret seed), each with its ratio
+// to the map's random keys; u64 and string keys; in every output format.
+TEST(Output, HashFloodComparesKeySetsPerMap) {
+  temp_dir dir;
+  const auto r = run_cli({"--preset", "hash-flood", "--keys", "2000", "--json", dir.file("r.json"),
+                          "--csv", dir.file("r.csv"), "--report", dir.file("r.html")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::vector<std::string> maps = {"concurrent_hash_map", "read_mostly_map", "locked_map",
+                                         "sharded_map",         "snapshot_map",    "serial_map"};
+  const std::vector<std::string> sets = {"random", "attack, seed known", "attack, secret seed"};
+  for (const char* w : {"== hash-flood ==", "== hash-flood-string =="})
+    EXPECT_NE(r.out.find(w), std::string::npos) << r.out;
+  for (const auto& m : maps) EXPECT_NE(r.out.find(m), std::string::npos) << m;
+  for (const auto& s : sets) EXPECT_NE(r.out.find(s), std::string::npos) << s;
+  EXPECT_NE(r.out.find("attack keys for the open_addressing layout"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("attack keys for the sharded layout"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("xR = median / the same map's random keys"), std::string::npos) << r.out;
+
+  const auto j = nlohmann::json::parse(slurp(dir.file("r.json")));
+  EXPECT_EQ(j["meta"]["hash_seed"].get<std::uint64_t>(), default_hash_seed);
+  ASSERT_EQ(j["workloads"].size(), 2u);
+  EXPECT_EQ(j["workloads"][0]["key_type"], "u64");
+  EXPECT_EQ(j["workloads"][1]["key_type"], "string");
+  // A recorded workload runs as hash-flood again.
+  EXPECT_TRUE(parse_workload_json(j["workloads"][1], "recorded").hash_flood);
+  std::map<std::string, double> median;  // "workload/map/threads" -> Mops/s
+  for (const auto& res : j["results"]) {
+    const std::string map = res["map"];
+    ASSERT_EQ(res["status"], "ok") << map;
+    ASSERT_EQ(res["repetitions"].size(), 3u) << map;
+    for (const auto& rep : res["repetitions"]) {
+      EXPECT_EQ(rep["ops"].get<std::uint64_t>() % 4000, 0u) << map;  // whole cycles of 2n
+      EXPECT_GE(rep["seconds"].get<double>(), 0.020) << map;
+    }
+    median[fmt::format("{}/{}/{}", res["workload"].get<std::string>(), map,
+                       res["threads"].get<unsigned>())] = res["median_mops"];
+  }
+  EXPECT_EQ(median.size(), 2u * maps.size() * sets.size() * 2u);
+  for (const auto& w : {"hash-flood", "hash-flood-string"})
+    for (const auto& m : maps)
+      for (const auto& s : sets)
+        for (unsigned t : {1u, 2u})
+          EXPECT_TRUE(median.count(fmt::format("{}/{} / {}/{}", w, m, s, t))) << w << m << s << t;
+  // 2000 u64 keys in one group of an open-addressing table: each insert and find walks a
+  // chain of up to 2000 keys, against about one for random keys.
+  for (const char* m : {"concurrent_hash_map", "locked_map"})
+    EXPECT_LT(3 * median.at(fmt::format("hash-flood/{} / attack, seed known/1", m)),
+              median.at(fmt::format("hash-flood/{} / random/1", m)))
+        << m;
+
+  // CSV: a random row is its own reference.
+  std::istringstream csv(slurp(dir.file("r.csv")));
+  std::string line;
+  std::getline(csv, line);
+  int random_rows = 0;
+  while (std::getline(csv, line)) {
+    const auto fields = split_line(line);
+    if (fields[1].find(" / random") == std::string::npos) continue;
+    ++random_rows;
+    EXPECT_EQ(std::stod(fields[16]), 1.0) << line;
+  }
+  EXPECT_EQ(random_rows, 2 * static_cast<int>(maps.size()) * 2);
+
+  // HTML: a throughput line per row of each workload.
+  const std::string page = slurp(dir.file("r.html"));
+  for (const auto& w : j["workloads"]) {
+    const std::string name = w["name"];
+    const auto at = page.find("<section class=\"workload\" id=\"" + name + "\"");
+    ASSERT_NE(at, std::string::npos) << name;
+    const std::string section = page.substr(at, page.find("</section>", at) - at);
+    std::map<std::string, int> points;
+    for (const auto& m : maps)
+      for (const auto& s : sets) points[fmt::format("{} / {}", m, s)] = 2;
+    const auto throughput = testing::charts(section, "throughput");
+    ASSERT_EQ(throughput.size(), 1u) << name;
+    EXPECT_EQ(testing::check_throughput_chart(throughput[0], points), std::vector<std::string>{})
+        << name;
+  }
 }
 
 // cow-vs-persistent runs each map for a time budget, not an operation count: a cow_map write

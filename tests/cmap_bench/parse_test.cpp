@@ -47,6 +47,10 @@ TEST(Parse, BadInputsExitWith2AndLeaveNoFile) {
   write(empty_reads, R"({"mix": {"find": 100}, "preload": 0})");
   const std::string key_length_u64 = dir.file("klen.json");
   write(key_length_u64, R"({"key_type": "u64", "key_length": 12})");
+  const std::string flood = dir.file("flood.json");
+  write(flood, R"({"preset": "hash-flood", "key_universe": 500})");
+  const std::string flood_ops = dir.file("flood-ops.json");
+  write(flood_ops, R"({"preset": "hash-flood", "key_universe": 500, "ops": 5000})");
   const std::size_t inputs = dir.entries();
 
   const std::vector<bad_case> cases = {
@@ -78,6 +82,13 @@ TEST(Parse, BadInputsExitWith2AndLeaveNoFile) {
       {{"--workload", bad_op}, "unknown operation 'fnd'"},
       {{"--workload", empty_reads}, "measures nothing"},
       {{"--workload", key_length_u64}, "'key_length' applies to string keys only"},
+      {{"--preset", "hash-flood", "--ops", "100"}, "give --keys, not --ops"},
+      {{"--preset", "hash-flood", "--duration-ms", "100"}, "give --keys, not --ops"},
+      {{"--preset", "hash-flood", "--mix", "find=100"}, "do not apply to hash-flood"},
+      {{"--preset", "hash-flood", "--value-size", "64"}, "8-byte values only"},
+      {{"--preset", "hash-flood", "--keys", "200000"}, "at most 100000 keys"},
+      {{"--workload", flood_ops}, "its ops are 2 * key_universe"},
+      {{"advise", "--workload", flood}, "advise: hash-flood"},
       {{"advise"}, "--workload"},
       {{"advise", "--workload", bad_mix}, "adds up to 90%"},
   };
@@ -139,6 +150,33 @@ TEST(Parse, PresetWithOverrides) {
   EXPECT_EQ(w.preload, 0);
 }
 
+// hash-flood: a preset of its own kind; its ops follow the keys; --preset runs it with u64 and
+// string keys unless --key-type picks one; a recorded workload reads back as hash-flood.
+TEST(Parse, HashFloodPreset) {
+  const workload w = preset("hash-flood");
+  EXPECT_TRUE(w.hash_flood);
+  EXPECT_EQ(w.key_universe, 20'000u);
+  EXPECT_EQ(w.ops, 40'000u);
+  EXPECT_EQ(w.threads, (std::vector<unsigned>{1, 2}));
+  EXPECT_EQ(w.repetitions, 3u);
+  const auto runs = preset_runs("hash-flood");
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_FALSE(runs[0].string_keys);
+  EXPECT_TRUE(runs[1].string_keys);
+  EXPECT_EQ(runs[1].name, "hash-flood-string");
+  EXPECT_EQ(preset_runs("read-heavy").size(), 1u);
+
+  const workload smaller = parse_workload_json(
+      nlohmann::json::parse(R"({"preset": "hash-flood", "key_universe": 500})"), "test");
+  EXPECT_TRUE(smaller.hash_flood);
+  EXPECT_EQ(smaller.ops, 1000u);
+  const workload again = parse_workload_json(to_json(runs[1]), "round trip");
+  EXPECT_TRUE(again.hash_flood);
+  EXPECT_TRUE(again.string_keys);
+  EXPECT_EQ(again.name, "hash-flood-string");
+  EXPECT_EQ(to_json(again), to_json(runs[1]));
+}
+
 TEST(Parse, EveryPresetIsValidOrSaysWhyNot) {
   for (const auto& name : preset_names()) {
     const workload w = preset(name);
@@ -175,6 +213,9 @@ TEST(Parse, ListAndHelp) {
   EXPECT_NE(help.out.find("[variant] mark"), std::string::npos) << help.out;
   EXPECT_NE(help.out.find("libcds_split_list"), std::string::npos) << help.out;
   EXPECT_NE(help.out.find("results"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("hash-flood"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("--hash-seed"), std::string::npos) << help.out;
+  EXPECT_NE(list.out.find("hash-flood"), std::string::npos) << list.out;
 }
 
 // TOML workload files go through the JSON path's validation: each bad TOML file gets the same

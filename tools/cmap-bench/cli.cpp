@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "adapters/hash_seed.hpp"
 #include "advise.hpp"
 #include "bench.hpp"
 #include "report.hpp"
@@ -39,6 +40,7 @@ struct options {
   std::optional<std::string> dist;
   std::optional<double> preload;
   std::optional<std::uint64_t> seed;
+  std::optional<std::uint64_t> hash_seed;
   std::optional<unsigned> reps;
   std::string baseline = "std_shared_mutex";
   std::string csv;
@@ -49,6 +51,18 @@ struct options {
 };
 
 void apply_overrides(const options& o, workload& w) {
+  if (w.hash_flood) {
+    if (o.ops || o.duration_ms)
+      throw usage_error(fmt::format(
+          "workload '{}': hash-flood inserts each key once and finds it once; give --keys, not "
+          "--ops or --duration-ms",
+          w.name));
+    if (o.mix || o.dist || o.preload)
+      throw usage_error(fmt::format(
+          "workload '{}': --mix, --dist and --preload do not apply to hash-flood (each key is "
+          "inserted, then found)",
+          w.name));
+  }
   if (!o.threads.empty()) w.threads = o.threads;
   if (o.ops && o.duration_ms)
     throw usage_error("--ops and --duration-ms contradict each other; give only one");
@@ -88,6 +102,7 @@ void apply_overrides(const options& o, workload& w) {
   if (o.preload) w.preload = *o.preload;
   if (o.seed) w.seed = *o.seed;
   if (o.reps) w.repetitions = *o.reps;
+  if (w.hash_flood) w.ops = 2 * w.key_universe;
 }
 
 bool has_workload_flags(const options& o) {
@@ -122,6 +137,11 @@ void add_common(CLI::App& app, options& o) {
   app.add_option("--reps", o.reps,
                  "repetitions per measurement, 3 to 100 (median, min and max reported)");
   app.add_option("--seed", o.seed, "seed of the operation streams");
+  app.add_option("--hash-seed", o.hash_seed,
+                 fmt::format("seed of every cmap::hash the maps and peers hash with (default "
+                             "{:#x}: fixed, so that runs compare; hash-flood also builds maps "
+                             "with a secret seed, on purpose)",
+                             default_hash_seed));
   app.add_flag("--sequential", o.sequential,
                "run all repetitions of one map before the next (default: the maps take turns, "
                "one repetition each, so that the machine's changing load reaches them alike)");
@@ -144,7 +164,13 @@ int cli_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* er
   options o;
   CLI::App app{"cmap-bench: run a workload on every cmap map and installed peer, side by side",
                "cmap-bench"};
-  app.add_option("--preset", o.presets, "named presets, comma-separated (see --list)")
+  std::string presets;
+  for (const auto& name : preset_names()) presets += (presets.empty() ? "" : ", ") + name;
+  app.add_option("--preset", o.presets,
+                 fmt::format("named presets, comma-separated: {} (see --list and "
+                             "docs/cmap-bench.md; hash-flood runs u64 and string keys unless "
+                             "--key-type picks one)",
+                             presets))
       ->delimiter(',');
   app.add_option("--workload", o.workload_file,
                  "a workload file: JSON, or TOML if it ends in .toml");
@@ -233,6 +259,8 @@ int cli_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* er
     }
     if (advising) {
       workloads.push_back(load_workload_file(ao.workload_file));
+      if (workloads.back().hash_flood)
+        throw usage_error("advise: hash-flood compares key sets, not maps; run it with --workload");
     } else {
       if (o.standard) {
         if (!o.presets.empty() || !o.workload_file.empty())
@@ -241,7 +269,14 @@ int cli_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* er
         workloads = standard_suite();
         if (o.maps.empty()) o.maps = standard_maps();
       }
-      for (const auto& name : o.presets) workloads.push_back(preset(name));
+      for (const auto& name : o.presets) {
+        // --key-type picks one key type of a preset that runs several (hash-flood).
+        if (o.key_type) {
+          workloads.push_back(preset(name));
+        } else {
+          for (auto& w : preset_runs(name)) workloads.push_back(std::move(w));
+        }
+      }
       if (!o.workload_file.empty()) workloads.push_back(load_workload_file(o.workload_file));
       if (workloads.empty()) {
         if (!has_workload_flags(o))
@@ -289,7 +324,10 @@ int cli_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* er
   report_input in;
   std::string command = "cmap-bench";
   for (const auto& a : args) command += " " + a;
+  // Before any map is built: every cmap::hash of this run takes it (adapters/hash_seed.hpp).
+  set_hash_seed(opt.hash_seed.value_or(default_hash_seed));
   in.meta = collect_meta(command);
+  in.meta.hash_seed = hash_seed();
   in.baseline = o.baseline;
   in.skipped = skipped_peers();
   run_options ro;
@@ -311,8 +349,8 @@ int cli_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* er
   std::signal(SIGINT, previous);
   in.interrupted = interrupted.load();
 
-  fmt::print(out, "cmap-bench: {} ({} CPUs), {}, commit {}\n\n", in.meta.machine, in.meta.cpus,
-             in.meta.compiler, in.meta.commit);
+  fmt::print(out, "cmap-bench: {} ({} CPUs), {}, commit {}, hash seed {:#x}\n\n", in.meta.machine,
+             in.meta.cpus, in.meta.compiler, in.meta.commit, in.meta.hash_seed);
   fmt::print(out, "{}", format_table(in));
   if (advising) {
     const auto a = make_advice(in.workloads.front(), in.results);

@@ -12,18 +12,10 @@
 #include <string>
 #include <vector>
 
+#include "mix.hpp"
 #include "workload.hpp"
 
 namespace cmap_bench {
-
-// SplitMix64's finaliser: a bijective mix of 64 bits.
-constexpr std::uint64_t mix64(std::uint64_t x) noexcept {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 // xoshiro256**: small, fast, and good enough for workload generation.
 class rng {

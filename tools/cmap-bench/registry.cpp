@@ -14,6 +14,7 @@
 #include "adapters/sharded_map.hpp"
 #include "adapters/snapshot_map.hpp"
 #include "adapters/std_shared_mutex.hpp"
+#include "flood.hpp"
 #include "runner.hpp"
 #ifdef CMAP_BENCH_HAVE_TBB
 #include "adapters/tbb_hash_map.hpp"
@@ -38,71 +39,80 @@ map_result run_libcds_split_list(const run_request& rq);  // libcds_peer.cpp
 namespace {
 constexpr caps concurrent_full{};
 constexpr caps single_thread_only{false, false, false, false};
+using hash_flood::layout;
 }  // namespace
 
 const std::vector<map_info>& registry() {
   static const std::vector<map_info> maps = {
       // ---- cmap maps (common surface) --------------------------------------------------------
       {"concurrent_hash_map", "cmap", "cmap::concurrent_hash_map: lock-free reads, striped writers",
-       concurrent_full, false, false, run_adapter<concurrent_hash_map_adapter>},
+       concurrent_full, false, false, run_adapter<concurrent_hash_map_adapter>,
+       flood_with<concurrent_hash_map_adapter>(layout::concurrent_groups)},
       {"concurrent_hash_map_compact", "cmap",
        "cmap::concurrent_hash_map growing by half instead of doubling (growth_policy::"
        "grow_by_half: less memory per entry, a little slower; run only when named)",
-       concurrent_full, false, true, run_adapter<compact_concurrent_hash_map_adapter>},
+       concurrent_full, false, true, run_adapter<compact_concurrent_hash_map_adapter>,
+       flood_with<compact_concurrent_hash_map_adapter>(layout::concurrent_groups)},
       {"read_mostly_map", "cmap",
        "cmap::read_mostly_map: sync.Map's operations on concurrent_hash_map's engine",
-       concurrent_full, false, false, run_adapter<read_mostly_map_adapter>},
+       concurrent_full, false, false, run_adapter<read_mostly_map_adapter>,
+       flood_with<read_mostly_map_adapter>(layout::concurrent_groups)},
       {"locked_map", "cmap", "cmap::locked_map: one reader-writer lock", concurrent_full, false,
-       false, run_adapter<locked_map_adapter>},
+       false, run_adapter<locked_map_adapter>, flood_with<locked_map_adapter>(layout::flat_groups)},
       {"sharded_map", "cmap", "cmap::sharded_map: lock striping ('sharded_map:N' for N shards)",
-       concurrent_full, true, false, run_adapter<sharded_map_adapter>},
+       concurrent_full, true, false, run_adapter<sharded_map_adapter>,
+       flood_with<sharded_map_adapter>(layout::sharded)},
       {"snapshot_map", "cmap",
        "cmap::snapshot_map: persistent trie, O(1) snapshots, lock-free reads, serialised writers "
-       "(run only when named, e.g. by cow-vs-persistent: its preload of 1M keys would take a "
-       "minute of the standard suite)",
-       concurrent_full, false, true, run_adapter<snapshot_map_adapter>},
+       "(run only when named, and by cow-vs-persistent and hash-flood: its preload of 1M keys "
+       "would take a minute of the standard suite)",
+       concurrent_full, false, true, run_adapter<snapshot_map_adapter>,
+       flood_with<snapshot_map_adapter>(layout::trie)},
       {"serial_map", "cmap",
        "cmap::serial_map: writes queued to one owner thread, applied in batches; synchronous "
-       "calls (run only when named: its synchronous writes would dominate the standard suite)",
-       concurrent_full, false, true, run_adapter<serial_map_adapter>},
+       "calls (run only when named, and by hash-flood: its synchronous writes would dominate the "
+       "standard suite)",
+       concurrent_full, false, true, run_adapter<serial_map_adapter>,
+       flood_with<serial_map_adapter>(layout::trie)},
       {"serial_map+async", "cmap",
        "serial_map, writes submitted without waiting (submit_*), each thread flushes at the end "
        "(timed); latencies are submission latencies",
-       concurrent_full, false, true, run_adapter<serial_map_async_adapter>},
+       concurrent_full, false, true, run_adapter<serial_map_async_adapter>, std::nullopt},
       {"locked_map+log-inside", "cmap", "locked_map, each update logged inside the lock",
-       concurrent_full, false, true, run_adapter<locked_map_log_inside>},
+       concurrent_full, false, true, run_adapter<locked_map_log_inside>, std::nullopt},
       {"locked_map+log-outside", "cmap", "locked_map, each update logged before taking the lock",
-       concurrent_full, false, true, run_adapter<locked_map_log_outside>},
+       concurrent_full, false, true, run_adapter<locked_map_log_outside>, std::nullopt},
       // ---- the hand-made baseline --------------------------------------------------------------
       {"std_shared_mutex", "baseline", "std::unordered_map behind one std::shared_mutex",
-       concurrent_full, false, false, run_adapter<std_shared_mutex_adapter>},
+       concurrent_full, false, false, run_adapter<std_shared_mutex_adapter>, std::nullopt},
       {"cow_map", "baseline",
        "an immutable std::unordered_map behind an atomically published pointer, copied whole on "
        "every write",
-       concurrent_full, false, true, run_adapter<cow_map_adapter>},
+       concurrent_full, false, true, run_adapter<cow_map_adapter>, std::nullopt},
   // ---- peers ---------------------------------------------------------------------------------
 #ifdef CMAP_BENCH_HAVE_TBB
       {"tbb_hash_map", "peer", "tbb::concurrent_hash_map (oneTBB)", caps{true, true, true, false},
-       false, false, run_adapter<tbb_hash_map_adapter>},
+       false, false, run_adapter<tbb_hash_map_adapter>, std::nullopt},
       {"tbb_unordered_map", "peer", "tbb::concurrent_unordered_map (oneTBB)",
-       caps{true, false, false, true}, false, false, run_adapter<tbb_unordered_map_adapter>},
+       caps{true, false, false, true}, false, false, run_adapter<tbb_unordered_map_adapter>,
+       std::nullopt},
 #endif
 #ifdef CMAP_BENCH_HAVE_LIBCUCKOO
       {"cuckoo", "peer", "libcuckoo::cuckoohash_map", concurrent_full, false, false,
-       run_adapter<cuckoo_adapter>},
+       run_adapter<cuckoo_adapter>, std::nullopt},
 #endif
 #ifdef CMAP_BENCH_HAVE_LIBCDS
       {"libcds_split_list", "peer",
        "cds::container::SplitListMap (libcds): lock-free, hazard pointers",
-       caps{true, true, true, false}, false, false, run_libcds_split_list},
+       caps{true, true, true, false}, false, false, run_libcds_split_list, std::nullopt},
 #endif
 #ifdef CMAP_BENCH_HAVE_ABSL
       {"absl_flat_map", "peer", "absl::flat_hash_map, no lock (single-thread ceiling)",
-       single_thread_only, false, false, run_adapter<absl_flat_map_adapter>},
+       single_thread_only, false, false, run_adapter<absl_flat_map_adapter>, std::nullopt},
 #endif
 #ifdef CMAP_BENCH_HAVE_BOOST
       {"boost_flat_map", "peer", "boost::unordered_flat_map, no lock (single-thread ceiling)",
-       single_thread_only, false, false, run_adapter<boost_flat_map_adapter>},
+       single_thread_only, false, false, run_adapter<boost_flat_map_adapter>, std::nullopt},
 #endif
   };
   return maps;

@@ -5,11 +5,13 @@
 #include <atomic>
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "adapters/adapter.hpp"
 #include "generator.hpp"
+#include "hash_flood.hpp"
 #include "results.hpp"
 #include "workload.hpp"
 
@@ -29,6 +31,15 @@ struct run_request {
   unsigned rep_count = 0;
 };
 
+struct flood_request;  // flood.hpp
+
+// How the hash-flood preset runs a map: where the map puts a hash (which attack keys it
+// gets), and one timed run (nothing when Ctrl-C cut it short).
+struct flood_support {
+  hash_flood::layout layout;
+  std::function<std::optional<rep_result>(const flood_request&)> run;
+};
+
 struct map_info {
   std::string name;
   std::string family;  // "cmap", "baseline" or "peer"
@@ -37,6 +48,7 @@ struct map_info {
   bool takes_param = false;  // "name:N" accepted (sharded_map: shard count)
   bool hidden = false;       // a variant run only when a workload or --maps names it
   std::function<map_result(const run_request&)> run;
+  std::optional<flood_support> flood;  // the cmap hash maps: hash-flood can run them
 };
 
 const std::vector<map_info>& registry();

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "chart.hpp"
+#include "flood.hpp"
 #include "format.hpp"
 
 #ifndef CMAP_BENCH_SOURCE_DIR
@@ -137,6 +138,10 @@ run_meta collect_meta(const std::string& command) {
 std::string format_table(const report_input& in) {
   std::string out;
   for (const auto& w : in.workloads) {
+    if (w.hash_flood && w.unavailable.empty()) {
+      out += format_flood_table(in, w);
+      continue;
+    }
     const auto rows = rows_of(in, w.name);
     out += fmt::format("== {} ==\n", w.name);
     if (!w.unavailable.empty()) {
@@ -272,7 +277,12 @@ std::string format_csv(const report_input& in) {
       "note\n";
   for (const auto& r : in.results) {
     double ratio = 0;
-    const std::string baseline = baseline_for(in, rows_of(in, r.workload));
+    // A hash-flood row is compared with the same map's random keys.
+    const bool flood =
+        std::any_of(in.workloads.begin(), in.workloads.end(),
+                    [&](const workload& w) { return w.name == r.workload && w.hash_flood; });
+    const std::string baseline =
+        flood ? flood_reference_row(r.map) : baseline_for(in, rows_of(in, r.workload));
     for (const auto& b : in.results)
       if (b.workload == r.workload && b.map == baseline && b.threads == r.threads && b.ok() &&
           b.median_mops > 0)
@@ -289,10 +299,11 @@ std::string format_csv(const report_input& in) {
 nlohmann::json format_json(const report_input& in) {
   nlohmann::json j;
   j["tool"] = "cmap-bench";
-  j["meta"] = {{"machine", in.meta.machine}, {"cpus", in.meta.cpus},
-               {"cores", in.meta.cores},     {"compiler", in.meta.compiler},
-               {"commit", in.meta.commit},   {"tree_modified", in.meta.tree_modified},
-               {"date", in.meta.date},       {"command", in.meta.command}};
+  j["meta"] = {{"machine", in.meta.machine},    {"cpus", in.meta.cpus},
+               {"cores", in.meta.cores},        {"compiler", in.meta.compiler},
+               {"commit", in.meta.commit},      {"tree_modified", in.meta.tree_modified},
+               {"date", in.meta.date},          {"command", in.meta.command},
+               {"hash_seed", in.meta.hash_seed}};
   j["baseline"] = in.baseline;
   j["interrupted"] = in.interrupted;
   j["skipped"] = in.skipped;
@@ -328,6 +339,38 @@ nlohmann::json format_json(const report_input& in) {
   return j;
 }
 
+namespace {
+
+// The latency percentiles at the largest thread count and the bytes per entry, one bar group
+// per map.
+std::string latency_and_memory_charts(const workload& w,
+                                      const std::vector<const map_result*>& rows) {
+  std::string out;
+  const unsigned top = *std::max_element(w.threads.begin(), w.threads.end());
+  std::vector<bar_group> latency;
+  std::vector<bar_group> memory;
+  for (const auto& name : map_names(rows)) {
+    const map_result* pick = find_row(rows, name, top);
+    if (pick == nullptr || !pick->ok()) pick = find_row(rows, name, w.threads.front());
+    if (pick == nullptr || !pick->ok()) continue;
+    latency.push_back({name,
+                       pick->threads == top ? name : fmt::format("{} (@{})", name, pick->threads),
+                       {pick->p50_ns, pick->p99_ns, pick->p999_ns}});
+    if (pick->bytes_per_entry > 0)
+      memory.push_back({name,
+                        name + (pick->memory_method == "counting_allocator" ? " (c)" : ""),
+                        {pick->bytes_per_entry}});
+  }
+  out += bar_chart(
+      "latency", fmt::format("{}: latency percentiles at {} threads (ns, log scale)", w.name, top),
+      "ns", latency, {"p50", "p99", "p99.9"}, true);
+  out += bar_chart("memory", fmt::format("{}: bytes per entry", w.name), "bytes/entry", memory,
+                   {"bytes/entry"}, false);
+  return out;
+}
+
+}  // namespace
+
 std::string format_html(const report_input& in) {
   std::string out =
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cmap-bench "
@@ -356,27 +399,12 @@ std::string format_html(const report_input& in) {
     }
     const auto rows = rows_of(in, w.name);
     out += throughput_chart(w, rows);
-    const unsigned top = *std::max_element(w.threads.begin(), w.threads.end());
-    std::vector<bar_group> latency;
-    std::vector<bar_group> memory;
-    for (const auto& name : map_names(rows)) {
-      const map_result* pick = find_row(rows, name, top);
-      if (pick == nullptr || !pick->ok()) pick = find_row(rows, name, w.threads.front());
-      if (pick == nullptr || !pick->ok()) continue;
-      latency.push_back({name,
-                         pick->threads == top ? name : fmt::format("{} (@{})", name, pick->threads),
-                         {pick->p50_ns, pick->p99_ns, pick->p999_ns}});
-      if (pick->bytes_per_entry > 0)
-        memory.push_back({name,
-                          name + (pick->memory_method == "counting_allocator" ? " (c)" : ""),
-                          {pick->bytes_per_entry}});
+    // hash-flood times only its inserts and finds: no latency samples, no memory counts.
+    if (w.hash_flood) {
+      out += "<p>Each row's ratio to the same map's random keys is in the text report below.</p>\n";
+    } else {
+      out += latency_and_memory_charts(w, rows);
     }
-    out +=
-        bar_chart("latency",
-                  fmt::format("{}: latency percentiles at {} threads (ns, log scale)", w.name, top),
-                  "ns", latency, {"p50", "p99", "p99.9"}, true);
-    out += bar_chart("memory", fmt::format("{}: bytes per entry", w.name), "bytes/entry", memory,
-                     {"bytes/entry"}, false);
     out +=
         "<table class=\"results\"><tr><th>map</th><th>threads</th><th>status</th>"
         "<th>median</th><th>min</th><th>max</th>"

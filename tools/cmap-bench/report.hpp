@@ -2,6 +2,7 @@
 // The outputs: the table on stdout, CSV, JSON and the self-contained HTML report. Files are
 // written to a temporary name and renamed once complete, so no partial file is ever left.
 
+#include <cstdint>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -21,6 +22,7 @@ struct run_meta {
   bool tree_modified = false;  // that tree had uncommitted changes to tracked files
   std::string date;            // UTC, ISO 8601
   std::string command;
+  std::uint64_t hash_seed = 0;  // of every cmap::hash the run's maps built (--hash-seed)
 };
 // The machine from /proc/cpuinfo; the commit from `git rev-parse` in the source tree when it
 // runs, else the one recorded when the build was configured, else "unknown".

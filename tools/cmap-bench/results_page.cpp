@@ -246,6 +246,8 @@ report_input read_run_json(const std::string& path) {
   in.meta.tree_modified = meta.has("tree_modified") && meta.flag("tree_modified");
   in.meta.date = meta.str("date");
   in.meta.command = meta.str("command");
+  // Absent from runs recorded before cmap-bench fixed the seed.
+  if (meta.has("hash_seed")) in.meta.hash_seed = meta.count("hash_seed");
   in.baseline = top.str("baseline");
   in.interrupted = top.has("interrupted") && top.flag("interrupted");
   std::set<std::string> names;

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "bench.hpp"
+#include "flood.hpp"
 
 namespace cmap_bench {
 
@@ -51,6 +52,7 @@ std::vector<map_result> run_workload(const workload& w, const std::vector<select
     out.push_back(r);
     return out;
   }
+  if (w.hash_flood) return run_hash_flood(w, maps, opt);
   std::vector<std::string> keys;
   for (unsigned threads : w.threads) {
     if (opt.stop->load()) break;

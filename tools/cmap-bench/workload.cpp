@@ -149,12 +149,24 @@ void validate(const workload& w) {
                       "set preload > 0 or add writes");
   if (w.dist.type == key_dist::sequential && w.has(op_kind::find) && !w.writes() && w.preload < 1)
     throw usage_error(where + ": sequential reads of a partly preloaded map: use preload 1");
+  if (w.hash_flood) {
+    if (w.duration_ms != 0 || w.ops != 2 * w.key_universe)
+      throw usage_error(where +
+                        ": hash-flood inserts each key once and finds it once, so its ops are "
+                        "2 * key_universe; give the keys (--keys), not ops or a duration");
+    if (w.value_size != 8) throw usage_error(where + ": hash-flood measures 8-byte values only");
+    // The attacked runs are quadratic (a cycle of 20k keys takes about a second, of 100k about
+    // 25), and each string attack key costs thousands of candidates to find.
+    if (w.key_universe > 100'000)
+      throw usage_error(where + ": hash-flood takes at most 100000 keys");
+  }
 }
 
 const std::vector<std::string>& preset_names() {
   static const std::vector<std::string> names = {
-      "parallel-load", "read-heavy",    "read-only",        "mixed", "insert-only", "write-heavy",
-      "lock-scope",    "shard-scaling", "cow-vs-persistent"};
+      "parallel-load",     "read-heavy",  "read-only",  "mixed",
+      "insert-only",       "write-heavy", "lock-scope", "shard-scaling",
+      "cow-vs-persistent", "hash-flood"};
   return names;
 }
 
@@ -245,12 +257,41 @@ workload preset(const std::string& name) {
     w.dist.type = key_dist::uniform;
     set_mix(w, {{op_kind::find, 80}, {op_kind::update, 20}});
     w.maps = {"cow_map", "snapshot_map"};
+  } else if (name == "hash-flood") {
+    // What hash flooding costs each cmap hash map, and what the secret seed of cmap::hash
+    // saves: the same count of random keys, of keys chosen to collide under a seed the
+    // attacker knows (the map built with it), and of those keys against a map with a secret
+    // seed. A fixed count rather than a time: the attacked runs are quadratic.
+    w.description =
+        "hash flooding: N keys (20k) inserted into an empty map, then each found once; random "
+        "keys, keys that collide under a seed the attacker knows (the map built with it), the "
+        "same keys against a map with a secret seed";
+    w.key_universe = 20'000;
+    w.ops = 2 * w.key_universe;
+    w.threads = {1, 2};
+    w.preload = 0;
+    w.dist.type = key_dist::sequential;
+    set_mix(w, {{op_kind::insert, 50}, {op_kind::find, 50}});
+    w.hash_flood = true;
+    w.maps = {"concurrent_hash_map", "read_mostly_map", "locked_map",
+              "sharded_map",         "snapshot_map",    "serial_map"};
   } else {
     std::string known;
     for (const auto& n : preset_names()) known += (known.empty() ? "" : ", ") + n;
     throw usage_error(fmt::format("unknown preset '{}' (known: {})", name, known));
   }
   return w;
+}
+
+std::vector<workload> preset_runs(const std::string& name) {
+  std::vector<workload> out{preset(name)};
+  if (out.front().hash_flood) {
+    workload strings = out.front();
+    strings.name += "-string";
+    strings.string_keys = true;
+    out.push_back(strings);
+  }
+  return out;
 }
 
 std::vector<workload> standard_suite() {
@@ -438,6 +479,7 @@ workload parse_workload_json(const nlohmann::json& j, const std::string& origin)
     throw usage_error(origin + ": 'ops' and 'duration_ms' contradict each other; give only one");
   if (has_duration) w.ops = 0;
   if (has_ops) w.duration_ms = 0;
+  if (w.hash_flood && !has_ops) w.ops = 2 * w.key_universe;
   if (!w.string_keys && j.contains("key_length"))
     throw usage_error(origin + ": 'key_length' applies to string keys only (key_type is u64)");
   validate(w);
@@ -545,6 +587,8 @@ nlohmann::json to_json(const workload& w) {
     j["ops"] = w.ops;
   if (w.string_keys) j["key_length"] = w.key_length;
   if (!w.maps.empty()) j["maps"] = w.maps;
+  // Read back, the preset makes it the hash-flood measurement again.
+  if (w.hash_flood) j["preset"] = "hash-flood";
   return j;
 }
 

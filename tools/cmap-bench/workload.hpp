@@ -63,6 +63,10 @@ struct workload {
   std::vector<std::string> maps;
   // Non-empty: the workload cannot run yet, and this says why (it is reported, never faked).
   std::string unavailable;
+  // The hash-flood measurement (flood.hpp) instead of operation streams: key_universe keys
+  // inserted into an empty map, then each found once (ops = 2 * key_universe), for three key
+  // sets; mix, distribution and preload describe it and are not used.
+  bool hash_flood = false;
 
   [[nodiscard]] bool has(op_kind k) const { return mix[static_cast<int>(k)] > 0; }
   [[nodiscard]] bool writes() const;
@@ -77,6 +81,9 @@ void validate(const workload& w);
 const std::vector<std::string>& preset_names();
 // Throws usage_error for an unknown name (listing the known ones).
 workload preset(const std::string& name);
+// The workloads `--preset name` runs: the preset itself, and for hash-flood the same with
+// string keys too (named hash-flood-string).
+std::vector<workload> preset_runs(const std::string& name);
 // The presets of --standard, sized to finish in about 3 minutes on a 2-core machine.
 std::vector<workload> standard_suite();
 

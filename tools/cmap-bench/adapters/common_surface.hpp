@@ -1,7 +1,8 @@
 #pragma once
 // One adapter for every cmap map: they share the calls of docs/api.md, so a new map needs
 // only an alias (one small header) and one registry line. sharded_map receives the variant's
-// number ('sharded_map:N') as its shard count.
+// number ('sharded_map:N') as its shard count. The map hashes with the run's fixed seed
+// (hash_seed.hpp) unless it is given a hasher.
 
 #include <fmt/format.h>
 
@@ -12,6 +13,7 @@
 #include <optional>
 
 #include "adapter.hpp"
+#include "hash_seed.hpp"
 
 namespace cmap_bench {
 
@@ -33,8 +35,11 @@ class common_surface_adapter {
  public:
   using key_type = typename Map::key_type;
   using value_type = typename Map::mapped_type;
+  using hasher = typename Map::hasher;
 
-  explicit common_surface_adapter(std::size_t param) : map_(make(param)) {}
+  explicit common_surface_adapter(std::size_t param)
+      : common_surface_adapter(param, hasher(hash_seed())) {}
+  common_surface_adapter(std::size_t param, const hasher& hash) : map_(make(param, hash)) {}
 
   bool find(const key_type& k) { return map_.find(k).has_value(); }
   bool insert(const key_type& k, const value_type& v) { return map_.insert(k, v); }
@@ -77,11 +82,11 @@ class common_surface_adapter {
       return v.words[0];
   }
   // The parameter ('sharded_map:N') is sharded_map's shard count.
-  static Map make(std::size_t param) {
+  static Map make(std::size_t param, const hasher& hash) {
     if constexpr (std::is_same_v<typename Map::options_type, cmap::sharded_map_options>) {
-      if (param != 0) return Map(0, cmap::sharded_map_options{.shards = param});
+      if (param != 0) return Map(0, cmap::sharded_map_options{.shards = param}, hash);
     }
-    return Map();
+    return Map(0, hash);
   }
   Map map_;
 };

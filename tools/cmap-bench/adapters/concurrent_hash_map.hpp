@@ -14,8 +14,12 @@ using concurrent_hash_map_adapter = common_surface_adapter<cmap::concurrent_hash
 
 template <class Key, class Value>
 class compact_concurrent_hash_map : public cmap::concurrent_hash_map<Key, Value> {
+  using base = cmap::concurrent_hash_map<Key, Value>;
+
  public:
-  compact_concurrent_hash_map() { this->set_growth_policy(cmap::growth_policy::grow_by_half); }
+  compact_concurrent_hash_map(std::size_t n, const typename base::hasher& hash) : base(n, hash) {
+    this->set_growth_policy(cmap::growth_policy::grow_by_half);
+  }
 };
 
 template <class Key, class Value>

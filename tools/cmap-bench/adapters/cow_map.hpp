@@ -13,7 +13,6 @@
 // costs a few tens of nanoseconds, nothing next to the millisecond copy of each write that
 // the preset compares with snapshot_map's path copy.
 
-#include <cmap/hash.hpp>
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -22,12 +21,13 @@
 
 #include "adapter.hpp"
 #include "counting_allocator.hpp"
+#include "hash_seed.hpp"
 
 namespace cmap_bench {
 
 template <class Key, class Value>
 class cow_map_adapter : public memory_from_allocator {
-  using map_type = std::unordered_map<Key, Value, cmap::hash<Key>, std::equal_to<Key>,
+  using map_type = std::unordered_map<Key, Value, fixed_seed_hash<Key>, std::equal_to<Key>,
                                       counting_allocator<std::pair<const Key, Value>>>;
 
  public:

@@ -2,11 +2,11 @@
 // libcuckoo's cuckoohash_map (fine-grained bucket locks; for_each takes the whole table
 // through lock_table(), so it is safe with writers and blocks them).
 
-#include <cmap/hash.hpp>
 #include <libcuckoo/cuckoohash_map.hh>
 
 #include "adapter.hpp"
 #include "counting_allocator.hpp"
+#include "hash_seed.hpp"
 
 namespace cmap_bench {
 
@@ -30,7 +30,7 @@ class cuckoo_adapter : public memory_from_allocator {
   std::size_t size() { return map_.size(); }
 
  private:
-  libcuckoo::cuckoohash_map<Key, Value, cmap::hash<Key>, std::equal_to<Key>,
+  libcuckoo::cuckoohash_map<Key, Value, fixed_seed_hash<Key>, std::equal_to<Key>,
                             counting_allocator<std::pair<const Key, Value>>>
       map_;
 };

@@ -27,7 +27,6 @@
 #include <cds/init.h>
 
 #include <atomic>
-#include <cmap/hash.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -36,6 +35,7 @@
 
 #include "adapter.hpp"
 #include "counting_allocator.hpp"
+#include "hash_seed.hpp"
 
 namespace cmap_bench {
 
@@ -80,7 +80,8 @@ void atomic_copy(V& dst, const V& src) noexcept {
 template <class Key>
 struct traits : cds::container::split_list::traits {
   using ordered_list = cds::container::michael_list_tag;
-  using hash = cmap::hash<Key>;
+  // libcds default-constructs it: the run's seed (hash_seed.hpp).
+  using hash = fixed_seed_hash<Key>;
   using allocator = counting_allocator<int>;  // the bucket table
   using item_counter = cds::atomicity::cache_friendly_item_counter;
   struct ordered_list_traits : cds::container::michael_list::traits {

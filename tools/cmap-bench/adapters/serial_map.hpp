@@ -13,6 +13,7 @@
 
 #include "adapter.hpp"
 #include "common_surface.hpp"
+#include "hash_seed.hpp"
 
 namespace cmap_bench {
 
@@ -25,7 +26,7 @@ class serial_map_async_adapter {
   using key_type = Key;
   using value_type = Value;
 
-  explicit serial_map_async_adapter(std::size_t) {}
+  explicit serial_map_async_adapter(std::size_t) : map_(0, fixed_hash<Key>()) {}
 
   bool find(const Key& k) { return map_.find(k).has_value(); }
   bool insert(const Key& k, const Value& v) {

@@ -1,14 +1,15 @@
 #pragma once
 // The baseline users write by hand: std::unordered_map behind one std::shared_mutex
-// (shared lock for reads, exclusive for writes), with cmap::hash like the cmap maps.
+// (shared lock for reads, exclusive for writes), with cmap::hash and the run's seed, like the
+// cmap maps.
 
-#include <cmap/hash.hpp>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
 
 #include "adapter.hpp"
 #include "counting_allocator.hpp"
+#include "hash_seed.hpp"
 
 namespace cmap_bench {
 
@@ -53,7 +54,7 @@ class std_shared_mutex_adapter : public memory_from_allocator {
 
  private:
   std::shared_mutex mutex_;
-  std::unordered_map<Key, Value, cmap::hash<Key>, std::equal_to<Key>,
+  std::unordered_map<Key, Value, fixed_seed_hash<Key>, std::equal_to<Key>,
                      counting_allocator<std::pair<const Key, Value>>>
       map_;
 };

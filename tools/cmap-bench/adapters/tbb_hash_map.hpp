@@ -5,10 +5,9 @@
 #include <oneapi/tbb/concurrent_hash_map.h>
 #include <oneapi/tbb/tbb_allocator.h>
 
-#include <cmap/hash.hpp>
-
 #include "adapter.hpp"
 #include "counting_allocator.hpp"
+#include "hash_seed.hpp"
 
 namespace cmap_bench {
 // ThreadSanitizer sees the hand-over of freed memory to the next allocation only through the
@@ -26,9 +25,10 @@ using tbb_base_allocator = tbb::tbb_allocator<T>;
 
 namespace cmap_bench {
 
+// oneTBB calls hash() as a static function: the seed is the run's (hash_seed.hpp).
 template <class Key>
 struct tbb_cmap_hash_compare {
-  static std::size_t hash(const Key& k) { return cmap::hash<Key>{0}(k); }
+  static std::size_t hash(const Key& k) { return fixed_hash<Key>()(k); }
   static bool equal(const Key& a, const Key& b) { return a == b; }
 };
 

@@ -6,10 +6,9 @@
 #include <oneapi/tbb/concurrent_unordered_map.h>
 #include <oneapi/tbb/tbb_allocator.h>
 
-#include <cmap/hash.hpp>
-
 #include "adapter.hpp"
 #include "counting_allocator.hpp"
+#include "hash_seed.hpp"
 #include "tbb_hash_map.hpp"
 
 namespace cmap_bench {
@@ -39,7 +38,7 @@ class tbb_unordered_map_adapter : public memory_from_allocator {
   std::size_t size() { return map_.size(); }
 
  private:
-  tbb::concurrent_unordered_map<Key, Value, cmap::hash<Key>, std::equal_to<Key>,
+  tbb::concurrent_unordered_map<Key, Value, fixed_seed_hash<Key>, std::equal_to<Key>,
                                 counting_allocator<std::pair<const Key, Value>, tbb_base_allocator>>
       map_;
 };
