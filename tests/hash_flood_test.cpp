@@ -1,18 +1,23 @@
 // Hash flooding, on every map of all_map_families: keys that collide in the bits a table uses
-// show in stats() (longest_probe, mean_probe); keys that do not, do not; and each map keeps
-// the seed of the hasher it was given (a map copied into another with another seed, and
-// snapshots across writes, hold the same entries).
+// show in stats() (longest_probe, mean_probe); keys that do not, do not; keys built to collide
+// under a seed the attacker knows (cmap-bench's generator, tools/cmap-bench/hash_flood.hpp)
+// pile up in a map with that seed and spread in a map with a secret one; and each map keeps
+// the seed of the hasher it was given (a map copied into another with another seed holds the
+// same entries). What the attack costs in time is measured by cmap-bench's hash-flood preset,
+// not here.
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "hash_flood.hpp"
 #include "map_types.hpp"
 
 namespace {
@@ -20,6 +25,10 @@ namespace {
 using cmap_test::all_map_families;
 using cmap_test::family_names;
 using u64 = std::uint64_t;
+namespace flood = cmap_bench::hash_flood;
+
+// The seed the attacker knows in the attack tests.
+constexpr u64 known_seed = 0x243f6a8885a308d3;
 
 // Every key hashes alike: one probe sequence for all (the tries: one collision node). What a
 // flood against a known hash achieves at best.
@@ -31,8 +40,24 @@ template <class Family>
 class HashFlood : public ::testing::Test {
  protected:
   using seeded_map = typename Family::template map<u64, u64>;
+  using string_map = typename Family::template map<std::string, u64>;
   using flooded_map = typename Family::template map<u64, u64, constant_hash>;
   static constexpr bool trie = Family::persistent;
+
+  // Where the family's map puts a hash (hash_flood.hpp, "Layouts").
+  template <class Map>
+  static flood::layout layout_of(const Map& m, flood::flood_options& options) {
+    if constexpr (Family::persistent) {
+      return flood::layout::trie;
+    } else if constexpr (requires { m.shard_count(); }) {
+      options.shards = m.shard_count();
+      return flood::layout::sharded;
+    } else if constexpr (requires { m.stripe_count(); }) {
+      return flood::layout::concurrent_groups;
+    } else {
+      return flood::layout::flat_groups;
+    }
+  }
 };
 TYPED_TEST_SUITE(HashFlood, all_map_families, family_names);
 
@@ -117,6 +142,87 @@ TYPED_TEST(HashFlood, MapsWithDifferentSeedsHoldTheSameEntries) {
   for (const map_t* m : {&first, &second, &third}) {
     EXPECT_LE(m->stats().longest_probe, TestFixture::trie ? 10u : 24u);
     for (u64 k = 0; k < 5000; k += 7) EXPECT_EQ(m->find(k * 0x10001), std::optional<u64>(k));
+  }
+}
+
+template <class Map, class Key>
+void insert_all_and_find_each(Map& m, const std::vector<Key>& keys) {
+  for (std::size_t i = 0; i < keys.size(); ++i) ASSERT_TRUE(m.insert(keys[i], i));
+  for (std::size_t i = 0; i < keys.size(); ++i) ASSERT_EQ(m.find(keys[i]), std::optional<u64>(i));
+}
+
+TYPED_TEST(HashFlood, U64KeysBuiltAgainstAKnownSeedPileUpThereAndSpreadUnderASecretOne) {
+  using map_t = typename TestFixture::seeded_map;
+  constexpr std::size_t n = 3000;
+  map_t attacked(0, typename map_t::hasher(known_seed));
+  flood::flood_options options;
+  const flood::layout l = TestFixture::layout_of(attacked, options);
+  const std::vector<u64> keys =
+      flood::flood_keys<u64>(cmap::hash<u64>(known_seed), l, n, options).keys;
+  ASSERT_EQ(keys.size(), n);
+  ASSERT_EQ(std::set<u64>(keys.begin(), keys.end()).size(), n);
+
+  insert_all_and_find_each(attacked, keys);
+  map_t secret;  // the seed users get
+  insert_all_and_find_each(secret, keys);
+  const cmap::map_stats hit = attacked.stats(), missed = secret.stats();
+  if (TestFixture::trie) {
+    // The keys share the low 49 bits of their hashes: 9 levels of the path before they part,
+    // against about 3 for random keys; the path is bounded by the hash's 13 levels of 5 bits.
+    EXPECT_GE(hit.longest_probe, 10u);
+    EXPECT_GE(hit.mean_probe, 9.0);
+    EXPECT_LE(hit.longest_probe, 14u);
+    EXPECT_LE(missed.longest_probe, 8u);
+    EXPECT_LT(missed.mean_probe, 4.0);
+  } else {
+    // One probe sequence of n / 16 (n / 15) full groups.
+    EXPECT_GE(hit.longest_probe, n / 16);
+    EXPECT_GE(hit.mean_probe, static_cast<double>(n) / 40);
+    EXPECT_LE(missed.longest_probe, 24u);
+    EXPECT_LT(missed.mean_probe, 1.2);
+  }
+}
+
+TYPED_TEST(HashFlood, StringKeysBuiltAgainstAKnownSeedPileUpThereAndSpreadUnderASecretOne) {
+  using map_t = typename TestFixture::string_map;
+  constexpr std::size_t n = 1500;
+  map_t attacked(0, typename map_t::hasher(known_seed));
+  // Few enough candidates (a few million rapidhash calls) for the sanitizer builds: the search
+  // then fixes the group bits, or two levels of the trie, but not the tag.
+  flood::flood_options options;
+  options.max_candidates = std::uint64_t{1} << 22;
+  const flood::layout l = TestFixture::layout_of(attacked, options);
+  const std::vector<std::string> keys =
+      flood::flood_keys<std::string>(cmap::hash<std::string>(known_seed), l, n, options).keys;
+  ASSERT_EQ(keys.size(), n);
+
+  insert_all_and_find_each(attacked, keys);
+  map_t secret;
+  insert_all_and_find_each(secret, keys);
+  const cmap::map_stats hit = attacked.stats(), missed = secret.stats();
+  if (TestFixture::trie) {
+    // Two shared levels on top of the random depth: deeper, and still bounded.
+    EXPECT_GE(hit.mean_probe, missed.mean_probe + 1.0);
+    EXPECT_LE(missed.longest_probe, 8u);
+  } else {
+    EXPECT_GE(hit.longest_probe, n / 16);
+    EXPECT_LE(missed.longest_probe, 24u);
+    EXPECT_LT(missed.mean_probe, 1.2);
+  }
+}
+
+TYPED_TEST(HashFlood, ClassicStructuredKeySetsSpreadUnderTheDefaultSeed) {
+  // Sets that pile up under an unseeded identity hash (libstdc++'s std::hash of an integer):
+  // multiples of the table's size, and strings one byte apart.
+  constexpr std::size_t n = 3000;
+  typename TestFixture::seeded_map ints;
+  insert_all_and_find_each(ints, flood::power_of_two_multiples(n, flood::table_shift(n)));
+  typename TestFixture::string_map strings;
+  insert_all_and_find_each(strings, flood::one_byte_apart(n));
+  for (const cmap::map_stats& st : {ints.stats(), strings.stats()}) {
+    ASSERT_EQ(st.size, n);
+    EXPECT_LE(st.longest_probe, TestFixture::trie ? 8u : 24u);
+    EXPECT_LT(st.mean_probe, TestFixture::trie ? 4.0 : 1.2);
   }
 }
 
