@@ -24,6 +24,7 @@ using cmap_test::all_map_families;
 using cmap_test::arena;
 using cmap_test::arena_allocator;
 using cmap_test::family_names;
+using cmap_test::sorted_contents;
 using u64 = std::uint64_t;
 
 // A hash and an equality with state, to see that the ones given are the ones kept.
@@ -48,14 +49,6 @@ class ConstructionAndMemory : public ::testing::Test {
 };
 TYPED_TEST_SUITE(ConstructionAndMemory, all_map_families, family_names);
 
-template <class Map>
-std::vector<std::pair<u64, u64>> contents(const Map& m) {
-  std::vector<std::pair<u64, u64>> out;
-  m.for_each([&](const u64& k, const u64& v) { out.emplace_back(k, v); });
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 TYPED_TEST(ConstructionAndMemory, EveryConstructorFormMeansTheSameOnEveryMap) {
   using map_t = typename TestFixture::u64_map;
   using tagged_t = typename TestFixture::tagged_map;
@@ -79,12 +72,12 @@ TYPED_TEST(ConstructionAndMemory, EveryConstructorFormMeansTheSameOnEveryMap) {
   // Ranges and lists: the first of equal keys wins, as insert(first, last) does.
   const std::vector<std::pair<u64, u64>> v{{1, 10}, {2, 20}, {1, 11}, {3, 30}};
   const map_t from_range(v.begin(), v.end());
-  EXPECT_EQ(contents(from_range), (std::vector<std::pair<u64, u64>>{{1, 10}, {2, 20}, {3, 30}}));
+  EXPECT_EQ(sorted_contents(from_range), (std::vector<std::pair<u64, u64>>{{1, 10}, {2, 20}, {3, 30}}));
   const tagged_t from_range_full(v.begin(), v.end(), 100, seeded_hash{5}, tagged_equal{6});
   EXPECT_EQ(from_range_full.size(), 3u);
   EXPECT_EQ(from_range_full.hash_function().seed, 5u);
   const map_t from_list({{4, 40}, {5, 50}, {4, 41}});
-  EXPECT_EQ(contents(from_list), (std::vector<std::pair<u64, u64>>{{4, 40}, {5, 50}}));
+  EXPECT_EQ(sorted_contents(from_list), (std::vector<std::pair<u64, u64>>{{4, 40}, {5, 50}}));
   const tagged_t from_list_full({{4, 40}}, 10, seeded_hash{8}, tagged_equal{9});
   EXPECT_EQ(from_list_full.key_eq().id, 9);
   EXPECT_EQ(from_list_full.find(4), std::optional<u64>(40));
@@ -151,7 +144,7 @@ TYPED_TEST(ConstructionAndMemory, BulkInsertCountsNewKeysAndKeepsTheFirst) {
   m.insert(1, 100);
   const std::vector<std::pair<u64, u64>> v{{1, 1}, {2, 2}, {2, 3}, {3, 3}};
   EXPECT_EQ(m.insert(v.begin(), v.end()), 2u);
-  EXPECT_EQ(contents(m), (std::vector<std::pair<u64, u64>>{{1, 100}, {2, 2}, {3, 3}}));
+  EXPECT_EQ(sorted_contents(m), (std::vector<std::pair<u64, u64>>{{1, 100}, {2, 2}, {3, 3}}));
   EXPECT_EQ(m.insert(v.begin(), v.begin()), 0u);
 
   if constexpr (TypeParam::move_only_values) {

@@ -24,6 +24,7 @@ namespace {
 
 using cmap_test::all_map_families;
 using cmap_test::family_names;
+using cmap_test::sorted_contents;
 using u64 = std::uint64_t;
 namespace flood = cmap_bench::hash_flood;
 
@@ -60,14 +61,6 @@ class HashFlood : public ::testing::Test {
   }
 };
 TYPED_TEST_SUITE(HashFlood, all_map_families, family_names);
-
-template <class Map>
-std::vector<std::pair<u64, u64>> contents(const Map& m) {
-  std::vector<std::pair<u64, u64>> out;
-  m.for_each([&](const u64& k, const u64& v) { out.emplace_back(k, v); });
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 TYPED_TEST(HashFlood, SequentialKeysSitInOrNearTheirHomeGroup) {
   // Structured keys (0, 1, 2, ...) under the default secret seed: they spread as random
@@ -136,9 +129,9 @@ TYPED_TEST(HashFlood, MapsWithDifferentSeedsHoldTheSameEntries) {
   map_t third;
   second.for_each([&](const u64& k, const u64& v) { third.insert(k, v); });
   std::sort(entries.begin(), entries.end());
-  EXPECT_EQ(contents(first), entries);
-  EXPECT_EQ(contents(second), entries);
-  EXPECT_EQ(contents(third), entries);
+  EXPECT_EQ(sorted_contents(first), entries);
+  EXPECT_EQ(sorted_contents(second), entries);
+  EXPECT_EQ(sorted_contents(third), entries);
   for (const map_t* m : {&first, &second, &third}) {
     EXPECT_LE(m->stats().longest_probe, TestFixture::trie ? 10u : 24u);
     for (u64 k = 0; k < 5000; k += 7) EXPECT_EQ(m->find(k * 0x10001), std::optional<u64>(k));

@@ -13,12 +13,14 @@
 #include <cmap/serial_map.hpp>
 #include <cmap/sharded_map.hpp>
 #include <cmap/snapshot_map.hpp>
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace cmap_test {
 
@@ -104,6 +106,16 @@ struct family_names {
     return "unknown";
   }
 };
+
+// A map's entries, sorted by key: to compare maps whatever their iteration order.
+template <class Map>
+std::vector<std::pair<typename Map::key_type, typename Map::mapped_type>> sorted_contents(
+    const Map& m) {
+  std::vector<std::pair<typename Map::key_type, typename Map::mapped_type>> out;
+  m.for_each([&](const auto& k, const auto& v) { out.emplace_back(k, v); });
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 // Bytes of a map's slot table, excluding per-entry nodes: what changes when and only when
 // the table grows.

@@ -298,14 +298,7 @@ std::string format_flood_table(const report_input& in, const workload& w) {
     }
     table.push_back(line);
   }
-  std::vector<std::size_t> width(table[0].size(), 0);
-  for (const auto& line : table)
-    for (std::size_t i = 0; i < line.size(); ++i) width[i] = std::max(width[i], line[i].size());
-  for (const auto& line : table) {
-    out += "   ";
-    for (std::size_t i = 0; i < line.size(); ++i)
-      out += fmt::format("{:<{}}{}", line[i], width[i], i + 1 < line.size() ? "  " : "\n");
-  }
+  out += aligned_rows(table);
   for (const auto& n : notes) {
     std::string maps;
     for (const auto& m : note_maps[n]) maps += (maps.empty() ? "" : ", ") + m;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace cmap_bench {
@@ -55,6 +56,21 @@ std::string format_rate(double mops) {
 }
 
 std::string format_ratio(double ratio) { return "x" + three_digits(ratio); }
+
+std::string aligned_rows(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width;
+  for (const auto& row : rows) {
+    if (width.size() < row.size()) width.resize(row.size(), 0);
+    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    out += "   ";
+    for (std::size_t i = 0; i < row.size(); ++i)
+      out += fmt::format("{:<{}}{}", row[i], width[i], i + 1 < row.size() ? "  " : "\n");
+  }
+  return out;
+}
 
 std::string html_escape(const std::string& s) {
   std::string out;

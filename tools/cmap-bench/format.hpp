@@ -5,6 +5,7 @@
 // Mops/s.
 
 #include <string>
+#include <vector>
 
 namespace cmap_bench {
 
@@ -24,6 +25,10 @@ double in_unit(double mops, rate_unit u) noexcept;
 std::string format_rate(double mops);
 // A ratio, "x" and three significant digits: "x1.00", "x12.3", "x0.00214".
 std::string format_ratio(double ratio);
+
+// Rows of cells as aligned text: each column as wide as its widest cell, two spaces between
+// columns, every line indented by three spaces (the text table's layout).
+std::string aligned_rows(const std::vector<std::vector<std::string>>& rows);
 
 // Text for HTML and SVG: & < > " escaped.
 std::string html_escape(const std::string& s);
