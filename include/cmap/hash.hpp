@@ -11,7 +11,7 @@
 // Per map, not per process: a default-constructed cmap::hash draws a fresh seed
 // (detail/hash_seed.hpp: from the operating system once per thread, then a keyed counter),
 // and a map keeps the hasher it was given, so each map has a key of its own, as in Go.
-// It costs one 8-byte word in each map and one load per hash (the map's own cache line);
+// It costs one 8-byte word in each map and one load per hash (a field of the map itself);
 // for strings, ten words and three loads (below).
 // A per-process seed, as Abseil uses, would cost nothing more at run time, but two maps
 // would then share one layout: walking one map in table order and inserting into a
@@ -49,7 +49,7 @@
 // What the seed does not protect against: an attacker who learns the seed (by reading the
 // process's memory, or if the program prints a map's iteration order or hash values to
 // them), a user-supplied hash, and a key type whose std::hash collides. What each map then
-// costs at worst: docs/api.md, "Security".
+// costs at worst: docs/api.md, "Security: hash flooding".
 
 #include <cstddef>
 #include <cstdint>
