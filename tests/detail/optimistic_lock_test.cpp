@@ -35,6 +35,20 @@ version_type read_version(const optimistic_lock& l) {
   return v.value_or(0);
 }
 
+// Whether a write lock (or an upgrade from `v`) was granted; released at once if so, so that
+// a lock granted where the test expects a refusal fails that expectation instead of making a
+// later wait hang.
+bool write_lock_granted(optimistic_lock& l) {
+  const bool granted = l.write_lock_or_restart();
+  if (granted) l.write_unlock();
+  return granted;
+}
+bool upgrade_granted(optimistic_lock& l, version_type v) {
+  const bool granted = l.upgrade_to_write_lock_or_restart(v);
+  if (granted) l.write_unlock();
+  return granted;
+}
+
 TEST(OptimisticLock, ReadValidatesWhileNothingChanges) {
   optimistic_lock l;
   EXPECT_FALSE(l.is_locked());
@@ -77,13 +91,13 @@ TEST(OptimisticLock, UpgradeSucceedsOnlyFromTheCurrentVersion) {
   EXPECT_TRUE(l.is_locked());
   EXPECT_FALSE(l.upgrade_to_write_lock_or_restart(v0));  // held (by this thread, even)
   l.write_unlock();
-  EXPECT_FALSE(l.upgrade_to_write_lock_or_restart(v0));  // a write happened since v0
+  EXPECT_FALSE(upgrade_granted(l, v0));  // a write happened since v0
   EXPECT_FALSE(l.is_locked());
 
   const version_type v1 = read_version(l);
   ASSERT_TRUE(l.write_lock_or_restart());
   l.write_unlock();
-  EXPECT_FALSE(l.upgrade_to_write_lock_or_restart(v1));  // after a plain write lock too
+  EXPECT_FALSE(upgrade_granted(l, v1));  // after a plain write lock too
   const version_type v2 = read_version(l);
   EXPECT_TRUE(l.upgrade_to_write_lock_or_restart(v2));
   l.write_unlock();
@@ -100,8 +114,8 @@ TEST(OptimisticLock, ObsoleteIsFinal) {
     EXPECT_FALSE(l.read_lock_or_restart().has_value());
     EXPECT_FALSE(l.check_or_restart(before));
     EXPECT_FALSE(l.read_unlock_or_restart(before));
-    EXPECT_FALSE(l.upgrade_to_write_lock_or_restart(before));
-    EXPECT_FALSE(l.write_lock_or_restart());
+    EXPECT_FALSE(upgrade_granted(l, before));
+    EXPECT_FALSE(write_lock_granted(l));
     EXPECT_TRUE(l.is_obsolete());
     EXPECT_FALSE(l.is_locked());
   }
@@ -113,8 +127,8 @@ TEST(OptimisticLock, ObsoleteAfterAnUpgradeToo) {
   ASSERT_TRUE(l.upgrade_to_write_lock_or_restart(v));
   l.write_unlock_obsolete();
   EXPECT_FALSE(l.read_lock_or_restart().has_value());
-  EXPECT_FALSE(l.upgrade_to_write_lock_or_restart(v));
-  EXPECT_FALSE(l.write_lock_or_restart());
+  EXPECT_FALSE(upgrade_granted(l, v));
+  EXPECT_FALSE(write_lock_granted(l));
 }
 
 // Another thread's write makes a version this reader holds fail, whether the write is still
@@ -138,7 +152,7 @@ TEST(OptimisticLock, StaleReaderFailsAfterAnotherThreadsWrite) {
   release.count_down();
   writer.join();
   EXPECT_FALSE(l.read_unlock_or_restart(v));  // write finished
-  EXPECT_FALSE(l.upgrade_to_write_lock_or_restart(v));
+  EXPECT_FALSE(upgrade_granted(l, v));
   const version_type v1 = read_version(l);
   EXPECT_NE(v1, v);
   EXPECT_EQ(field.load(), 2u);
@@ -185,7 +199,7 @@ TEST(OptimisticLock, WaitersRestartWhenTheHolderMakesTheNodeObsolete) {
   std::vector<std::thread> pool;
   for (int t = 0; t < waiters; ++t) {
     pool.emplace_back([&, t] {
-      const bool ok = t % 2 == 0 ? l.read_lock_or_restart().has_value() : l.write_lock_or_restart();
+      const bool ok = t % 2 == 0 ? l.read_lock_or_restart().has_value() : write_lock_granted(l);
       if (ok) succeeded.fetch_add(1, std::memory_order_relaxed);
     });
   }
@@ -196,8 +210,8 @@ TEST(OptimisticLock, WaitersRestartWhenTheHolderMakesTheNodeObsolete) {
 
   std::thread later([&] {
     EXPECT_FALSE(l.read_lock_or_restart().has_value());
-    EXPECT_FALSE(l.write_lock_or_restart());
-    EXPECT_FALSE(l.upgrade_to_write_lock_or_restart(before));
+    EXPECT_FALSE(write_lock_granted(l));
+    EXPECT_FALSE(upgrade_granted(l, before));
     EXPECT_FALSE(l.check_or_restart(before));
   });
   later.join();
