@@ -21,12 +21,19 @@
 #include <utility>
 #include <vector>
 
+#include "stress/watchdog.hpp"
+
 namespace {
 
 using cmap::detail::optimistic_field;
 using cmap::detail::optimistic_lock;
 using version_type = optimistic_lock::version_type;
+using cmap_test::watchdog;
 using namespace std::chrono_literals;
+
+// A lock that never grants or never releases hangs a threaded test: this turns that into a
+// failure (the whole file runs in about a second).
+constexpr std::chrono::seconds hang_limit{60};
 
 // A version read from a lock known to be unlocked and not obsolete.
 version_type read_version(const optimistic_lock& l) {
@@ -134,6 +141,7 @@ TEST(OptimisticLock, ObsoleteAfterAnUpgradeToo) {
 // Another thread's write makes a version this reader holds fail, whether the write is still
 // in progress or finished, and the reader's next read lock sees the new version.
 TEST(OptimisticLock, StaleReaderFailsAfterAnotherThreadsWrite) {
+  watchdog dog(hang_limit);
   optimistic_lock l;
   optimistic_field<std::uint64_t> field{1};
   const version_type v = read_version(l);
@@ -162,6 +170,7 @@ TEST(OptimisticLock, StaleReaderFailsAfterAnotherThreadsWrite) {
 // A read lock waits while a writer holds the node and then returns the version after it;
 // a write lock waits the same way.
 TEST(OptimisticLock, ReadAndWriteLocksWaitForTheHolder) {
+  watchdog dog(hang_limit);
   optimistic_lock l;
   const version_type before = read_version(l);
   ASSERT_TRUE(l.write_lock_or_restart());
@@ -191,6 +200,7 @@ TEST(OptimisticLock, ReadAndWriteLocksWaitForTheHolder) {
 // Threads waiting on a node whose holder unlinks it give up when it turns obsolete, and every
 // attempt from any thread afterwards fails.
 TEST(OptimisticLock, WaitersRestartWhenTheHolderMakesTheNodeObsolete) {
+  watchdog dog(hang_limit);
   optimistic_lock l;
   const version_type before = read_version(l);
   ASSERT_TRUE(l.write_lock_or_restart());
@@ -250,6 +260,7 @@ struct payload {
 // take the lock by upgrading an optimistic read of a, and write a + 1 from that read: a
 // validation the upgrade missed shows as a lost write at the end.
 TEST(OptimisticLockStress, ValidatedReadsSeeTheInvariantUnderOversubscription) {
+  watchdog dog(hang_limit);
   constexpr int writers = 2;
   constexpr int readers = 4;
   constexpr std::size_t row_size = 8;
