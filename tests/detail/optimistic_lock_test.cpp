@@ -207,6 +207,7 @@ TEST(OptimisticLock, WaitersRestartWhenTheHolderMakesTheNodeObsolete) {
   constexpr int waiters = 4;
   std::atomic<int> succeeded{0};
   std::vector<std::thread> pool;
+  pool.reserve(waiters);
   for (int t = 0; t < waiters; ++t) {
     pool.emplace_back([&, t] {
       const bool ok = t % 2 == 0 ? l.read_lock_or_restart().has_value() : write_lock_granted(l);
@@ -278,6 +279,7 @@ TEST(OptimisticLockStress, ValidatedReadsSeeTheInvariantUnderOversubscription) {
   std::atomic<std::uint64_t> validated{0}, restarts{0}, broken{0}, reused{0};
   std::latch start(writers + readers + 1);
   std::vector<std::thread> pool;
+  pool.reserve(writers + readers);
 
   for (int t = 0; t < writers; ++t) {
     pool.emplace_back([&, t] {
@@ -335,7 +337,7 @@ TEST(OptimisticLockStress, ValidatedReadsSeeTheInvariantUnderOversubscription) {
         const std::uint64_t ra = a.load();
         if (i % 8 == 0) std::this_thread::yield();
         const std::uint64_t rb = b.load();
-        std::array<std::uint64_t, row_size> rrow;
+        std::array<std::uint64_t, row_size> rrow{};
         for (std::size_t j = 0; j < row_size; ++j) rrow[j] = row[j].load();
         const payload* p = current.load();
         const std::uint64_t rc = c.load();
