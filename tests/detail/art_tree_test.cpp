@@ -246,6 +246,37 @@ TEST(ArtTree, LongSharedPrefixes) {
   EXPECT_EQ(t.size(), 3u);
 }
 
+// A node whose 30-byte prefix has distinct bytes, split at each offset in turn: the part
+// after the split must keep its own bytes (inline ones shifted, later ones from the leaf).
+TEST(ArtTree, SplitsAtEveryPrefixOffset) {
+  const std::string stem = "0123456789ABCDEFGHIJKLMNOPQRST";
+  for (std::size_t at = 0; at < stem.size(); ++at) {
+    SCOPED_TRACE("split at " + std::to_string(at));
+    tree t;
+    std::set<std::string> keys{stem + "a", stem + "b"};
+    std::string other = stem;
+    other[at] = '~';
+    keys.insert(other);
+    for (const auto& k : keys) ASSERT_TRUE(t.insert(k, k.size()));
+    // A second split below the first, past the inline bytes of the shortened prefix.
+    if (at + 12 < stem.size()) {
+      std::string deeper = stem;
+      deeper[at + 12] = '!';
+      keys.insert(deeper);
+      ASSERT_TRUE(t.insert(deeper, 0));
+    }
+    for (const auto& k : keys) ASSERT_NE(t.find(k), nullptr) << k;
+    std::vector<std::string> got;
+    t.for_each([&](std::string_view k, u64) { got.emplace_back(k); });
+    EXPECT_EQ(got, std::vector<std::string>(keys.begin(), keys.end()));
+    for (const auto& k : keys) {
+      const auto e = t.lower_bound(k);
+      ASSERT_TRUE(e);
+      EXPECT_EQ(e.key, k);
+    }
+  }
+}
+
 // Merging a node4 into a child whose own prefix is long: the merged prefix keeps the right
 // inline bytes, and a later split inside it still finds the right bytes.
 TEST(ArtTree, MergedPrefixesSplitCorrectly) {
@@ -351,8 +382,18 @@ TEST(ArtTree, WalksStopEarlyAndRunBothWays) {
 }
 
 // The randomized comparison with std::map. Kind 0: u64 keys (dense low values and random
-// ones); kind 1: "uid:NNN" strings through key_traits<std::string>.
+// ones); kind 1: "uid:NNN" strings through key_traits<std::string>; kind 2: strings of one
+// of four 20-byte stems of distinct bytes, cut at a random length and followed by a few bytes
+// of {a, b, 00, FF}, so that prefixes longer than the inline bytes are split at every offset.
 std::string random_key(std::mt19937_64& rng, int kind, int phase) {
+  if (kind == 2) {
+    static const std::string stems[4] = {"ABCDEFGHIJKLMNOPQRST", "ABCDEFGHIJKLMNOPqrst",
+                                         "ABCDEfghijklmnopqrst", "abcdefghijklmnopqrst"};
+    std::string s = stems[rng() % 4].substr(0, 20 - rng() % (phase % 2 == 0 ? 4 : 20));
+    const char tail[4] = {'a', 'b', '\0', '\xff'};
+    for (std::size_t n = rng() % 4; n > 0; --n) s.push_back(tail[rng() % 4]);
+    return enc_str(s);
+  }
   if (kind == 0) {
     const u64 r = rng();
     switch (phase % 3) {
@@ -380,7 +421,7 @@ std::string random_bound(std::mt19937_64& rng, int kind, int phase) {
 
 TEST(ArtTree, MatchesStdMapOnRandomOperations) {
   for (const u64 seed : {1ULL, 2ULL, 3ULL, 42ULL, 20261207ULL}) {
-    for (int kind = 0; kind < 2; ++kind) {
+    for (int kind = 0; kind < 3; ++kind) {
       SCOPED_TRACE("seed " + std::to_string(seed) + ", key kind " + std::to_string(kind));
       std::mt19937_64 rng(seed * 2 + static_cast<u64>(kind));
       tree t;
@@ -439,9 +480,12 @@ TEST(ArtTree, MatchesStdMapOnRandomOperations) {
         most.node256 = std::max(most.node256, c.node256);
       }
       // The operations reached the node types they were meant to: "uid:" keys branch on
-      // decimal digits (at most 10 children), u64 keys fill node256s in the dense phase.
+      // decimal digits (at most 10 children), u64 keys fill node256s in the dense phase,
+      // kind 2 branches on at most 6 bytes.
       EXPECT_GT(most.node4, 0u);
-      EXPECT_GT(most.node16, 0u);
+      if (kind != 2) {
+        EXPECT_GT(most.node16, 0u);
+      }
       if (kind == 0) {
         EXPECT_GT(most.node48, 0u);
         EXPECT_GT(most.node256, 0u);
