@@ -378,7 +378,7 @@ TEST(ArtTree, WalksStopEarlyAndRunBothWays) {
   EXPECT_EQ(got, want);
   // Values are writable through a non-const walk.
   t.for_each([](std::string_view, u64& v) { v += 1; });
-  EXPECT_EQ(*t.find(enc_u64(3 * 77)), 4u);
+  EXPECT_EQ(*t.find(enc_u64(u64{3} * 77)), 4u);
 }
 
 // The randomized comparison with std::map. Kind 0: u64 keys (dense low values and random

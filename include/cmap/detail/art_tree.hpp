@@ -39,7 +39,7 @@
 // The concurrent tree will add an 8-byte optimistic_lock to the header.
 //
 // A child is a tagged pointer (node_ref): bit 0 set means a leaf, clear an inner node, and
-// all bits zero an empty slot. The tag rather than a type field in the child, because the
+// a null pointer an empty slot. The tag rather than a type field in the child, because the
 // parent then knows what it is about to reach before it loads the child: a lookup that meets
 // a leaf goes straight to the key comparison, and under optimistic lock coupling a reader
 // must know whether the child is an inner node (which it read-locks) or a leaf (which has no
@@ -360,19 +360,21 @@ class art_tree {
   struct leaf;
   struct inner_node;
 
-  // A child slot: an inner node, a leaf (bit 0 set) or nothing (all zero).
+  // A child slot: an inner node, a leaf (bit 0 set) or nothing (null). The tag is added by
+  // pointer arithmetic, one byte into the leaf's own allocation, and removed the same way, so
+  // no pointer is ever rebuilt from an integer; only the test of bit 0 reads the address.
   struct node_ref {
-    std::uintptr_t bits = 0;
+    std::byte* ptr = nullptr;
 
-    static node_ref of(leaf* l) noexcept { return {reinterpret_cast<std::uintptr_t>(l) | 1u}; }
-    static node_ref of(inner_node* n) noexcept { return {reinterpret_cast<std::uintptr_t>(n)}; }
-    [[nodiscard]] bool empty() const noexcept { return bits == 0; }
-    [[nodiscard]] bool is_leaf() const noexcept { return (bits & 1u) != 0; }
-    [[nodiscard]] leaf* as_leaf() const noexcept {
-      return reinterpret_cast<leaf*>(bits & ~std::uintptr_t{1});
+    static node_ref of(leaf* l) noexcept { return {reinterpret_cast<std::byte*>(l) + 1}; }
+    static node_ref of(inner_node* n) noexcept { return {reinterpret_cast<std::byte*>(n)}; }
+    [[nodiscard]] bool empty() const noexcept { return ptr == nullptr; }
+    [[nodiscard]] bool is_leaf() const noexcept {
+      return (reinterpret_cast<std::uintptr_t>(ptr) & 1u) != 0;
     }
+    [[nodiscard]] leaf* as_leaf() const noexcept { return reinterpret_cast<leaf*>(ptr - 1); }
     [[nodiscard]] inner_node* as_node() const noexcept {
-      return reinterpret_cast<inner_node*>(bits);
+      return reinterpret_cast<inner_node*>(ptr);
     }
   };
 
