@@ -75,7 +75,7 @@
 // consumes at least one byte) and compare the whole key once, at the leaf; in practice the
 // height is the number of branching bytes, about log256(n) for random keys. Finding a child
 // is O(1) in node48 and node256 and a scan of at most 16 keys in node4/node16. A resize copies
-// at most 49 children. insert's split of a prefix longer than 8 bytes, and the walks at such a
+// at most 48 children. insert's split of a prefix longer than 8 bytes, and the walks at such a
 // node, also descend to the node's leftmost leaf. Ordered walks are O(nodes visited) and
 // recurse once per level (stack depth at most the key length in levels). Memory: the node
 // sizes above plus one leaf per key; allocated_bytes() counts all of it.
