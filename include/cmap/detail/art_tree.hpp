@@ -82,7 +82,8 @@
 //
 // Exceptions: insert allocates before it changes anything, so if T's constructor or the
 // allocator throws the tree is unchanged. erase, clear and the destructor do not throw (T's
-// destructor must not). A walk's callback may throw; the tree is unchanged by a walk.
+// destructor must not). A walk's callback may throw; a walk changes no node (only the values
+// its callback writes).
 
 #include <algorithm>
 #include <array>
