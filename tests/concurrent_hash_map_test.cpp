@@ -344,7 +344,7 @@ TEST(ConcurrentHashMap, InlineReadersNeverSeeAnotherKeysValueUnderSlotReuse) {
 // per slot and 16 control bytes per 15 slots: 17.07 bytes per slot. The table grows when 7/8
 // full, so over a whole growth cycle bytes per entry average 17.07 * ln(f) / (7/8 - 7/8f)
 // for a growth factor f: 27.0 when doubling (the default), 23.7 when growing by half.
-// Issue 4 asks for 24 on average: met with growth_policy::grow_by_half only. The ten sizes
+// The memory target is 24 on average: met with growth_policy::grow_by_half only. The ten sizes
 // here give 27.7 and 23.1 (where the growths fall among them depends on the initial size).
 double bytes_per_entry_over_a_growth_cycle(cmap::growth_policy g) {
   map_t m;
