@@ -1,4 +1,4 @@
-// Hash flooding, on every map of all_map_families: keys that collide in the bits a table uses
+// Hash flooding, on every hash map (hashed_map_families): keys that collide in the bits a table uses
 // show in stats() (longest_probe, mean_probe); keys that do not, do not; keys built to collide
 // under a seed the attacker knows (cmap-bench's generator, tools/cmap-bench/hash_flood.hpp)
 // pile up in a map with that seed and spread in a map with a secret one; and each map keeps
@@ -22,7 +22,7 @@
 
 namespace {
 
-using cmap_test::all_map_families;
+using cmap_test::hashed_map_families;
 using cmap_test::family_names;
 using cmap_test::sorted_contents;
 using u64 = std::uint64_t;
@@ -60,7 +60,7 @@ class HashFlood : public ::testing::Test {
     }
   }
 };
-TYPED_TEST_SUITE(HashFlood, all_map_families, family_names);
+TYPED_TEST_SUITE(HashFlood, hashed_map_families, family_names);
 
 TYPED_TEST(HashFlood, SequentialKeysSitInOrNearTheirHomeGroup) {
   // Structured keys (0, 1, 2, ...) under the default secret seed: they spread as random

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmap/art_map.hpp>
 #include <cmap/concurrent_hash_map.hpp>
 #include <cmap/locked_map.hpp>
 #include <cmap/read_mostly_map.hpp>
@@ -15,6 +16,7 @@
 #include <cmap/snapshot_map.hpp>
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -34,8 +36,12 @@ namespace cmap_test {
 //   reserve), every write copies the entries of the nodes on its key's path (so a throwing
 //   copy can fail any write, not only growth; the map is then unchanged), old versions are
 //   freed after a grace period, and values must be copyable (versions share them).
+// hashed: the map hashes its keys with its Hash and compares them with its KeyEqual, and its
+//   constructors take them; an ordered map (art_map) has neither (its key encoding decides
+//   equality and order, and its lookups are always transparent), so the tests of a user's
+//   hash or equality, of hash flooding and of constructors taking them skip it.
 template <template <class, class, class, class, class> class Map, bool NodeBased, bool ForEachLocks,
-          bool MoveOnlyValues = true, bool Persistent = false>
+          bool MoveOnlyValues = true, bool Persistent = false, bool Hashed = true>
 struct family {
   template <class K, class V, class Hash = cmap::hash<K>, class Eq = std::equal_to<K>,
             class Alloc = std::allocator<std::pair<const K, V>>>
@@ -44,6 +50,9 @@ struct family {
   static constexpr bool for_each_locks = ForEachLocks;
   static constexpr bool move_only_values = MoveOnlyValues;
   static constexpr bool persistent = Persistent;
+  static constexpr bool hashed = Hashed;
+  // A table of slots that reserve sizes and growth replaces (not the tries, not the tree).
+  static constexpr bool has_table = !Persistent && Hashed;
 };
 
 // concurrent_hash_map growing by half (growth_policy::grow_by_half) from construction on,
@@ -79,9 +88,19 @@ using snapshot_family = family<cmap::snapshot_map, false, false, false, true>;
 // Reentrancy suite's death tests hold for it too.)
 using serial_family = family<cmap::serial_map, false, false, false, true>;
 
-using all_map_families =
+// art_map in the families' shape: Hash and KeyEqual are not its parameters.
+template <class K, class V, class Hash, class Eq, class Alloc>
+using art_map_of = cmap::art_map<K, V, cmap::key_traits<K>, Alloc>;
+// Leaves are nodes freed after a grace period (node_based); for_each takes no lock; values
+// must be copyable (a value that is not atomic is immutable in its leaf, updates copy it).
+using art_family = family<art_map_of, true, false, false, false, false>;
+
+using hashed_map_families =
     ::testing::Types<locked_family, sharded_family, concurrent_family, compact_concurrent_family,
                      read_mostly_family, snapshot_family, serial_family>;
+using all_map_families =
+    ::testing::Types<locked_family, sharded_family, concurrent_family, compact_concurrent_family,
+                     read_mostly_family, snapshot_family, serial_family, art_family>;
 
 // How many times less work the randomised and stress suites give a family: every synchronous
 // write of serial_map is a round trip to its owner thread (microseconds; far more under
@@ -103,8 +122,23 @@ struct family_names {
     if constexpr (std::is_same_v<F, read_mostly_family>) return "read_mostly_map";
     if constexpr (std::is_same_v<F, snapshot_family>) return "snapshot_map";
     if constexpr (std::is_same_v<F, serial_family>) return "serial_map";
+    if constexpr (std::is_same_v<F, art_family>) return "art_map";
     return "unknown";
   }
+};
+
+// A map whose hash (if it has one) is keyed by a fixed seed, so that a test run with one seed
+// repeats exactly; a map without a hash (art_map) is default-constructed.
+template <class Map>
+class with_seed : public Map {
+  static constexpr bool seeded = std::is_constructible_v<typename Map::hasher, std::uint64_t>;
+
+ public:
+  explicit with_seed(std::uint64_t seed) : with_seed(seed, std::bool_constant<seeded>{}) {}
+
+ private:
+  with_seed(std::uint64_t seed, std::true_type) : Map(0, typename Map::hasher(seed)) {}
+  with_seed(std::uint64_t, std::false_type) {}
 };
 
 // A map's entries, sorted by key: to compare maps whatever their iteration order.

@@ -309,7 +309,7 @@ class model_run {
         rng_(seed),
         ops_{op_distribution(cfg, steady), op_distribution(cfg, growing),
              op_distribution(cfg, shrinking)},
-        map_(0, typename Map::hasher(seed)) {  // the run's seed keys the hash too
+        map_(seed) {  // the run's seed keys the hash too
     keys_.reserve(cfg.universe);
     for (std::size_t i = 0; i < cfg.universe; ++i) keys_.push_back(Traits::make_key(i));
   }
@@ -668,7 +668,7 @@ class model_run {
   rng_t rng_;
   std::discrete_distribution<int> ops_[3];  // indexed by phase
   std::vector<K> keys_;
-  Map map_;
+  cmap_test::with_seed<Map> map_;
   std::unordered_map<K, model_entry> model_;
   std::size_t step_ = 0;
   std::uint64_t walk_ = 0;
