@@ -372,14 +372,12 @@ requires(std::copy_constructible<Key> && std::copy_constructible<T> &&
     detail::reentrancy_guard g(this);
     return tree_.contains(e.view());
   }
-  // f runs with no lock held (the leaf is kept readable by the epoch pin).
+  // f runs with no lock held (the leaf is kept readable by the epoch pin), so it may call
+  // into the map: the re-entrancy check covers the lookup only.
   template <class K, class F>
   bool visit_impl(const K& key, F& f) const {
     const encoded e(key);
-    {
-      detail::reentrancy_guard g(this);
-      if (!tree_.contains(e.view())) return false;
-    }
+    { detail::reentrancy_guard g(this); }
     return tree_.visit(e.view(), f);
   }
 

@@ -4,6 +4,7 @@
 // which map to use.
 
 #include "access_violation.hpp"
+#include "art_map.hpp"
 #include "checked_map.hpp"
 #include "concurrent_hash_map.hpp"
 #include "growth_policy.hpp"

@@ -124,6 +124,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
@@ -445,9 +446,17 @@ class art_tree {
     std::uint8_t unused = 0;
     optimistic_field<std::uint16_t> count{0};
     optimistic_field<std::uint32_t> prefix_size{0};
-    optimistic_field<prefix_bytes> prefix{};
+    // The inline prefix bytes, held in an integer: an atomic of a byte array is not lock-free
+    // on every compiler (clang calls the generic library routine for it).
+    optimistic_field<std::uint64_t> prefix_word{};
 
     explicit inner_node(node_type t) noexcept : type(t) {}
+    [[nodiscard]] prefix_bytes prefix() const noexcept {
+      return std::bit_cast<prefix_bytes>(prefix_word.load());
+    }
+    void set_prefix_bytes(const prefix_bytes& p) noexcept {
+      prefix_word.store(std::bit_cast<std::uint64_t>(p));
+    }
   };
   struct node4 : inner_node {
     static constexpr node_type kind = node_type::node4;
@@ -678,7 +687,7 @@ class art_tree {
   static void set_prefix(inner_node& n, const char* bytes, std::size_t size) noexcept {
     prefix_bytes p{};
     if (size != 0) std::memcpy(p.data(), bytes, std::min(size, inline_prefix));
-    n.prefix.store(p);
+    n.set_prefix_bytes(p);
     n.prefix_size.store(static_cast<std::uint32_t>(size));
   }
 
@@ -823,7 +832,7 @@ class art_tree {
   To* copy_into(const inner_node& n) {
     To* to = make_node<To>();
     to->prefix_size.store(n.prefix_size.load());
-    to->prefix.store(n.prefix.load());
+    to->set_prefix_bytes(n.prefix());
     visit_children<true>(n, 0, [to](unsigned char b, node_ref c) {
       add_child(*to, b, c);
       return true;
@@ -921,7 +930,7 @@ class art_tree {
       // Coupling: n is still the parent's child, at this depth.
       if (!v || !parent->check_or_restart(*pv)) return restart = true, nullptr;
       const std::uint32_t size = n.prefix_size.load();
-      if (!inline_prefix_matches(size, n.prefix.load(), key, depth)) {
+      if (!inline_prefix_matches(size, n.prefix(), key, depth)) {
         if (!n.lock.check_or_restart(*v)) restart = true;
         return nullptr;
       }
@@ -1039,7 +1048,7 @@ class art_tree {
       if (!nvo || !owner->check_or_restart(ov)) return false;
       const version nv = *nvo;
       const std::uint32_t size = n.prefix_size.load();
-      const prefix_bytes inline_bytes = n.prefix.load();
+      const prefix_bytes inline_bytes = n.prefix();
 
       // Whether key leaves n's prefix (or ends inside it), and where: an insert must know
       // exactly, reading the bytes past the inline ones from a leaf; the others compare the
@@ -1090,7 +1099,7 @@ class art_tree {
           for (std::size_t j = 0; j < std::min(rest, inline_prefix); ++j) {
             kept[j] = prefix_byte(p + 1 + j);
           }
-          n.prefix.store(kept);
+          n.set_prefix_bytes(kept);
           n.prefix_size.store(static_cast<std::uint32_t>(rest));
           add_child(*top, branch, ref);
           add_child(*top, byte(key, depth + p), node_ref::of(fresh.l));
@@ -1231,16 +1240,16 @@ class art_tree {
         // Merge: the sibling takes owner_node's place.
         if (sibling != nullptr) {
           prefix_bytes joined{};
-          const prefix_bytes mine = owner_node->prefix.load();
+          const prefix_bytes mine = owner_node->prefix();
           const std::uint32_t my_size = owner_node->prefix_size.load();
           std::size_t k = std::min<std::size_t>(my_size, inline_prefix);
           std::copy_n(mine.begin(), k, joined.begin());
           if (k < inline_prefix) joined[k++] = sibling_byte;
-          const prefix_bytes theirs = sibling->prefix.load();
+          const prefix_bytes theirs = sibling->prefix();
           const std::uint32_t their_size = sibling->prefix_size.load();
           const std::size_t from_child = std::min<std::size_t>(their_size, inline_prefix - k);
           std::copy_n(theirs.begin(), from_child, joined.begin() + static_cast<std::ptrdiff_t>(k));
-          sibling->prefix.store(joined);
+          sibling->set_prefix_bytes(joined);
           sibling->prefix_size.store(my_size + 1u + their_size);
         }
         up_slot->store(sibling_ref);
@@ -1293,7 +1302,7 @@ class art_tree {
     const optional_version v = n.lock.read_lock_or_restart();
     if (!v || !owner.check_or_restart(ov)) return step::restart;
     const std::uint32_t size = n.prefix_size.load();
-    const prefix_bytes inline_bytes = n.prefix.load();
+    const prefix_bytes inline_bytes = n.prefix();
     if (!n.lock.check_or_restart(*v)) return step::restart;
 
     if (bounded) {
