@@ -60,8 +60,8 @@
 // (log256 n for random keys, at most k + 1) and compares the key once, at the leaf. A write
 // is a lookup plus, for an absent key, one leaf allocation (16 bytes + k, rounded to 8) and
 // sometimes a node (64 to 2072 bytes); an update of a value that is not atomic allocates a
-// leaf. Scans: O(nodes visited). Memory: about 32 bytes per key for dense u64 keys, 47 for
-// random ones, 48 for "uid:N" strings (docs/journal/art-map.md). A lookup encodes its key
+// leaf. Scans: O(nodes visited). Memory: about 32 bytes per key for dense u64 keys, 48 for
+// random ones, 49 for "uid:N" strings (docs/journal/art-map.md). A lookup encodes its key
 // first (for strings, into a std::string: an allocation beyond 15 bytes).
 //
 // Allocator: every node and leaf comes from it (rebound); the epoch domain frees replaced
@@ -383,18 +383,6 @@ requires(std::copy_constructible<Key> && std::copy_constructible<T> &&
 
   // Ops for art_tree::write (see its comment). Each that runs user code under the key's lock
   // holds a reentrancy guard over the whole write.
-  template <class... Args>
-  struct emplace_op {
-    static constexpr bool inserts = true, erases = false;
-    std::tuple<Args&&...> args;
-    bool inserted = false;
-    bool on_absent() { return inserted = true; }
-    T value() {
-      return std::apply([](auto&&... a) { return T(std::forward<decltype(a)>(a)...); },
-                        std::move(args));
-    }
-    detail::art_verdict on_present(const T&) { return detail::art_verdict::keep; }
-  };
   // insert_or_assign and exchange: store v; keep the old value for exchange.
   struct store_op {
     static constexpr bool inserts = true, erases = false;
@@ -506,7 +494,8 @@ requires(std::copy_constructible<Key> && std::copy_constructible<T> &&
 
   template <class KK, class... Args>
   bool emplace_impl(KK&& key, Args&&... args) {
-    emplace_op<Args...> op{std::forward_as_tuple(std::forward<Args>(args)...)};
+    typename tree_type::template emplace_op<Args...> op{
+        std::forward_as_tuple(std::forward<Args>(args)...)};
     write(key, op);
     return op.inserted;
   }

@@ -379,6 +379,38 @@ class art_tree {
     return first_of<false>({}, art_bound::none);
   }
 
+  // The writes above, as Ops for write() (public: the map builds on emplace_op too).
+  template <class... Args>
+  struct emplace_op {
+    static constexpr bool inserts = true, erases = false;
+    std::tuple<Args&&...> args;
+    bool inserted = false;
+    bool on_absent() { return inserted = true; }
+    T value() {
+      return std::apply([](auto&&... a) { return T(std::forward<decltype(a)>(a)...); },
+                        std::move(args));
+    }
+    art_verdict on_present(const T&) { return art_verdict::keep; }
+  };
+  struct assign_op {
+    static constexpr bool inserts = true, erases = false;
+    T& v;
+    bool inserted = false;
+    bool on_absent() { return inserted = true; }
+    T value() { return std::move(v); }
+    art_verdict on_present(const T&) { return art_verdict::assign; }
+  };
+  struct erase_op {
+    static constexpr bool inserts = false, erases = true;
+    bool erased = false;
+    bool on_absent() { return false; }
+    [[noreturn]] T value() { std::terminate(); }  // never called: nothing inserted or assigned
+    art_verdict on_present(const T&) {
+      erased = true;
+      return art_verdict::erase;
+    }
+  };
+
  private:
   using version = optimistic_lock::version_type;
   using optional_version = std::optional<version>;
@@ -510,38 +542,6 @@ class art_tree {
   static constexpr std::size_t blocks_for(std::size_t bytes) noexcept {
     return (bytes + sizeof(block) - 1) / sizeof(block);
   }
-
-  // The writes above, as Ops for write().
-  template <class... Args>
-  struct emplace_op {
-    static constexpr bool inserts = true, erases = false;
-    std::tuple<Args&&...> args;
-    bool inserted = false;
-    bool on_absent() { return inserted = true; }
-    T value() {
-      return std::apply([](auto&&... a) { return T(std::forward<decltype(a)>(a)...); },
-                        std::move(args));
-    }
-    art_verdict on_present(const T&) { return art_verdict::keep; }
-  };
-  struct assign_op {
-    static constexpr bool inserts = true, erases = false;
-    T& v;
-    bool inserted = false;
-    bool on_absent() { return inserted = true; }
-    T value() { return std::move(v); }
-    art_verdict on_present(const T&) { return art_verdict::assign; }
-  };
-  struct erase_op {
-    static constexpr bool inserts = false, erases = true;
-    bool erased = false;
-    bool on_absent() { return false; }
-    [[noreturn]] T value() { std::terminate(); }  // never called: nothing inserted or assigned
-    art_verdict on_present(const T&) {
-      erased = true;
-      return art_verdict::erase;
-    }
-  };
 
   // ---- allocation ---------------------------------------------------------------------------
 
