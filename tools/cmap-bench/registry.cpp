@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <fnmatch.h>
 
+#include "adapters/art_map.hpp"
 #include "adapters/concurrent_hash_map.hpp"
 #include "adapters/cow_map.hpp"
 #include "adapters/locked_map.hpp"
@@ -78,6 +79,10 @@ const std::vector<map_info>& registry() {
        "serial_map, writes submitted without waiting (submit_*), each thread flushes at the end "
        "(timed); latencies are submission latencies",
        concurrent_full, false, true, run_adapter<serial_map_async_adapter>, std::nullopt},
+      {"art_map", "cmap",
+       "cmap::art_map: ordered (adaptive radix tree), optimistic lock coupling, lock-free reads "
+       "(no hash: not in hash-flood)",
+       concurrent_full, false, false, run_adapter<art_map_adapter>, std::nullopt},
       {"locked_map+log-inside", "cmap", "locked_map, each update logged inside the lock",
        concurrent_full, false, true, run_adapter<locked_map_log_inside>, std::nullopt},
       {"locked_map+log-outside", "cmap", "locked_map, each update logged before taking the lock",

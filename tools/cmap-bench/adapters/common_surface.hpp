@@ -2,7 +2,8 @@
 // One adapter for every cmap map: they share the calls of docs/api.md, so a new map needs
 // only an alias (one small header) and one registry line. sharded_map receives the variant's
 // number ('sharded_map:N') as its shard count. The map hashes with the run's fixed seed
-// (hash_seed.hpp) unless it is given a hasher.
+// (hash_seed.hpp) unless it is given a hasher; a map that does not hash (art_map: its hasher
+// type is only a marker) is built without one.
 
 #include <fmt/format.h>
 
@@ -10,7 +11,9 @@
 #include <concepts>
 #include <cstddef>
 #include <iterator>
+#include <cstdint>
 #include <optional>
+#include <type_traits>
 
 #include "adapter.hpp"
 #include "hash_seed.hpp"
@@ -37,8 +40,7 @@ class common_surface_adapter {
   using value_type = typename Map::mapped_type;
   using hasher = typename Map::hasher;
 
-  explicit common_surface_adapter(std::size_t param)
-      : common_surface_adapter(param, hasher(hash_seed())) {}
+  explicit common_surface_adapter(std::size_t param) : map_(make(param)) {}
   common_surface_adapter(std::size_t param, const hasher& hash) : map_(make(param, hash)) {}
 
   bool find(const key_type& k) { return map_.find(k).has_value(); }
@@ -80,6 +82,13 @@ class common_surface_adapter {
       return v;
     else
       return v.words[0];
+  }
+  static constexpr bool hashes = std::is_constructible_v<hasher, std::uint64_t>;
+  static Map make(std::size_t param) {
+    if constexpr (hashes)
+      return make(param, hasher(hash_seed()));
+    else
+      return Map(0);
   }
   // The parameter ('sharded_map:N') is sharded_map's shard count.
   static Map make(std::size_t param, const hasher& hash) {
