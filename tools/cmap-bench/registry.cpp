@@ -10,6 +10,7 @@
 #include "adapters/concurrent_hash_map.hpp"
 #include "adapters/cow_map.hpp"
 #include "adapters/locked_map.hpp"
+#include "adapters/locked_ordered.hpp"
 #include "adapters/read_mostly_map.hpp"
 #include "adapters/serial_map.hpp"
 #include "adapters/sharded_map.hpp"
@@ -18,6 +19,7 @@
 #include "flood.hpp"
 #include "runner.hpp"
 #ifdef CMAP_BENCH_HAVE_TBB
+#include "adapters/tbb_concurrent_map.hpp"
 #include "adapters/tbb_hash_map.hpp"
 #include "adapters/tbb_unordered_map.hpp"
 #endif
@@ -25,6 +27,7 @@
 #include "adapters/cuckoo.hpp"
 #endif
 #ifdef CMAP_BENCH_HAVE_ABSL
+#include "adapters/absl_btree_shared_mutex.hpp"
 #include "adapters/absl_flat_map.hpp"
 #endif
 #ifdef CMAP_BENCH_HAVE_BOOST
@@ -94,12 +97,19 @@ const std::vector<map_info>& registry() {
        "an immutable std::unordered_map behind an atomically published pointer, copied whole on "
        "every write",
        concurrent_full, false, true, run_adapter<cow_map_adapter>, std::nullopt},
+      {"std_map_shared_mutex", "baseline",
+       "std::map behind one std::shared_mutex: the ordered baseline (run only when named: the "
+       "ordered peers would add minutes to the standard suite)",
+       concurrent_full, false, true, run_adapter<std_map_shared_mutex_adapter>, std::nullopt},
   // ---- peers ---------------------------------------------------------------------------------
 #ifdef CMAP_BENCH_HAVE_TBB
       {"tbb_hash_map", "peer", "tbb::concurrent_hash_map (oneTBB)", caps{true, true, true, false},
        false, false, run_adapter<tbb_hash_map_adapter>, std::nullopt},
       {"tbb_unordered_map", "peer", "tbb::concurrent_unordered_map (oneTBB)",
        caps{true, false, false, true}, false, false, run_adapter<tbb_unordered_map_adapter>,
+       std::nullopt},
+      {"tbb_concurrent_map", "peer", "tbb::concurrent_map (oneTBB): ordered, a skip list (run only when named)",
+       caps{true, false, false, true}, false, true, run_adapter<tbb_concurrent_map_adapter>,
        std::nullopt},
 #endif
 #ifdef CMAP_BENCH_HAVE_LIBCUCKOO
@@ -114,6 +124,10 @@ const std::vector<map_info>& registry() {
 #ifdef CMAP_BENCH_HAVE_ABSL
       {"absl_flat_map", "peer", "absl::flat_hash_map, no lock (single-thread ceiling)",
        single_thread_only, false, false, run_adapter<absl_flat_map_adapter>, std::nullopt},
+      {"absl_btree_shared_mutex", "peer",
+       "absl::btree_map behind one std::shared_mutex: ordered (run only when named)",
+       concurrent_full, false, true,
+       run_adapter<absl_btree_shared_mutex_adapter>, std::nullopt},
 #endif
 #ifdef CMAP_BENCH_HAVE_BOOST
       {"boost_flat_map", "peer", "boost::unordered_flat_map, no lock (single-thread ceiling)",
@@ -127,7 +141,8 @@ const std::vector<std::string>& skipped_peers() {
   static const std::vector<std::string> skipped = [] {
     std::vector<std::string> out;
 #ifndef CMAP_BENCH_HAVE_TBB
-    out.emplace_back("tbb_hash_map, tbb_unordered_map: skipped: not installed (libtbb-dev)");
+    out.emplace_back(
+        "tbb_hash_map, tbb_unordered_map, tbb_concurrent_map: skipped: not installed (libtbb-dev)");
 #endif
 #ifndef CMAP_BENCH_HAVE_LIBCUCKOO
     out.emplace_back("cuckoo: skipped: not installed (libcuckoo-dev)");
@@ -140,7 +155,8 @@ const std::vector<std::string>& skipped_peers() {
     out.emplace_back("libcds_split_list: skipped: not installed (libcds-dev)");
 #endif
 #ifndef CMAP_BENCH_HAVE_ABSL
-    out.emplace_back("absl_flat_map: skipped: not installed (libabsl-dev)");
+    out.emplace_back(
+        "absl_flat_map, absl_btree_shared_mutex: skipped: not installed (libabsl-dev)");
 #endif
 #ifndef CMAP_BENCH_HAVE_BOOST
     out.emplace_back("boost_flat_map: skipped: not installed (libboost-dev 1.81+)");
