@@ -85,7 +85,7 @@ const std::vector<map_info>& registry() {
       {"art_map", "cmap",
        "cmap::art_map: ordered (adaptive radix tree), optimistic lock coupling, lock-free reads "
        "(no hash: not in hash-flood)",
-       concurrent_full, false, false, run_adapter<art_map_adapter>, std::nullopt},
+       concurrent_full, false, false, run_adapter<art_map_adapter>, std::nullopt, true},
       {"locked_map+log-inside", "cmap", "locked_map, each update logged inside the lock",
        concurrent_full, false, true, run_adapter<locked_map_log_inside>, std::nullopt},
       {"locked_map+log-outside", "cmap", "locked_map, each update logged before taking the lock",
@@ -100,7 +100,7 @@ const std::vector<map_info>& registry() {
       {"std_map_shared_mutex", "baseline",
        "std::map behind one std::shared_mutex: the ordered baseline (run only when named: the "
        "ordered peers would add minutes to the standard suite)",
-       concurrent_full, false, true, run_adapter<std_map_shared_mutex_adapter>, std::nullopt},
+       concurrent_full, false, true, run_adapter<std_map_shared_mutex_adapter>, std::nullopt, true},
   // ---- peers ---------------------------------------------------------------------------------
 #ifdef CMAP_BENCH_HAVE_TBB
       {"tbb_hash_map", "peer", "tbb::concurrent_hash_map (oneTBB)", caps{true, true, true, false},
@@ -108,9 +108,10 @@ const std::vector<map_info>& registry() {
       {"tbb_unordered_map", "peer", "tbb::concurrent_unordered_map (oneTBB)",
        caps{true, false, false, true}, false, false, run_adapter<tbb_unordered_map_adapter>,
        std::nullopt},
-      {"tbb_concurrent_map", "peer", "tbb::concurrent_map (oneTBB): ordered, a skip list (run only when named)",
+      {"tbb_concurrent_map", "peer",
+       "tbb::concurrent_map (oneTBB): ordered, a skip list (run only when named)",
        caps{true, false, false, true}, false, true, run_adapter<tbb_concurrent_map_adapter>,
-       std::nullopt},
+       std::nullopt, true},
 #endif
 #ifdef CMAP_BENCH_HAVE_LIBCUCKOO
       {"cuckoo", "peer", "libcuckoo::cuckoohash_map", concurrent_full, false, false,
@@ -126,8 +127,8 @@ const std::vector<map_info>& registry() {
        single_thread_only, false, false, run_adapter<absl_flat_map_adapter>, std::nullopt},
       {"absl_btree_shared_mutex", "peer",
        "absl::btree_map behind one std::shared_mutex: ordered (run only when named)",
-       concurrent_full, false, true,
-       run_adapter<absl_btree_shared_mutex_adapter>, std::nullopt},
+       concurrent_full, false, true, run_adapter<absl_btree_shared_mutex_adapter>, std::nullopt,
+       true},
 #endif
 #ifdef CMAP_BENCH_HAVE_BOOST
       {"boost_flat_map", "peer", "boost::unordered_flat_map, no lock (single-thread ceiling)",

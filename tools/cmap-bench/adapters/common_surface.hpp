@@ -10,8 +10,8 @@
 #include <cmap/options.hpp>
 #include <concepts>
 #include <cstddef>
-#include <iterator>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <type_traits>
 
@@ -32,6 +32,14 @@ inline void simulated_log_line(std::uint64_t counter) {
     fmt::format_to(std::back_inserter(line), " field{}={:.3f}", i,
                    static_cast<double>(counter) / (i + 1));
 }
+
+// A callback of the right shape, for asking whether a map scans in order.
+struct scan_probe {
+  template <class K, class V>
+  bool operator()(const K&, const V&) const noexcept {
+    return true;
+  }
+};
 
 template <class Map, log_hook Hook = log_hook::none>
 class common_surface_adapter {
@@ -67,6 +75,18 @@ class common_surface_adapter {
     std::size_t n = 0;
     map_.for_each([&n](const key_type&, const value_type&) { ++n; });
     return n;
+  }
+  // The ordered maps (art_map): up to n entries from k on, in key order.
+  std::size_t scan(const key_type& k, std::size_t n)
+  requires requires(const Map& m, const key_type& key) { m.for_each_from(key, scan_probe{}); }
+  {
+    std::size_t seen = 0;
+    if (n == 0) return 0;
+    map_.for_each_from(k, [&](const key_type&, const value_type& v) {
+      keep(v);
+      return ++seen < n;
+    });
+    return seen;
   }
   std::size_t size() { return map_.size(); }
   std::optional<std::size_t> allocated_bytes() {

@@ -47,6 +47,13 @@ class shared_mutex_ordered_adapter : public memory_from_allocator {
     std::shared_lock lock(mutex_);
     return walk_entries(map_);
   }
+  std::size_t scan(const key_type& k, std::size_t n) {
+    std::shared_lock lock(mutex_);
+    std::size_t seen = 0;
+    for (auto it = map_.lower_bound(k); it != map_.end() && seen < n; ++it, ++seen)
+      keep(it->second);
+    return seen;
+  }
   std::size_t size() {
     std::shared_lock lock(mutex_);
     return map_.size();

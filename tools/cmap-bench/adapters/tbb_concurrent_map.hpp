@@ -35,6 +35,13 @@ class tbb_concurrent_map_adapter : public memory_from_allocator {
   }
   bool erase(const Key& k) { return map_.unsafe_erase(k) == 1; }
   std::size_t for_each() { return walk_entries(map_); }
+  // Safe alongside concurrent inserts (the skip list's iterators are).
+  std::size_t scan(const Key& k, std::size_t n) {
+    std::size_t seen = 0;
+    for (auto it = map_.lower_bound(k); it != map_.end() && seen < n; ++it, ++seen)
+      keep(it->second);
+    return seen;
+  }
   std::size_t size() { return map_.size(); }
 
  private:
