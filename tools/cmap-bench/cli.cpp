@@ -168,8 +168,8 @@ int cli_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* er
   for (const auto& name : preset_names()) presets += (presets.empty() ? "" : ", ") + name;
   app.add_option("--preset", o.presets,
                  fmt::format("named presets, comma-separated: {} (see --list and "
-                             "docs/cmap-bench.md; hash-flood runs u64 and string keys unless "
-                             "--key-type picks one)",
+                             "docs/cmap-bench.md; hash-flood and ordered run u64 and string keys "
+                             "unless --key-type picks one)",
                              presets))
       ->delimiter(',');
   app.add_option("--workload", o.workload_file,

@@ -75,8 +75,9 @@ bool preloaded(const workload& w, std::uint64_t index) noexcept {
   return u < w.preload;
 }
 
-std::string string_key(std::uint64_t index, unsigned length) {
-  return fmt::format("{:0{}}", index, length);
+std::string string_key(std::uint64_t index, unsigned length, const std::string& prefix) {
+  const std::size_t digits = length > prefix.size() ? length - prefix.size() : 1;
+  return fmt::format("{}{:0{}}", prefix, index, digits);
 }
 
 streams generate(const workload& w, unsigned threads) {

@@ -55,6 +55,7 @@ class zipf_sampler {
 double zipf_probability(std::uint64_t n, double theta, std::uint64_t k);
 
 constexpr unsigned op_shift = 61;
+static_assert(op_kind_count <= (1 << (64 - op_shift)), "an op_kind fits the top bits");
 constexpr std::uint64_t index_mask = (std::uint64_t{1} << op_shift) - 1;
 inline op_kind op_of(std::uint64_t op) noexcept { return static_cast<op_kind>(op >> op_shift); }
 inline std::uint64_t index_of(std::uint64_t op) noexcept { return op & index_mask; }
@@ -72,6 +73,8 @@ streams generate(const workload& w, unsigned threads);
 // universe holding the preload fraction.
 bool preloaded(const workload& w, std::uint64_t index) noexcept;
 
-std::string string_key(std::uint64_t index, unsigned length);
+// The string key of an index: prefix, then the index in decimal zero-padded so that the key
+// has length characters (so keys sort as their indices do).
+std::string string_key(std::uint64_t index, unsigned length, const std::string& prefix = {});
 
 }  // namespace cmap_bench

@@ -6,9 +6,11 @@
 #include <fmt/format.h>
 #include <fnmatch.h>
 
+#include "adapters/art_map.hpp"
 #include "adapters/concurrent_hash_map.hpp"
 #include "adapters/cow_map.hpp"
 #include "adapters/locked_map.hpp"
+#include "adapters/locked_ordered.hpp"
 #include "adapters/read_mostly_map.hpp"
 #include "adapters/serial_map.hpp"
 #include "adapters/sharded_map.hpp"
@@ -17,6 +19,7 @@
 #include "flood.hpp"
 #include "runner.hpp"
 #ifdef CMAP_BENCH_HAVE_TBB
+#include "adapters/tbb_concurrent_map.hpp"
 #include "adapters/tbb_hash_map.hpp"
 #include "adapters/tbb_unordered_map.hpp"
 #endif
@@ -24,6 +27,7 @@
 #include "adapters/cuckoo.hpp"
 #endif
 #ifdef CMAP_BENCH_HAVE_ABSL
+#include "adapters/absl_btree_shared_mutex.hpp"
 #include "adapters/absl_flat_map.hpp"
 #endif
 #ifdef CMAP_BENCH_HAVE_BOOST
@@ -78,6 +82,10 @@ const std::vector<map_info>& registry() {
        "serial_map, writes submitted without waiting (submit_*), each thread flushes at the end "
        "(timed); latencies are submission latencies",
        concurrent_full, false, true, run_adapter<serial_map_async_adapter>, std::nullopt},
+      {"art_map", "cmap",
+       "cmap::art_map: ordered (adaptive radix tree), optimistic lock coupling, lock-free reads "
+       "(no hash: not in hash-flood)",
+       concurrent_full, false, false, run_adapter<art_map_adapter>, std::nullopt, true},
       {"locked_map+log-inside", "cmap", "locked_map, each update logged inside the lock",
        concurrent_full, false, true, run_adapter<locked_map_log_inside>, std::nullopt},
       {"locked_map+log-outside", "cmap", "locked_map, each update logged before taking the lock",
@@ -89,6 +97,10 @@ const std::vector<map_info>& registry() {
        "an immutable std::unordered_map behind an atomically published pointer, copied whole on "
        "every write",
        concurrent_full, false, true, run_adapter<cow_map_adapter>, std::nullopt},
+      {"std_map_shared_mutex", "baseline",
+       "std::map behind one std::shared_mutex: the ordered baseline (run only when named: the "
+       "ordered peers would add minutes to the standard suite)",
+       concurrent_full, false, true, run_adapter<std_map_shared_mutex_adapter>, std::nullopt, true},
   // ---- peers ---------------------------------------------------------------------------------
 #ifdef CMAP_BENCH_HAVE_TBB
       {"tbb_hash_map", "peer", "tbb::concurrent_hash_map (oneTBB)", caps{true, true, true, false},
@@ -96,6 +108,10 @@ const std::vector<map_info>& registry() {
       {"tbb_unordered_map", "peer", "tbb::concurrent_unordered_map (oneTBB)",
        caps{true, false, false, true}, false, false, run_adapter<tbb_unordered_map_adapter>,
        std::nullopt},
+      {"tbb_concurrent_map", "peer",
+       "tbb::concurrent_map (oneTBB): ordered, a skip list (run only when named)",
+       caps{true, false, false, true}, false, true, run_adapter<tbb_concurrent_map_adapter>,
+       std::nullopt, true},
 #endif
 #ifdef CMAP_BENCH_HAVE_LIBCUCKOO
       {"cuckoo", "peer", "libcuckoo::cuckoohash_map", concurrent_full, false, false,
@@ -109,6 +125,10 @@ const std::vector<map_info>& registry() {
 #ifdef CMAP_BENCH_HAVE_ABSL
       {"absl_flat_map", "peer", "absl::flat_hash_map, no lock (single-thread ceiling)",
        single_thread_only, false, false, run_adapter<absl_flat_map_adapter>, std::nullopt},
+      {"absl_btree_shared_mutex", "peer",
+       "absl::btree_map behind one std::shared_mutex: ordered (run only when named)",
+       concurrent_full, false, true, run_adapter<absl_btree_shared_mutex_adapter>, std::nullopt,
+       true},
 #endif
 #ifdef CMAP_BENCH_HAVE_BOOST
       {"boost_flat_map", "peer", "boost::unordered_flat_map, no lock (single-thread ceiling)",
@@ -122,7 +142,8 @@ const std::vector<std::string>& skipped_peers() {
   static const std::vector<std::string> skipped = [] {
     std::vector<std::string> out;
 #ifndef CMAP_BENCH_HAVE_TBB
-    out.emplace_back("tbb_hash_map, tbb_unordered_map: skipped: not installed (libtbb-dev)");
+    out.emplace_back(
+        "tbb_hash_map, tbb_unordered_map, tbb_concurrent_map: skipped: not installed (libtbb-dev)");
 #endif
 #ifndef CMAP_BENCH_HAVE_LIBCUCKOO
     out.emplace_back("cuckoo: skipped: not installed (libcuckoo-dev)");
@@ -135,7 +156,8 @@ const std::vector<std::string>& skipped_peers() {
     out.emplace_back("libcds_split_list: skipped: not installed (libcds-dev)");
 #endif
 #ifndef CMAP_BENCH_HAVE_ABSL
-    out.emplace_back("absl_flat_map: skipped: not installed (libabsl-dev)");
+    out.emplace_back(
+        "absl_flat_map, absl_btree_shared_mutex: skipped: not installed (libabsl-dev)");
 #endif
 #ifndef CMAP_BENCH_HAVE_BOOST
     out.emplace_back("boost_flat_map: skipped: not installed (libboost-dev 1.81+)");

@@ -49,6 +49,7 @@ struct map_info {
   bool hidden = false;       // a variant run only when a workload or --maps names it
   std::function<map_result(const run_request&)> run;
   std::optional<flood_support> flood;  // the cmap hash maps: hash-flood can run them
+  bool ordered = false;                // has scan (keys in order): the scan operation runs it
 };
 
 const std::vector<map_info>& registry();

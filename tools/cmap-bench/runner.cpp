@@ -24,6 +24,7 @@ void summarise(map_result& r) {
 }
 
 std::string not_applicable(const map_info& m, const workload& w, unsigned threads) {
+  if (w.has(op_kind::scan) && !m.ordered) return "no ordered scan (unordered map)";
   if (threads <= 1) return {};
   if (!m.can.concurrent) return "unlocked map: single-thread ceiling, run at 1 thread only";
   if (w.has(op_kind::erase) && !m.can.concurrent_erase) return "no concurrent erase";
@@ -35,7 +36,21 @@ std::string not_applicable(const map_info& m, const workload& w, unsigned thread
 }
 
 std::vector<selected_map> maps_for(const workload& w, const std::vector<std::string>& patterns) {
-  if (!w.maps.empty()) return select_maps(w.maps);
+  if (!w.maps.empty()) {
+    // A peer the workload names that was not installed is left out (skipped_peers says so).
+    std::vector<std::string> names;
+    for (const auto& name : w.maps) {
+      const bool known = std::any_of(registry().begin(), registry().end(),
+                                     [&](const map_info& m) { return m.name == name; });
+      const bool skipped =
+          std::any_of(skipped_peers().begin(), skipped_peers().end(), [&](const std::string& s) {
+            return s.find(name + ":") != std::string::npos ||
+                   s.find(name + ",") != std::string::npos;
+          });
+      if (known || !skipped) names.push_back(name);
+    }
+    return select_maps(names);
+  }
   if (!patterns.empty()) return select_maps(patterns);
   return select_maps({"*"});
 }
@@ -60,7 +75,8 @@ std::vector<map_result> run_workload(const workload& w, const std::vector<select
     if (w.string_keys && keys.size() <= s.max_index) {
       keys.clear();
       keys.reserve(s.max_index + 1);
-      for (std::uint64_t i = 0; i <= s.max_index; ++i) keys.push_back(string_key(i, w.key_length));
+      for (std::uint64_t i = 0; i <= s.max_index; ++i)
+        keys.push_back(string_key(i, w.key_length, w.key_prefix));
     }
     // One row per map at this thread count. Interleaved (the default): repetition 1 of every
     // map, then repetition 2 of every map, and so on, so that a change in the machine's load

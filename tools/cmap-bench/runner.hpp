@@ -29,7 +29,8 @@ constexpr unsigned latency_sample_shift = 6;  // every 64th operation is timed
 // One operation of a stream on the map; returns something the caller keeps, so that the
 // compiler cannot drop a call.
 template <class Map, class KeyOf>
-inline std::uint64_t apply(Map& map, std::uint64_t op, const KeyOf& key_of) {
+inline std::uint64_t apply(Map& map, std::uint64_t op, const KeyOf& key_of,
+                           std::size_t scan_length) {
   using value_type = typename Map::value_type;
   const std::uint64_t index = index_of(op);
   switch (op_of(op)) {
@@ -48,6 +49,12 @@ inline std::uint64_t apply(Map& map, std::uint64_t op, const KeyOf& key_of) {
       return map.erase(key_of(index));
     case op_kind::for_each:
       return map.for_each();
+    case op_kind::scan:
+      // Only the ordered maps have scan; for the others the runner reports n/a.
+      if constexpr (requires { map.scan(key_of(index), scan_length); })
+        return map.scan(key_of(index), scan_length);
+      else
+        return 0;
   }
   return 0;
 }
@@ -109,7 +116,7 @@ map_result run_typed(const run_request& rq) {
     start_counting();
     Adapter<Key, Value> map(rq.param);
     for (const auto& stream : rq.ops->per_thread)
-      for (const std::uint64_t op : stream) apply(map, op, key_of);
+      for (const std::uint64_t op : stream) apply(map, op, key_of, w.scan_length);
     if constexpr (requires { map.finish(); }) map.finish();
     record_memory(map);
   }
@@ -183,7 +190,7 @@ map_result run_typed(const run_request& rq) {
           const std::uint64_t op = stream[j % n];
           const bool sampled = (j & ((1u << latency_sample_shift) - 1)) == 0;
           const auto t0 = sampled ? clock::now() : clock::time_point{};
-          my.sink += apply(map, op, key_of);
+          my.sink += apply(map, op, key_of, w.scan_length);
           if (sampled)
             my.latency.record(static_cast<std::uint64_t>(
                 std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - t0).count()));

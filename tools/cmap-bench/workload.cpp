@@ -17,7 +17,7 @@ namespace cmap_bench {
 namespace {
 
 constexpr const char* op_names[op_kind_count] = {
-    "find", "find_miss", "insert", "insert_or_assign", "update", "erase", "for_each"};
+    "find", "find_miss", "insert", "insert_or_assign", "update", "erase", "for_each", "scan"};
 
 void set_mix(workload& w, std::initializer_list<std::pair<op_kind, double>> parts) {
   std::fill(std::begin(w.mix), std::end(w.mix), 0.0);
@@ -29,7 +29,7 @@ op_kind op_from_name(const std::string& name, const std::string& where) {
     if (name == op_names[i]) return static_cast<op_kind>(i);
   throw usage_error(fmt::format(
       "{}: unknown operation '{}' (known: find, find_miss, insert, insert_or_assign, update, "
-      "erase, for_each)",
+      "erase, for_each, scan)",
       where, name));
 }
 
@@ -122,6 +122,14 @@ void validate(const workload& w) {
   if (w.value_size != 8 && w.value_size != 64 && w.value_size != 256 && w.value_size != 1024)
     throw usage_error(fmt::format("{}: value_size {} is not supported (8, 64, 256 or 1024 bytes)",
                                   where, w.value_size));
+  if (w.string_keys && w.key_prefix.size() + 1 > w.key_length)
+    throw usage_error(
+        fmt::format("{}: key_prefix '{}' leaves no room for the index in {} "
+                    "characters (key_length)",
+                    where, w.key_prefix, w.key_length));
+  if (w.has(op_kind::scan) && (w.scan_length == 0 || w.scan_length > 1'000'000))
+    throw usage_error(
+        fmt::format("{}: scan_length {} is out of range (1 to 1000000)", where, w.scan_length));
   double sum = 0;
   for (double p : w.mix) {
     if (p < 0 || !std::isfinite(p)) throw usage_error(where + ": a mix percentage is negative");
@@ -143,7 +151,8 @@ void validate(const workload& w) {
     throw usage_error(
         fmt::format("{}: repetitions {} is out of range (3 to 100)", where, w.repetitions));
   // Contradictions: reads of a map that is empty and never written find nothing to measure.
-  if (!w.writes() && w.preload == 0 && (w.has(op_kind::find) || w.has(op_kind::for_each)))
+  if (!w.writes() && w.preload == 0 &&
+      (w.has(op_kind::find) || w.has(op_kind::for_each) || w.has(op_kind::scan)))
     throw usage_error(where +
                       ": a read-only mix over an empty map (preload 0) measures nothing; "
                       "set preload > 0 or add writes");
@@ -166,7 +175,7 @@ const std::vector<std::string>& preset_names() {
   static const std::vector<std::string> names = {
       "parallel-load",     "read-heavy",  "read-only",  "mixed",
       "insert-only",       "write-heavy", "lock-scope", "shard-scaling",
-      "cow-vs-persistent", "hash-flood"};
+      "cow-vs-persistent", "hash-flood",  "ordered"};
   return names;
 }
 
@@ -275,6 +284,22 @@ workload preset(const std::string& name) {
     w.hash_flood = true;
     w.maps = {"concurrent_hash_map", "read_mostly_map", "locked_map",
               "sharded_map",         "snapshot_map",    "serial_map"};
+  } else if (name == "ordered") {
+    // The ordered maps against each other: art_map, std::map and absl::btree_map behind a
+    // std::shared_mutex, tbb::concurrent_map (a peer that is not installed is skipped). The
+    // scans make the hash maps n/a, so the preset names its maps.
+    w.description =
+        "ordered maps: 200k keys, half preloaded; 70% find / 20% scan of 50 entries from a random "
+        "key / 10% insert, uniform; u64 keys and \"uid:\" string keys";
+    w.key_universe = 200'000;
+    w.ops = 400'000;
+    w.preload = 0.5;
+    w.dist.type = key_dist::uniform;
+    w.scan_length = 50;
+    w.key_prefix = "uid:";
+    w.key_length = 12;
+    set_mix(w, {{op_kind::find, 70}, {op_kind::scan, 20}, {op_kind::insert, 10}});
+    w.maps = {"art_map", "std_map_shared_mutex", "absl_btree_shared_mutex", "tbb_concurrent_map"};
   } else {
     std::string known;
     for (const auto& n : preset_names()) known += (known.empty() ? "" : ", ") + n;
@@ -285,7 +310,7 @@ workload preset(const std::string& name) {
 
 std::vector<workload> preset_runs(const std::string& name) {
   std::vector<workload> out{preset(name)};
-  if (out.front().hash_flood) {
+  if (out.front().hash_flood || name == "ordered") {
     workload strings = out.front();
     strings.name += "-string";
     strings.string_keys = true;
@@ -366,10 +391,10 @@ workload parse_workload_json(const nlohmann::json& j, const std::string& origin)
   }
   bool has_ops = false;
   bool has_duration = false;
-  const std::set<std::string> known = {"preset",     "name",        "description",  "threads",
-                                       "ops",        "duration_ms", "key_universe", "key_type",
-                                       "key_length", "value_size",  "mix",          "distribution",
-                                       "preload",    "seed",        "repetitions",  "maps"};
+  const std::set<std::string> known = {
+      "preset",       "name",     "description", "threads",    "ops",        "duration_ms",
+      "key_universe", "key_type", "key_length",  "value_size", "mix",        "distribution",
+      "preload",      "seed",     "repetitions", "maps",       "key_prefix", "scan_length"};
   for (const auto& item : j.items()) {
     // Named variables, not a structured binding: the lambdas below capture them.
     const std::string field = item.key();
@@ -425,6 +450,11 @@ workload parse_workload_json(const nlohmann::json& j, const std::string& origin)
         throw usage_error(fmt::format("{}: '{}' is not a key type (u64 or string)", where, s));
     } else if (field == "key_length") {
       w.key_length = static_cast<unsigned>(need_uint(100'000));
+    } else if (field == "key_prefix") {
+      if (!value.is_string()) throw usage_error(where + " must be a string");
+      w.key_prefix = value.get<std::string>();
+    } else if (field == "scan_length") {
+      w.scan_length = static_cast<unsigned>(need_uint(1'000'000'000));
     } else if (field == "value_size") {
       w.value_size = static_cast<unsigned>(need_uint(1'000'000));
     } else if (field == "mix") {
@@ -482,6 +512,8 @@ workload parse_workload_json(const nlohmann::json& j, const std::string& origin)
   if (w.hash_flood && !has_ops) w.ops = 2 * w.key_universe;
   if (!w.string_keys && j.contains("key_length"))
     throw usage_error(origin + ": 'key_length' applies to string keys only (key_type is u64)");
+  if (!w.string_keys && j.contains("key_prefix"))
+    throw usage_error(origin + ": 'key_prefix' applies to string keys only (key_type is u64)");
   validate(w);
   return w;
 }
@@ -586,6 +618,8 @@ nlohmann::json to_json(const workload& w) {
   else
     j["ops"] = w.ops;
   if (w.string_keys) j["key_length"] = w.key_length;
+  if (w.string_keys && !w.key_prefix.empty()) j["key_prefix"] = w.key_prefix;
+  if (w.has(op_kind::scan)) j["scan_length"] = w.scan_length;
   if (!w.maps.empty()) j["maps"] = w.maps;
   // Read back, the preset makes it the hash-flood measurement again.
   if (w.hash_flood) j["preset"] = "hash-flood";

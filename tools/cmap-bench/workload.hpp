@@ -28,9 +28,10 @@ enum class op_kind : std::uint8_t {
   insert_or_assign,
   update,
   erase,
-  for_each
+  for_each,
+  scan  // the ordered maps only: scan_length entries from a key on, in key order
 };
-inline constexpr int op_kind_count = 7;
+inline constexpr int op_kind_count = 8;
 const char* op_name(op_kind k) noexcept;
 
 enum class key_dist : std::uint8_t { uniform, zipf, sequential, hotset };
@@ -51,9 +52,13 @@ struct workload {
   std::uint64_t duration_ms = 0;  // if > 0: each thread cycles its stream until time is up
   std::uint64_t key_universe = 100'000;
   bool string_keys = false;
-  unsigned key_length = 16;                             // string keys only
-  unsigned value_size = 8;                              // bytes: 8, 64, 256 or 1024
-  double mix[op_kind_count] = {100, 0, 0, 0, 0, 0, 0};  // percent, indexed by op_kind
+  unsigned key_length = 16;  // string keys only
+  // String keys only: the key is this prefix and the key's index in decimal, zero-padded to
+  // key_length characters in all ("uid:" gives "uid:00000042"; the ordered preset).
+  std::string key_prefix;
+  unsigned scan_length = 100;  // scan: how many entries one scan visits (at most)
+  unsigned value_size = 8;     // bytes: 8, 64, 256 or 1024
+  double mix[op_kind_count] = {100, 0, 0, 0, 0, 0, 0, 0};  // percent, indexed by op_kind
   distribution dist;
   double preload = 1.0;  // fraction of the key universe inserted before timing
   std::uint64_t seed = 42;
@@ -81,8 +86,8 @@ void validate(const workload& w);
 const std::vector<std::string>& preset_names();
 // Throws usage_error for an unknown name (listing the known ones).
 workload preset(const std::string& name);
-// The workloads `--preset name` runs: the preset itself, and for hash-flood the same with
-// string keys too (named hash-flood-string).
+// The workloads `--preset name` runs: the preset itself, and for hash-flood and ordered the
+// same with string keys too (named hash-flood-string, ordered-string).
 std::vector<workload> preset_runs(const std::string& name);
 // The presets of --standard, sized to finish in about 3 minutes on a 2-core machine.
 std::vector<workload> standard_suite();

@@ -9,6 +9,9 @@
 //   void update(const Key&)                  upsert-increment: ++value, or insert Value(1)
 //   bool erase(const Key&)
 //   std::size_t for_each()                   walks every entry, returns how many it saw
+//   std::size_t scan(const Key& k, std::size_t n)   the ordered maps only: the first n entries
+//                                            from k on (k included), in key order; returns
+//                                            how many it saw
 //   std::size_t size()
 //   std::optional<std::size_t> allocated_bytes()   where the map reports it
 // and, optionally,

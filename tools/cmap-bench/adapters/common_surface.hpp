@@ -2,15 +2,18 @@
 // One adapter for every cmap map: they share the calls of docs/api.md, so a new map needs
 // only an alias (one small header) and one registry line. sharded_map receives the variant's
 // number ('sharded_map:N') as its shard count. The map hashes with the run's fixed seed
-// (hash_seed.hpp) unless it is given a hasher.
+// (hash_seed.hpp) unless it is given a hasher; a map that does not hash (art_map: its hasher
+// type is only a marker) is built without one.
 
 #include <fmt/format.h>
 
 #include <cmap/options.hpp>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <iterator>
 #include <optional>
+#include <type_traits>
 
 #include "adapter.hpp"
 #include "hash_seed.hpp"
@@ -30,6 +33,14 @@ inline void simulated_log_line(std::uint64_t counter) {
                    static_cast<double>(counter) / (i + 1));
 }
 
+// A callback of the right shape, for asking whether a map scans in order.
+struct scan_probe {
+  template <class K, class V>
+  bool operator()(const K&, const V&) const noexcept {
+    return true;
+  }
+};
+
 template <class Map, log_hook Hook = log_hook::none>
 class common_surface_adapter {
  public:
@@ -37,8 +48,7 @@ class common_surface_adapter {
   using value_type = typename Map::mapped_type;
   using hasher = typename Map::hasher;
 
-  explicit common_surface_adapter(std::size_t param)
-      : common_surface_adapter(param, hasher(hash_seed())) {}
+  explicit common_surface_adapter(std::size_t param) : map_(make(param)) {}
   common_surface_adapter(std::size_t param, const hasher& hash) : map_(make(param, hash)) {}
 
   bool find(const key_type& k) { return map_.find(k).has_value(); }
@@ -66,6 +76,18 @@ class common_surface_adapter {
     map_.for_each([&n](const key_type&, const value_type&) { ++n; });
     return n;
   }
+  // The ordered maps (art_map): up to n entries from k on, in key order.
+  std::size_t scan(const key_type& k, std::size_t n)
+  requires requires(const Map& m, const key_type& key) { m.for_each_from(key, scan_probe{}); }
+  {
+    std::size_t seen = 0;
+    if (n == 0) return 0;
+    map_.for_each_from(k, [&](const key_type&, const value_type& v) {
+      keep(v);
+      return ++seen < n;
+    });
+    return seen;
+  }
   std::size_t size() { return map_.size(); }
   std::optional<std::size_t> allocated_bytes() {
     if constexpr (requires { map_.allocated_bytes(); })
@@ -80,6 +102,13 @@ class common_surface_adapter {
       return v;
     else
       return v.words[0];
+  }
+  static constexpr bool hashes = std::is_constructible_v<hasher, std::uint64_t>;
+  static Map make(std::size_t param) {
+    if constexpr (hashes)
+      return make(param, hasher(hash_seed()));
+    else
+      return Map(0);
   }
   // The parameter ('sharded_map:N') is sharded_map's shard count.
   static Map make(std::size_t param, const hasher& hash) {

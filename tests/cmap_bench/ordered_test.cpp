@@ -1,0 +1,133 @@
+// The ordered maps in cmap-bench: each ordered adapter's scan (entries from a key on, in key
+// order, at most n), and the ordered preset, which runs art_map and the installed ordered
+// peers on u64 and "uid:" string keys and reports a mix with scans as n/a for a hash map.
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "adapters/art_map.hpp"
+#include "adapters/locked_ordered.hpp"
+#include "generator.hpp"
+#include "test_util.hpp"
+#include "workload.hpp"
+#ifdef CMAP_BENCH_HAVE_TBB
+#include "adapters/tbb_concurrent_map.hpp"
+#endif
+#ifdef CMAP_BENCH_HAVE_ABSL
+#include "adapters/absl_btree_shared_mutex.hpp"
+#endif
+
+namespace cmap_bench {
+namespace {
+
+using testing::run_cli;
+using testing::slurp;
+using testing::temp_dir;
+
+// Keys 10, 20, ..., 1000: a scan from k visits the keys >= k, at most n of them.
+template <class Adapter>
+void check_scan() {
+  Adapter map(0);
+  for (std::uint64_t k = 10; k <= 1000; k += 10) ASSERT_TRUE(map.insert(k, k));
+  EXPECT_EQ(map.scan(1, 5), 5u);
+  EXPECT_EQ(map.scan(10, 100), 100u);
+  EXPECT_EQ(map.scan(15, 1000), 99u);  // 20 .. 1000
+  EXPECT_EQ(map.scan(981, 10), 2u);    // 990, 1000
+  EXPECT_EQ(map.scan(1000, 10), 1u);
+  EXPECT_EQ(map.scan(1001, 10), 0u);
+  EXPECT_EQ(map.scan(10, 0), 0u);
+}
+
+TEST(Ordered, ScanCountsEntriesFromAKey) {
+  check_scan<art_map_adapter<std::uint64_t, std::uint64_t>>();
+  check_scan<std_map_shared_mutex_adapter<std::uint64_t, std::uint64_t>>();
+#ifdef CMAP_BENCH_HAVE_TBB
+  check_scan<tbb_concurrent_map_adapter<std::uint64_t, std::uint64_t>>();
+#endif
+#ifdef CMAP_BENCH_HAVE_ABSL
+  check_scan<absl_btree_shared_mutex_adapter<std::uint64_t, std::uint64_t>>();
+#endif
+}
+
+TEST(Ordered, StringKeysSortAsTheirIndices) {
+  EXPECT_EQ(string_key(42, 12, "uid:"), "uid:00000042");
+  EXPECT_EQ(string_key(42, 16), "0000000000000042");
+  EXPECT_LT(string_key(9, 12, "uid:"), string_key(10, 12, "uid:"));
+  art_map_adapter<std::string, std::uint64_t> map(0);
+  for (std::uint64_t i = 0; i < 100; ++i) ASSERT_TRUE(map.insert(string_key(i, 12, "uid:"), i));
+  EXPECT_EQ(map.scan(string_key(95, 12, "uid:"), 10), 5u);
+  EXPECT_EQ(map.scan("uid:", 1000), 100u);
+}
+
+TEST(Ordered, PresetRunsTheOrderedMapsOnBothKeyTypes) {
+  temp_dir dir;
+  const auto r = run_cli({"--preset", "ordered", "--keys", "2000", "--ops", "4000", "--threads",
+                          "1,2", "--json", dir.file("r.json")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(slurp(dir.file("r.json")));
+  ASSERT_EQ(j["workloads"].size(), 2u);
+  EXPECT_EQ(j["workloads"][0]["name"], "ordered");
+  EXPECT_EQ(j["workloads"][0]["key_type"], "u64");
+  EXPECT_EQ(j["workloads"][1]["name"], "ordered-string");
+  EXPECT_EQ(j["workloads"][1]["key_type"], "string");
+  EXPECT_EQ(j["workloads"][1]["key_prefix"], "uid:");
+  EXPECT_EQ(j["workloads"][0]["scan_length"], 50);
+  // A recorded workload reads back with its scan length and key prefix.
+  const workload back = parse_workload_json(j["workloads"][1], "recorded");
+  EXPECT_EQ(back.key_prefix, "uid:");
+  EXPECT_EQ(back.scan_length, 50u);
+  EXPECT_TRUE(back.has(op_kind::scan));
+
+  std::set<std::string> expected = {"art_map", "std_map_shared_mutex"};
+#ifdef CMAP_BENCH_HAVE_TBB
+  expected.insert("tbb_concurrent_map");
+#endif
+#ifdef CMAP_BENCH_HAVE_ABSL
+  expected.insert("absl_btree_shared_mutex");
+#endif
+  std::set<std::string> seen;
+  for (const auto& res : j["results"]) {
+    const std::string map = res["map"];
+    seen.insert(map);
+    EXPECT_EQ(res["status"], "ok") << map << " " << res["note"];
+    EXPECT_GT(res["median_mops"].get<double>(), 0) << map;
+  }
+  EXPECT_EQ(seen, expected);
+  EXPECT_EQ(j["results"].size(), expected.size() * 2 * 2);  // key types x thread counts
+}
+
+TEST(Ordered, ScanIsNotApplicableToAHashMap) {
+  const auto r = run_cli({"--mix", "find=50,scan=50", "--keys", "1000", "--ops", "2000",
+                          "--threads", "1", "--maps", "concurrent_hash_map,art_map"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("concurrent_hash_map at 1 thr: no ordered scan (unordered map)"),
+            std::string::npos)
+      << r.out;
+}
+
+TEST(Ordered, WorkloadFieldsAreChecked) {
+  EXPECT_THROW(parse_workload_json(nlohmann::json::parse(R"({"mix": {"scan": 100},
+                                                             "scan_length": 0})"),
+                                   "f"),
+               usage_error);
+  EXPECT_THROW(parse_workload_json(nlohmann::json::parse(R"({"key_type": "string",
+                                                             "key_length": 8,
+                                                             "key_prefix": "user-id:"})"),
+                                   "f"),
+               usage_error);
+  EXPECT_THROW(parse_workload_json(nlohmann::json::parse(R"({"key_prefix": "uid:"})"), "f"),
+               usage_error);
+  const workload w = parse_workload_json(
+      nlohmann::json::parse(R"({"key_type": "string", "key_prefix": "k", "mix": {"scan": 100},
+                                "scan_length": 7})"),
+      "f");
+  EXPECT_EQ(w.key_prefix, "k");
+  EXPECT_EQ(w.scan_length, 7u);
+}
+
+}  // namespace
+}  // namespace cmap_bench
