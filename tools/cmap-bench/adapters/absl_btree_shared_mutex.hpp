@@ -7,6 +7,6 @@
 
 namespace cmap_bench {
 template <class Key, class Value>
-using absl_btree_shared_mutex_adapter = shared_mutex_ordered_adapter<
+using absl_btree_shared_mutex_adapter = shared_mutex_adapter<
     absl::btree_map<Key, Value, std::less<Key>, counting_allocator<std::pair<const Key, Value>>>>;
 }  // namespace cmap_bench

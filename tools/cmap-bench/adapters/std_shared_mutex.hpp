@@ -13,39 +13,51 @@
 
 namespace cmap_bench {
 
-template <class Key, class Value>
-class std_shared_mutex_adapter : public memory_from_allocator {
+// Any map behind one std::shared_mutex: shared lock for reads, exclusive for writes.
+template <class Map>
+class shared_mutex_adapter : public memory_from_allocator {
  public:
-  using value_type = Value;
-  explicit std_shared_mutex_adapter(std::size_t /*param*/) {}
-  bool find(const Key& k) {
+  using key_type = typename Map::key_type;
+  using value_type = typename Map::mapped_type;
+  explicit shared_mutex_adapter(std::size_t /*param*/) {}
+  bool find(const key_type& k) {
     std::shared_lock lock(mutex_);
     auto it = map_.find(k);
     if (it == map_.end()) return false;
-    const Value copy = it->second;
+    const value_type copy = it->second;
     keep(copy);
     return true;
   }
-  bool insert(const Key& k, const Value& v) {
+  bool insert(const key_type& k, const value_type& v) {
     std::unique_lock lock(mutex_);
     return map_.emplace(k, v).second;
   }
-  void insert_or_assign(const Key& k, const Value& v) {
+  void insert_or_assign(const key_type& k, const value_type& v) {
     std::unique_lock lock(mutex_);
     map_.insert_or_assign(k, v);
   }
-  void update(const Key& k) {
+  void update(const key_type& k) {
     std::unique_lock lock(mutex_);
     auto [it, inserted] = map_.try_emplace(k, 1);
     if (!inserted) ++it->second;
   }
-  bool erase(const Key& k) {
+  bool erase(const key_type& k) {
     std::unique_lock lock(mutex_);
     return map_.erase(k) == 1;
   }
   std::size_t for_each() {
     std::shared_lock lock(mutex_);
     return walk_entries(map_);
+  }
+  // Ordered maps only (the runner looks for scan).
+  std::size_t scan(const key_type& k, std::size_t n)
+    requires requires(Map& m) { m.lower_bound(k); }
+  {
+    std::shared_lock lock(mutex_);
+    std::size_t seen = 0;
+    for (auto it = map_.lower_bound(k); it != map_.end() && seen < n; ++it, ++seen)
+      keep(it->second);
+    return seen;
   }
   std::size_t size() {
     std::shared_lock lock(mutex_);
@@ -54,9 +66,12 @@ class std_shared_mutex_adapter : public memory_from_allocator {
 
  private:
   std::shared_mutex mutex_;
-  std::unordered_map<Key, Value, fixed_seed_hash<Key>, std::equal_to<Key>,
-                     counting_allocator<std::pair<const Key, Value>>>
-      map_;
+  Map map_;
 };
+
+template <class Key, class Value>
+using std_shared_mutex_adapter =
+    shared_mutex_adapter<std::unordered_map<Key, Value, fixed_seed_hash<Key>, std::equal_to<Key>,
+                                            counting_allocator<std::pair<const Key, Value>>>>;
 
 }  // namespace cmap_bench
