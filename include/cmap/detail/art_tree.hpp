@@ -143,6 +143,7 @@
 #include <vector>
 
 #include "backoff.hpp"
+#include "cache_line.hpp"
 #include "epoch.hpp"
 #include "optimistic_lock.hpp"
 #include "striped_counter.hpp"
@@ -723,37 +724,81 @@ class art_tree {
 
   // Calls f(byte, node_ref) for each of n's children with byte >= from (ascending) or
   // <= from (descending), in that order, until f returns false; returns false if it did.
-  // Optimistic: f validates before it follows what it is given.
-  template <bool Ascending, class F>
+  // Optimistic: f validates before it follows what it is given. With Prefetch, the children
+  // up to prefetch_ahead places past the one f is given are prefetched: a scan's next leaves
+  // are separate allocations, each a cache miss, and asking for several at once overlaps
+  // those misses instead of paying them one after another.
+  template <bool Ascending, bool Prefetch = false, class F>
   static bool visit_children(const inner_node& n, unsigned from, F&& f) {
     return visit_type(n, [&](auto& t) -> bool {
       using NT = std::remove_cvref_t<decltype(t)>;
       if constexpr (std::is_same_v<NT, node4> || std::is_same_v<NT, node16>) {
         const std::size_t c = std::min<std::size_t>(t.count.load(), NT::capacity);
+        auto at = [&](std::size_t k) { return Ascending ? k : c - 1u - k; };
+        std::size_t k = 0;
+        while (k < c && (Ascending ? t.keys[at(k)].load() < from : t.keys[at(k)].load() > from)) {
+          ++k;
+        }
+        if constexpr (Prefetch) {
+          for (std::size_t j = k; j < std::min(c, k + prefetch_ahead); ++j) {
+            prefetch(t.children[at(j)].load());
+          }
+        }
+        for (; k < c; ++k) {
+          if constexpr (Prefetch) {
+            if (k + prefetch_ahead < c) prefetch(t.children[at(k + prefetch_ahead)].load());
+          }
+          const node_ref r = t.children[at(k)].load();
+          if (!r.empty() && !f(t.keys[at(k)].load(), r)) return false;
+        }
+      } else if constexpr (std::is_same_v<NT, node48>) {
+        // The children in visiting order first (the index is read once, as one loop), so the
+        // prefetches can run ahead by children, not by index bytes.
+        std::array<std::pair<unsigned char, node_ref>, NT::capacity> in_order;
+        std::size_t c = 0;
+        for (unsigned k = Ascending ? from : 255u - from; k < 256 && c < NT::capacity; ++k) {
+          const unsigned b = Ascending ? k : 255u - k;
+          const std::uint8_t i = t.index[b].load();
+          if (i == 0 || i > NT::capacity) continue;
+          const node_ref r = t.children[i - 1u].load();
+          if (!r.empty()) in_order[c++] = {static_cast<unsigned char>(b), r};
+        }
+        if constexpr (Prefetch) {
+          for (std::size_t j = 0; j < std::min(c, prefetch_ahead); ++j) prefetch(in_order[j].second);
+        }
         for (std::size_t k = 0; k < c; ++k) {
-          const std::size_t i = Ascending ? k : c - 1u - k;
-          const unsigned char b = t.keys[i].load();
-          if (Ascending ? b < from : b > from) continue;
-          const node_ref r = t.children[i].load();
-          if (!r.empty() && !f(b, r)) return false;
+          if constexpr (Prefetch) {
+            if (k + prefetch_ahead < c) prefetch(in_order[k + prefetch_ahead].second);
+          }
+          if (!f(in_order[k].first, in_order[k].second)) return false;
         }
       } else {
-        for (unsigned k = 0; k < 256; ++k) {
-          const unsigned b = Ascending ? k : 255u - k;
-          if (Ascending ? b < from : b > from) continue;
-          node_ref r;
-          if constexpr (std::is_same_v<NT, node48>) {
-            const std::uint8_t i = t.index[b].load();
-            if (i == 0 || i > NT::capacity) continue;
-            r = t.children[i - 1u].load();
-          } else {
-            r = t.children[b].load();
+        for (unsigned k = Ascending ? from : 255u - from; k < 256; ++k) {
+          if constexpr (Prefetch) {
+            // By slot, not by child: a node256 is at least 37/256 full.
+            const unsigned a = k + 2 * prefetch_ahead;
+            if (a < 256) prefetch(t.children[Ascending ? a : 255u - a].load());
           }
+          const unsigned b = Ascending ? k : 255u - k;
+          const node_ref r = t.children[b].load();
           if (!r.empty() && !f(static_cast<unsigned char>(b), r)) return false;
         }
       }
       return true;
     });
+  }
+
+  // How many children ahead a scan prefetches: enough misses in flight to cover one's
+  // latency with the work of delivering the keys before it.
+  static constexpr std::size_t prefetch_ahead = 8;
+
+  // Asks for the first line of what r points to (a leaf: its key size, value and usually its
+  // key; a node: its header). One line each: a second one per leaf measured slower, the
+  // misses in flight being the limit.
+  static void prefetch(node_ref r) noexcept {
+    if (r.empty()) return;
+    detail::prefetch(r.is_leaf() ? static_cast<const void*>(r.as_leaf())
+                                 : static_cast<const void*>(r.as_node()));
   }
 
   static node_ref first_child(const inner_node& n) noexcept {
@@ -1343,7 +1388,7 @@ class art_tree {
       }
     }
     step result = step::go_on;
-    visit_children<Asc>(n, from, [&](unsigned char cb, node_ref c) {
+    visit_children<Asc, true>(n, from, [&](unsigned char cb, node_ref c) {
       if (!n.lock.check_or_restart(*v)) {
         result = step::restart;
         return false;
