@@ -968,7 +968,7 @@ class art_tree {
       if (r.empty()) return nullptr;
       if (r.is_leaf()) {
         const leaf* l = r.as_leaf();
-        return l->key() == key ? l : nullptr;
+        return same_bytes(l->key(), key) ? l : nullptr;
       }
       const inner_node& n = *r.as_node();
       const optional_version v = n.lock.read_lock_or_restart();
@@ -987,6 +987,21 @@ class art_tree {
       pv = v;
       ++depth;
     }
+  }
+
+  // a == b, without a call for the short keys most maps have.
+  static bool same_bytes(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    const std::size_t n = a.size();
+    if (n >= 8 && n <= 16) {
+      std::uint64_t x0, x1, y0, y1;
+      std::memcpy(&x0, a.data(), 8);
+      std::memcpy(&y0, b.data(), 8);
+      std::memcpy(&x1, a.data() + n - 8, 8);
+      std::memcpy(&y1, b.data() + n - 8, 8);
+      return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    return a == b;
   }
 
   // Some leaf below n (read-locked at nv), for n's prefix bytes past the inline ones; nullptr
