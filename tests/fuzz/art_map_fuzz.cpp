@@ -51,19 +51,14 @@
 #include <utility>
 #include <vector>
 
+#include "key_calls.hpp"
+
 namespace {
 
-// The byte stream, read front to back; zeros once exhausted.
-class input {
- public:
-  input(const std::uint8_t* data, std::size_t size) : p_(data), end_(data + size) {}
-  bool empty() const { return p_ == end_; }
-  std::uint8_t byte() { return p_ == end_ ? 0 : *p_++; }
-
- private:
-  const std::uint8_t* p_;
-  const std::uint8_t* end_;
-};
+using cmap_fuzz::bump;
+using cmap_fuzz::input;
+using cmap_fuzz::key_call;
+using cmap_fuzz::make_value;
 
 constexpr std::size_t max_calls = 2048;
 constexpr std::size_t max_key_size = 40;
@@ -113,25 +108,6 @@ struct splitmix {
   }
 };
 
-// Values: u64 as they are; std::string values spell the number, longer than any small-string
-// buffer for odd numbers.
-template <class T>
-T make_value(std::uint64_t v) {
-  if constexpr (std::is_same_v<T, std::string>) {
-    return (v & 1) != 0 ? std::string("value-longer-than-any-sso-buffer-") + std::to_string(v)
-                        : std::to_string(v);
-  } else {
-    return static_cast<T>(v);
-  }
-}
-template <class T>
-void bump(T& v) {
-  if constexpr (std::is_same_v<T, std::string>) {
-    v += "+";
-  } else {
-    ++v;
-  }
-}
 // What erase_if's predicate looks at: two bits of the value.
 template <class T>
 unsigned value_class(const T& v) {
@@ -143,25 +119,12 @@ unsigned value_class(const T& v) {
   }
 }
 
+// The calls besides the key calls (cmap_fuzz::run_key_call, each lookup made with a
+// std::string or a std::string_view key as the input says).
 enum class call : std::uint8_t {
-  insert,
-  emplace,
-  emplace_default,
+  // 0 to key_call::count_ - 1: the key calls.
+  emplace = static_cast<std::uint8_t>(key_call::count_),
   try_emplace_view,
-  insert_or_assign,
-  find_or_insert,
-  upsert,
-  exchange,
-  compare_exchange,
-  erase,
-  erase_view,
-  extract,
-  compare_erase,
-  find,
-  find_view,
-  contains,
-  visit_const,
-  visit_mut,
   erase_if,
   clear,
   insert_range,
@@ -183,43 +146,35 @@ enum class call : std::uint8_t {
   count_
 };
 
-constexpr const char* call_names[] = {"insert",
-                                      "emplace",
-                                      "emplace(k)",
-                                      "try_emplace(string_view)",
-                                      "insert_or_assign",
-                                      "find_or_insert",
-                                      "upsert",
-                                      "exchange",
-                                      "compare_exchange",
-                                      "erase",
-                                      "erase(string_view)",
-                                      "extract",
-                                      "compare_erase",
-                                      "find",
-                                      "find(string_view)",
-                                      "contains",
-                                      "const visit",
-                                      "mutable visit",
-                                      "erase_if",
-                                      "clear",
-                                      "insert(first, last)",
-                                      "insert run",
-                                      "erase run",
-                                      "make key",
-                                      "for_each",
-                                      "for_each_reverse",
-                                      "for_each_from",
-                                      "for_each_reverse_from",
-                                      "for_range",
-                                      "for_range_reverse",
-                                      "for_prefix",
-                                      "for_prefix_reverse",
-                                      "first",
-                                      "last",
-                                      "lower_bound",
-                                      "upper_bound"};
-static_assert(std::size(call_names) == static_cast<std::size_t>(call::count_));
+constexpr const char* own_call_names[] = {"emplace",
+                                          "try_emplace(string_view)",
+                                          "erase_if",
+                                          "clear",
+                                          "insert(first, last)",
+                                          "insert run",
+                                          "erase run",
+                                          "make key",
+                                          "for_each",
+                                          "for_each_reverse",
+                                          "for_each_from",
+                                          "for_each_reverse_from",
+                                          "for_range",
+                                          "for_range_reverse",
+                                          "for_prefix",
+                                          "for_prefix_reverse",
+                                          "first",
+                                          "last",
+                                          "lower_bound",
+                                          "upper_bound"};
+static_assert(std::size(own_call_names) + std::size(cmap_fuzz::key_call_names) ==
+              static_cast<std::size_t>(call::count_));
+
+const char* call_name(call c) {
+  const auto i = static_cast<std::size_t>(c);
+  if (cmap_fuzz::is_key_call(c)) return cmap_fuzz::key_call_names[i];
+  const std::size_t own = i - std::size(cmap_fuzz::key_call_names);
+  return own < std::size(own_call_names) ? own_call_names[own] : "full check";
+}
 
 template <class T>
 class program {
@@ -245,10 +200,8 @@ class program {
  private:
   void check(bool ok, const char* what) const {
     if (ok) return;
-    const auto c = static_cast<std::size_t>(what_);
     std::fprintf(stderr, "art_map_fuzz: %s (map %s, call %zu: %s, key \"%s\", %zu keys)\n", what,
-                 name_, call_, c < std::size(call_names) ? call_names[c] : "full check",
-                 printable(key_).c_str(), model_.size());
+                 name_, call_, call_name(what_), printable(key_).c_str(), model_.size());
     std::abort();
   }
 
@@ -336,113 +289,25 @@ class program {
     const bool present = it != model_.end();
     const map_type& cm = m_;
 
+    if (cmap_fuzz::is_key_call(what_)) {
+      auto report = [this](bool ok, const char* what) { check(ok, what); };
+      const auto c = static_cast<key_call>(what_);
+      if ((raw & 8) != 0) {
+        cmap_fuzz::run_key_call(c, m_, model_, k, kv, v, in, report);
+      } else {
+        cmap_fuzz::run_key_call(c, m_, model_, k, k, v, in, report);
+      }
+      return;
+    }
     switch (what_) {
-      case call::insert:
-        check(m_.insert(k, v) == !present, "insert's result");
-        if (!present) model_.emplace(k, v);
-        break;
       case call::emplace:
         check(m_.emplace(k, v) == !present, "emplace's result");
         if (!present) model_.emplace(k, v);
-        break;
-      case call::emplace_default:
-        check(m_.emplace(k) == !present, "emplace(k)'s result");
-        if (!present) model_.emplace(k, T{});
         break;
       case call::try_emplace_view:
         check(m_.try_emplace(kv, v) == !present, "try_emplace's result");
         if (!present) model_.emplace(k, v);
         break;
-      case call::insert_or_assign:
-        check(m_.insert_or_assign(k, v) == !present, "insert_or_assign's result");
-        model_[k] = v;
-        break;
-      case call::find_or_insert: {
-        const auto [got, inserted] = m_.find_or_insert(k, v);
-        check(inserted == !present, "find_or_insert's inserted flag");
-        check(got == (present ? it->second : v), "find_or_insert's value");
-        if (!present) model_.emplace(k, v);
-        break;
-      }
-      case call::upsert:
-        check(m_.upsert(
-                  k, [](T& x) { bump(x); }, v) == !present,
-              "upsert's result");
-        if (present) {
-          bump(it->second);
-        } else {
-          model_.emplace(k, v);
-        }
-        break;
-      case call::exchange: {
-        const std::optional<T> old = m_.exchange(k, v);
-        check(old.has_value() == present, "exchange's result");
-        if (present) check(*old == it->second, "exchange's old value");
-        model_[k] = v;
-        break;
-      }
-      case call::compare_exchange: {
-        const T expected = make_value<T>(in.byte() % 8);
-        const bool want = present && it->second == expected;
-        const bool got = (raw & 8) != 0 ? m_.compare_exchange(kv, expected, v)
-                                        : m_.compare_exchange(k, expected, v);
-        check(got == want, "compare_exchange's result");
-        if (want) it->second = v;
-        break;
-      }
-      case call::erase:
-        check(m_.erase(k) == present, "erase's result");
-        model_.erase(k);
-        break;
-      case call::erase_view:
-        check(m_.erase(kv) == present, "erase(string_view)'s result");
-        model_.erase(k);
-        break;
-      case call::extract: {
-        const std::optional<T> got = (raw & 8) != 0 ? m_.extract(kv) : m_.extract(k);
-        check(got.has_value() == present, "extract's result");
-        if (present) check(*got == it->second, "extract's value");
-        model_.erase(k);
-        break;
-      }
-      case call::compare_erase: {
-        const T expected = make_value<T>(in.byte() % 8);
-        const bool want = present && it->second == expected;
-        const bool got =
-            (raw & 8) != 0 ? m_.compare_erase(kv, expected) : m_.compare_erase(k, expected);
-        check(got == want, "compare_erase's result");
-        if (want) model_.erase(k);
-        break;
-      }
-      case call::find:
-      case call::find_view: {
-        const std::optional<T> got = what_ == call::find ? cm.find(k) : cm.find(kv);
-        check(got.has_value() == present, "find's result");
-        if (present) check(*got == it->second, "find's value");
-        break;
-      }
-      case call::contains:
-        check(((raw & 8) != 0 ? cm.contains(kv) : cm.contains(k)) == present, "contains' result");
-        break;
-      case call::visit_const: {
-        int calls = 0;
-        const bool got = cm.visit(k, [&](const T& x) {
-          ++calls;
-          check(present && x == it->second, "const visit's value");
-        });
-        check(got == present && calls == (present ? 1 : 0), "const visit's result");
-        break;
-      }
-      case call::visit_mut: {
-        int calls = 0;
-        const bool got = m_.visit(k, [&](T& x) {
-          ++calls;
-          bump(x);
-        });
-        check(got == present && calls == (present ? 1 : 0), "mutable visit's result");
-        if (present) bump(it->second);
-        break;
-      }
       case call::erase_if: {
         // Erase the entries whose value is of the input's class (and, if the input says so,
         // whose key has an even length).
@@ -597,7 +462,7 @@ class program {
         check_entry((raw & 8) != 0 ? cm.upper_bound(kv) : cm.upper_bound(k), model_.upper_bound(k),
                     "upper_bound()");
         break;
-      case call::count_:
+      default:  // the key calls, made above
         break;
     }
   }

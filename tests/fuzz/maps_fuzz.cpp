@@ -41,23 +41,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "key_calls.hpp"
+
 namespace {
-
-// The byte stream, read front to back; zeros once exhausted.
-class input {
- public:
-  input(const std::uint8_t* data, std::size_t size) : p_(data), end_(data + size) {}
-  bool empty() const { return p_ == end_; }
-  std::uint8_t byte() { return p_ == end_ ? 0 : *p_++; }
-  std::uint16_t u16() {
-    const unsigned lo = byte();
-    return static_cast<std::uint16_t>(lo | (unsigned{byte()} << 8));
-  }
-
- private:
-  const std::uint8_t* p_;
-  const std::uint8_t* end_;
-};
 
 // How keys hash; chosen by the input's first byte, stored in every map's hasher.
 enum class hash_mode : std::uint8_t {
@@ -97,42 +83,15 @@ struct fuzz_hash {
   std::abort();
 }
 
-// Values: u64 as they are; std::string values spell the number (node storage, copy on write).
-template <class T>
-T make_value(std::uint64_t v) {
-  if constexpr (std::is_same_v<T, std::string>) {
-    // Long enough that the string allocates (no small-string buffer) for odd values.
-    return (v & 1) != 0 ? std::string("value-longer-than-any-sso-buffer-") + std::to_string(v)
-                        : std::to_string(v);
-  } else {
-    return static_cast<T>(v);
-  }
-}
-template <class T>
-void bump(T& v) {
-  if constexpr (std::is_same_v<T, std::string>) {
-    v += "+";
-  } else {
-    ++v;
-  }
-}
+using cmap_fuzz::bump;
+using cmap_fuzz::input;
+using cmap_fuzz::key_call;
+using cmap_fuzz::make_value;
 
+// The calls besides the key calls (cmap_fuzz::run_key_call).
 enum class call : std::uint8_t {
-  insert,
-  emplace_default,
-  insert_or_assign,
-  find_or_insert,
-  upsert,
-  exchange,
-  compare_exchange,
-  erase,
-  extract,
-  compare_erase,
-  find,
-  contains,
-  visit_const,
-  visit_mut,
-  erase_if,
+  // 0 to key_call::count_ - 1: the key calls.
+  erase_if = static_cast<std::uint8_t>(key_call::count_),
   clear,
   reserve,
   set_growth_policy,
@@ -180,101 +139,12 @@ class program {
     // Few distinct values, so that compare_exchange and compare_erase sometimes match.
     const std::uint64_t raw = in.byte() % 8;
     const T v = make_value<T>(raw);
-    auto it = model_.find(k);
-    const bool present = it != model_.end();
-
+    if (cmap_fuzz::is_key_call(c)) {
+      cmap_fuzz::run_key_call(static_cast<key_call>(c), m_, model_, k, k, v, in,
+                              [this](bool ok, const char* what) { check(ok, what); });
+      return;
+    }
     switch (c) {
-      case call::insert:
-        check(m_.insert(k, v) == !present, "insert's result");
-        if (!present) model_.emplace(k, v);
-        break;
-      case call::emplace_default:
-        check(m_.emplace(k) == !present, "emplace(k)'s result");
-        if (!present) model_.emplace(k, T{});
-        break;
-      case call::insert_or_assign:
-        check(m_.insert_or_assign(k, v) == !present, "insert_or_assign's result");
-        model_[k] = v;
-        break;
-      case call::find_or_insert: {
-        const auto [got, inserted] = m_.find_or_insert(k, v);
-        check(inserted == !present, "find_or_insert's inserted flag");
-        check(got == (present ? it->second : v), "find_or_insert's value");
-        if (!present) model_.emplace(k, v);
-        break;
-      }
-      case call::upsert: {
-        check(m_.upsert(
-                  k, [](T& x) { bump(x); }, v) == !present,
-              "upsert's result");
-        if (present) {
-          bump(it->second);
-        } else {
-          model_.emplace(k, v);
-        }
-        break;
-      }
-      case call::exchange: {
-        const std::optional<T> old = m_.exchange(k, v);
-        check(old.has_value() == present, "exchange's result");
-        if (present) check(*old == it->second, "exchange's old value");
-        model_[k] = v;
-        break;
-      }
-      case call::compare_exchange: {
-        const T expected = make_value<T>(in.byte() % 8);
-        const bool want = present && it->second == expected;
-        check(m_.compare_exchange(k, expected, v) == want, "compare_exchange's result");
-        if (want) it->second = v;
-        break;
-      }
-      case call::erase:
-        check(m_.erase(k) == present, "erase's result");
-        model_.erase(k);
-        break;
-      case call::extract: {
-        const std::optional<T> got = m_.extract(k);
-        check(got.has_value() == present, "extract's result");
-        if (present) check(*got == it->second, "extract's value");
-        model_.erase(k);
-        break;
-      }
-      case call::compare_erase: {
-        const T expected = make_value<T>(in.byte() % 8);
-        const bool want = present && it->second == expected;
-        check(m_.compare_erase(k, expected) == want, "compare_erase's result");
-        if (want) model_.erase(k);
-        break;
-      }
-      case call::find: {
-        const std::optional<T> got = m_.find(k);
-        check(got.has_value() == present, "find's result");
-        if (present) check(*got == it->second, "find's value");
-        break;
-      }
-      case call::contains:
-        check(m_.contains(k) == present, "contains' result");
-        break;
-      case call::visit_const: {
-        int calls = 0;
-        const Map& cm = m_;
-        const bool got = cm.visit(k, [&](const T& x) {
-          ++calls;
-          check(present && x == it->second, "const visit's value");
-        });
-        check(got == present && calls == (present ? 1 : 0), "const visit's result");
-        break;
-      }
-      case call::visit_mut: {
-        int calls = 0;
-        const bool got = m_.visit(k, [&](T& x) {
-          ++calls;
-          bump(x);
-        });
-        check(got == present && calls == (present ? 1 : 0), "mutable visit's result");
-        if (present) bump(it->second);
-        break;
-      }
       case call::erase_if: {
         // Erase the entries whose key has the input's bit pattern in its low bits.
         const std::uint64_t mask = raw % 4;
@@ -358,7 +228,7 @@ class program {
         if (st.slots != 0) check(st.capacity + st.tombstones <= st.slots, "stats() room");
         break;
       }
-      case call::count_:
+      default:  // the key calls, made above
         break;
     }
   }
