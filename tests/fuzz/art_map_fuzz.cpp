@@ -351,19 +351,8 @@ class program {
       case call::insert_run:
       case call::erase_run: {
         // Up to 255 consecutive keys of the universe: nodes grow and shrink through every size.
-        const std::size_t ki = index_of(k);
-        const std::size_t n = in.byte();
-        for (std::size_t j = 0; j < n; ++j) {
-          key_ = keys_[(ki + j) % keys_.size()];
-          const bool had = model_.count(key_) != 0;
-          if (what_ == call::insert_run) {
-            check(m_.insert_or_assign(key_, v) == !had, "insert_or_assign's result (run)");
-            model_[key_] = v;
-          } else {
-            check(m_.erase(key_) == had, "erase's result (run)");
-            model_.erase(key_);
-          }
-        }
+        cmap_fuzz::run_of_keys(what_ == call::insert_run, m_, model_, keys_, index_of(k), in.byte(),
+                               v, key_, [this](bool ok, const char* what) { check(ok, what); });
         break;
       }
       case call::make_key: {

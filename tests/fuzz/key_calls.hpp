@@ -193,4 +193,24 @@ void run_key_call(key_call c, Map& m, Model& model, const typename Model::key_ty
   }
 }
 
+// insert_or_assign(keys[(first + j) % size], v) (insert) or erase of the same keys, for j
+// below n, each checked against model; key is set to each key before its call (what the
+// target's failure report names).
+template <class Map, class Model, class Keys, class Check>
+void run_of_keys(bool insert, Map& m, Model& model, const Keys& keys, std::size_t first,
+                 std::size_t n, const typename Model::mapped_type& v, typename Model::key_type& key,
+                 Check&& check) {
+  for (std::size_t j = 0; j < n; ++j) {
+    key = keys[(first + j) % keys.size()];
+    const bool had = model.count(key) != 0;
+    if (insert) {
+      check(m.insert_or_assign(key, v) == !had, "insert_or_assign's result (run)");
+      model[key] = v;
+    } else {
+      check(m.erase(key) == had, "erase's result (run)");
+      model.erase(key);
+    }
+  }
+}
+
 }  // namespace cmap_fuzz

@@ -185,18 +185,9 @@ class program {
         break;
       case call::insert_run:
       case call::erase_run: {
-        const std::size_t n = std::size_t{in.byte()} * 4;
-        for (std::size_t j = 0; j < n; ++j) {
-          key_ = keys_[(ki + j) % keys_.size()];
-          const bool had = model_.count(key_) != 0;
-          if (c == call::insert_run) {
-            check(m_.insert_or_assign(key_, v) == !had, "insert_or_assign's result (run)");
-            model_[key_] = v;
-          } else {
-            check(m_.erase(key_) == had, "erase's result (run)");
-            model_.erase(key_);
-          }
-        }
+        cmap_fuzz::run_of_keys(c == call::insert_run, m_, model_, keys_, ki,
+                               std::size_t{in.byte()} * 4, v, key_,
+                               [this](bool ok, const char* what) { check(ok, what); });
         break;
       }
       case call::rehash: {

@@ -491,20 +491,17 @@ class art_tree {
       prefix_word.store(std::bit_cast<std::uint64_t>(p));
     }
   };
-  struct node4 : inner_node {
-    static constexpr node_type kind = node_type::node4;
-    static constexpr std::size_t capacity = 4;
-    std::array<optimistic_field<std::uint8_t>, 4> keys{};
-    std::array<slot_type, 4> children{};
-    node4() noexcept : inner_node(kind) {}
+  // node4 and node16: the children's bytes sorted, found by a linear search.
+  template <std::size_t Capacity, node_type Kind>
+  struct sorted_node : inner_node {
+    static constexpr node_type kind = Kind;
+    static constexpr std::size_t capacity = Capacity;
+    std::array<optimistic_field<std::uint8_t>, Capacity> keys{};
+    std::array<slot_type, Capacity> children{};
+    sorted_node() noexcept : inner_node(kind) {}
   };
-  struct node16 : inner_node {
-    static constexpr node_type kind = node_type::node16;
-    static constexpr std::size_t capacity = 16;
-    std::array<optimistic_field<std::uint8_t>, 16> keys{};
-    std::array<slot_type, 16> children{};
-    node16() noexcept : inner_node(kind) {}
-  };
+  using node4 = sorted_node<4, node_type::node4>;
+  using node16 = sorted_node<16, node_type::node16>;
   struct node48 : inner_node {
     static constexpr node_type kind = node_type::node48;
     static constexpr std::size_t capacity = 48;
