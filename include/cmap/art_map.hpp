@@ -67,6 +67,7 @@
 // Allocator: every node and leaf comes from it (rebound); the epoch domain frees replaced
 // nodes later on whichever thread collects them, so it must be usable from any thread.
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -117,7 +118,16 @@ requires(std::copy_constructible<Key> && std::copy_constructible<T> &&
   friend surface;
   friend detail::lookup_surface<art_map, Key, T, detail::art_encoded_lookup,
                                 detail::art_encoded_lookup>;
-  using tree_type = detail::art_tree<T, Allocator>;
+  // The length of every encoded key where the encoding has a fixed size (then leaves do not
+  // store it), else 0.
+  static constexpr std::size_t fixed_key_size = [] {
+    if constexpr (requires { Traits::fixed_size; }) {
+      return std::size_t{Traits::fixed_size};
+    } else {
+      return std::size_t{0};
+    }
+  }();
+  using tree_type = detail::art_tree<T, Allocator, fixed_key_size>;
 
  public:
   using typename surface::allocator_type;
@@ -319,13 +329,7 @@ requires(std::copy_constructible<Key> && std::copy_constructible<T> &&
     }
 
    private:
-    static constexpr std::size_t fixed_capacity = [] {
-      if constexpr (requires { Traits::fixed_size; }) {
-        return std::size_t{Traits::fixed_size};
-      } else {
-        return std::size_t{1};
-      }
-    }();
+    static constexpr std::size_t fixed_capacity = std::max<std::size_t>(fixed_key_size, 1);
     std::array<char, fixed_capacity> fixed_{};
     std::size_t size_ = 0;
     std::string bytes_;

@@ -541,6 +541,39 @@ TEST(ArtTree, MemoryReturnsAfterClearAndEraseAndNothingLeaks) {
   EXPECT_EQ(alloc_stats::live_blocks, blocks_before);
 }
 
+// With a fixed key size the leaves do not store the key's length: a u64 -> u64 leaf is 16
+// bytes, not 24; everything else behaves the same, and a key of another length is refused.
+TEST(ArtTree, FixedSizeKeysKeepNoLengthInTheLeaf) {
+  using fixed = cmap::detail::art_tree<u64, std::allocator<std::byte>, 8>;
+  fixed f;
+  tree t;
+  for (u64 i = 0; i < 64; ++i) {
+    ASSERT_TRUE(f.insert(enc_u64(i * 977), i));
+    ASSERT_TRUE(t.insert(enc_u64(i * 977), i));
+  }
+  EXPECT_EQ(f.count_nodes().leaves, 64u);
+  // Same nodes, 8 bytes fewer per leaf.
+  EXPECT_EQ(t.allocated_bytes() - f.allocated_bytes(), 64u * 8u);
+  for (u64 i = 0; i < 64; ++i) {
+    EXPECT_EQ(f.find(enc_u64(i * 977)), std::optional<u64>(i));
+    EXPECT_FALSE(f.contains(enc_u64(i * 977 + 1)));
+  }
+  std::vector<u64> seen;
+  f.for_each([&](std::string_view k, const u64& v) {
+    EXPECT_EQ(k.size(), 8u);
+    EXPECT_EQ(k, enc_u64(v * 977));
+    seen.push_back(v);
+  });
+  EXPECT_EQ(seen.size(), 64u);
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+  EXPECT_THROW(f.insert("short", 1), std::invalid_argument);
+  EXPECT_FALSE(f.contains("short"));
+  EXPECT_FALSE(f.erase("short"));
+  EXPECT_EQ(f.size(), 64u);
+  ASSERT_TRUE(f.erase(enc_u64(0)));
+  EXPECT_EQ(f.size(), 63u);
+}
+
 // A value whose construction throws leaves the tree as it was.
 struct throws_on_42 {
   u64 v;

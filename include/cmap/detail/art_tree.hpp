@@ -37,9 +37,10 @@
 //   node16   header, keys[16] (sorted), children[16]                 168 bytes
 //   node48   header, index[256] (0 = none, else slot + 1), children[48]  664 bytes
 //   node256  header, children[256] (empty = 0)                      2072 bytes
-//   leaf     key_size (4 bytes), then the value (at its alignment), then the key's bytes;
-//            rounded up to the block: 16 + key size for an 8-byte value, so 24 bytes for a
-//            u64 key.
+//   leaf     key_size (4 bytes; absent where the tree's keys have a fixed size), then the
+//            value (at its alignment), then the key's bytes; rounded up to the block: for an
+//            8-byte value 16 + key size, or 8 + key size with fixed-size keys (16 bytes for a
+//            u64 key).
 //
 // A child is a tagged pointer (node_ref): bit 0 set means a leaf, clear an inner node, and
 // a null pointer an empty slot. The tag rather than a type field in the child, because the
@@ -164,7 +165,9 @@ enum class art_verdict : std::uint8_t { keep, assign, erase };
 // > bound (exclusive); descending scans mirror it (<=, <).
 enum class art_bound : std::uint8_t { none, inclusive, exclusive };
 
-template <class T, class Allocator = std::allocator<std::byte>>
+// KeySize: 0 for keys of any length; otherwise every key the tree stores has exactly that
+// many bytes (a fixed-size key encoding), and leaves do not store the length.
+template <class T, class Allocator = std::allocator<std::byte>, std::size_t KeySize = 0>
 class art_tree {
  public:
   using value_type = T;
@@ -237,6 +240,12 @@ class art_tree {
   void write(std::string_view key, Op& op) {
     if (key.size() > std::numeric_limits<std::uint32_t>::max()) {
       throw std::length_error("cmap::detail::art_tree: key too long");
+    }
+    if constexpr (KeySize != 0) {
+      if (Op::inserts && key.size() != KeySize) {
+        throw std::invalid_argument(
+            "cmap::detail::art_tree: a key of another length than the tree's fixed key size");
+      }
     }
     auto pin = epoch_domain::global().pin();
     backoff b;
@@ -460,16 +469,27 @@ class art_tree {
   };
   using value_cell = std::conditional_t<atomic_values, atomic_cell, fixed_cell>;
 
-  struct leaf {
+  // A leaf's key length: stored where keys vary, a constant where they do not.
+  struct stored_key_size {
     std::uint32_t key_size;
+    explicit stored_key_size(std::uint32_t size) noexcept : key_size(size) {}
+    [[nodiscard]] std::uint32_t size() const noexcept { return key_size; }
+  };
+  struct fixed_key_size {
+    explicit fixed_key_size(std::uint32_t) noexcept {}
+    [[nodiscard]] static constexpr std::uint32_t size() noexcept { return KeySize; }
+  };
+  using leaf_key_size = std::conditional_t<KeySize == 0, stored_key_size, fixed_key_size>;
+
+  struct leaf : leaf_key_size {
     value_cell value;
 
     template <class Init>
-    leaf(std::uint32_t size, Init& init) : key_size(size), value(std::in_place, init) {}
+    leaf(std::uint32_t size, Init& init) : leaf_key_size(size), value(std::in_place, init) {}
     // The key's bytes follow the leaf in its allocation; immutable once published.
     [[nodiscard]] char* key_bytes() noexcept { return reinterpret_cast<char*>(this + 1); }
     [[nodiscard]] std::string_view key() const noexcept {
-      return {reinterpret_cast<const char*>(this + 1), key_size};
+      return {reinterpret_cast<const char*>(this + 1), this->size()};
     }
   };
 
@@ -572,7 +592,7 @@ class art_tree {
     if (!key.empty()) std::memcpy(l->key_bytes(), key.data(), key.size());
     return l;
   }
-  static std::size_t leaf_bytes(const leaf& l) noexcept { return sizeof(leaf) + l.key_size; }
+  static std::size_t leaf_bytes(const leaf& l) noexcept { return sizeof(leaf) + l.size(); }
   void destroy_leaf(leaf* l, bool counted = true) noexcept {
     const std::size_t bytes = leaf_bytes(*l);
     l->~leaf();
