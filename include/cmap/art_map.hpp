@@ -58,10 +58,11 @@
 //
 // Costs (n keys of k encoded bytes): a lookup visits at most one node per branching byte
 // (log256 n for random keys, at most k + 1) and compares the key once, at the leaf. A write
-// is a lookup plus, for an absent key, one leaf allocation (16 bytes + k, rounded to 8) and
-// sometimes a node (64 to 2072 bytes); an update of a value that is not atomic allocates a
-// leaf. Scans: O(nodes visited). Memory: about 32 bytes per key for dense u64 keys, 48 for
-// random ones, 49 for "uid:N" strings (docs/journal/art-map.md). A lookup encodes its key
+// is a lookup plus, for an absent key, one leaf allocation (16 bytes + k, rounded to 8; 8 + k
+// where the encoding has a fixed size) and sometimes a node (64 to 2072 bytes); an update of
+// a value that is not atomic allocates a leaf. Scans: O(nodes visited), one leaf per key.
+// Memory: about 24 bytes per key for dense u64 keys, 40 for random ones, 49 for "uid:N"
+// strings (docs/journal/art-map.md). A lookup encodes its key
 // first (for strings, into a std::string: an allocation beyond 15 bytes).
 //
 // Allocator: every node and leaf comes from it (rebound); the epoch domain frees replaced
