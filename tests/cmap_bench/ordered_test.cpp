@@ -1,13 +1,17 @@
 // The ordered maps in cmap-bench: each ordered adapter's scan (entries from a key on, in key
-// order, at most n), and the ordered preset, which runs art_map and the installed ordered
-// peers on u64 and "uid:" string keys and reports a mix with scans as n/a for a hash map.
+// order, at most n) and prefix_scan (the keys with a prefix, in key order, at most n), the
+// ordered preset, which runs art_map and the installed ordered peers on u64 and "uid:" string
+// keys and reports a mix with scans as n/a for a hash map.
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "adapters/art_map.hpp"
 #include "adapters/locked_ordered.hpp"
@@ -63,6 +67,47 @@ TEST(Ordered, StringKeysSortAsTheirIndices) {
   EXPECT_EQ(map.scan("uid:", 1000), 100u);
 }
 
+// "uid:" keys 0 .. 349, a key that the prefixes extend (uid:00000) and one that has a prefix
+// but is shorter than the others (uid:0000011): a prefix scan delivers the keys that start
+// with the prefix, in key order, at most n of them.
+template <class Adapter>
+void check_prefix_scan() {
+  Adapter map(0);
+  for (std::uint64_t i = 0; i < 350; ++i) ASSERT_TRUE(map.insert(string_key(i, 12, "uid:"), i));
+  ASSERT_TRUE(map.insert("uid:00000", 1000));    // a shorter key that the prefixes extend
+  ASSERT_TRUE(map.insert("uid:0000011", 1001));  // sorts among uid:000001xx, with the prefix
+  std::vector<std::pair<std::string, std::uint64_t>> seen;
+  auto record = [&](const std::string& k, std::uint64_t v) { seen.emplace_back(k, v); };
+
+  EXPECT_EQ(map.prefix_scan("uid:000001", 1000, record), 101u);
+  std::vector<std::pair<std::string, std::uint64_t>> expected;
+  for (std::uint64_t i = 100; i < 200; ++i) expected.emplace_back(string_key(i, 12, "uid:"), i);
+  expected.emplace_back("uid:0000011", 1001);
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(seen, expected);
+
+  seen.clear();
+  EXPECT_EQ(map.prefix_scan("uid:000002", 10, record), 10u);  // at most n
+  ASSERT_EQ(seen.size(), 10u);
+  for (std::uint64_t i = 0; i < 10; ++i) EXPECT_EQ(seen[i].first, string_key(200 + i, 12, "uid:"));
+
+  EXPECT_EQ(map.prefix_scan("uid:000003", 100), 50u);  // 300 .. 349, the last prefix
+  EXPECT_EQ(map.prefix_scan("uid:000009", 100), 0u);
+  EXPECT_EQ(map.prefix_scan("uid:00000", 1000), 352u);  // every key, the prefix itself included
+  EXPECT_EQ(map.prefix_scan("uid:000001", 0), 0u);
+}
+
+TEST(Ordered, PrefixScanDeliversTheKeysWithThePrefixInOrder) {
+  check_prefix_scan<art_map_adapter<std::string, std::uint64_t>>();
+  check_prefix_scan<std_map_shared_mutex_adapter<std::string, std::uint64_t>>();
+#ifdef CMAP_BENCH_HAVE_TBB
+  check_prefix_scan<tbb_concurrent_map_adapter<std::string, std::uint64_t>>();
+#endif
+#ifdef CMAP_BENCH_HAVE_ABSL
+  check_prefix_scan<absl_btree_shared_mutex_adapter<std::string, std::uint64_t>>();
+#endif
+}
+
 TEST(Ordered, PresetRunsTheOrderedMapsOnBothKeyTypes) {
   temp_dir dir;
   const auto r = run_cli({"--preset", "ordered", "--keys", "2000", "--ops", "4000", "--threads",
@@ -107,6 +152,22 @@ TEST(Ordered, ScanIsNotApplicableToAHashMap) {
   EXPECT_NE(r.out.find("concurrent_hash_map at 1 thr: no ordered scan (unordered map)"),
             std::string::npos)
       << r.out;
+}
+
+TEST(Ordered, PrefixScanIsNotApplicableToAHashMap) {
+  const auto r =
+      run_cli({"--mix", "find=50,prefix_scan=50", "--key-type", "string", "--keys", "1000", "--ops",
+               "2000", "--threads", "1", "--maps", "concurrent_hash_map,art_map"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("concurrent_hash_map at 1 thr: no ordered scan (unordered map)"),
+            std::string::npos)
+      << r.out;
+}
+
+TEST(Ordered, PrefixScanOfU64KeysIsAUsageError) {
+  const auto r = run_cli({"--mix", "prefix_scan=100", "--keys", "1000", "--ops", "2000"});
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.err.find("prefix_scan needs string keys"), std::string::npos) << r.err;
 }
 
 TEST(Ordered, WorkloadFieldsAreChecked) {

@@ -17,7 +17,8 @@ namespace cmap_bench {
 namespace {
 
 constexpr const char* op_names[op_kind_count] = {
-    "find", "find_miss", "insert", "insert_or_assign", "update", "erase", "for_each", "scan"};
+    "find",  "find_miss", "insert", "insert_or_assign", "update",
+    "erase", "for_each",  "scan",   "prefix_scan"};
 
 void set_mix(workload& w, std::initializer_list<std::pair<op_kind, double>> parts) {
   std::fill(std::begin(w.mix), std::end(w.mix), 0.0);
@@ -25,12 +26,12 @@ void set_mix(workload& w, std::initializer_list<std::pair<op_kind, double>> part
 }
 
 op_kind op_from_name(const std::string& name, const std::string& where) {
-  for (int i = 0; i < op_kind_count; ++i)
+  std::string known;
+  for (int i = 0; i < op_kind_count; ++i) {
     if (name == op_names[i]) return static_cast<op_kind>(i);
-  throw usage_error(fmt::format(
-      "{}: unknown operation '{}' (known: find, find_miss, insert, insert_or_assign, update, "
-      "erase, for_each, scan)",
-      where, name));
+    known += (known.empty() ? "" : ", ") + std::string(op_names[i]);
+  }
+  throw usage_error(fmt::format("{}: unknown operation '{}' (known: {})", where, name, known));
 }
 
 double parse_double(const std::string& text, const std::string& what) {
@@ -127,9 +128,16 @@ void validate(const workload& w) {
         fmt::format("{}: key_prefix '{}' leaves no room for the index in {} "
                     "characters (key_length)",
                     where, w.key_prefix, w.key_length));
-  if (w.has(op_kind::scan) && (w.scan_length == 0 || w.scan_length > 1'000'000))
+  if ((w.has(op_kind::scan) || w.has(op_kind::prefix_scan)) &&
+      (w.scan_length == 0 || w.scan_length > 1'000'000))
     throw usage_error(
         fmt::format("{}: scan_length {} is out of range (1 to 1000000)", where, w.scan_length));
+  // A u64 key has no characters to share: the prefix scan is the string keys' (the range scan
+  // of u64 keys is scan).
+  if (w.has(op_kind::prefix_scan) && !w.string_keys)
+    throw usage_error(where +
+                      ": prefix_scan needs string keys (--key-type string, or key_type "
+                      "\"string\"); for u64 keys use scan");
   double sum = 0;
   for (double p : w.mix) {
     if (p < 0 || !std::isfinite(p)) throw usage_error(where + ": a mix percentage is negative");
@@ -152,7 +160,8 @@ void validate(const workload& w) {
         fmt::format("{}: repetitions {} is out of range (3 to 100)", where, w.repetitions));
   // Contradictions: reads of a map that is empty and never written find nothing to measure.
   if (!w.writes() && w.preload == 0 &&
-      (w.has(op_kind::find) || w.has(op_kind::for_each) || w.has(op_kind::scan)))
+      (w.has(op_kind::find) || w.has(op_kind::for_each) || w.has(op_kind::scan) ||
+       w.has(op_kind::prefix_scan)))
     throw usage_error(where +
                       ": a read-only mix over an empty map (preload 0) measures nothing; "
                       "set preload > 0 or add writes");
@@ -619,7 +628,7 @@ nlohmann::json to_json(const workload& w) {
     j["ops"] = w.ops;
   if (w.string_keys) j["key_length"] = w.key_length;
   if (w.string_keys && !w.key_prefix.empty()) j["key_prefix"] = w.key_prefix;
-  if (w.has(op_kind::scan)) j["scan_length"] = w.scan_length;
+  if (w.has(op_kind::scan) || w.has(op_kind::prefix_scan)) j["scan_length"] = w.scan_length;
   if (!w.maps.empty()) j["maps"] = w.maps;
   // Read back, the preset makes it the hash-flood measurement again.
   if (w.hash_flood) j["preset"] = "hash-flood";

@@ -29,9 +29,13 @@ enum class op_kind : std::uint8_t {
   update,
   erase,
   for_each,
-  scan  // the ordered maps only: scan_length entries from a key on, in key order
+  scan,  // the ordered maps only: scan_length entries from a key on, in key order
+  // The ordered maps, string keys only: the keys that start with the key's first
+  // key_length - 2 characters (the 100 indices that share index / 100 when the universe is
+  // dense), at most scan_length of them, in key order.
+  prefix_scan
 };
-inline constexpr int op_kind_count = 8;
+inline constexpr int op_kind_count = 9;
 const char* op_name(op_kind k) noexcept;
 
 enum class key_dist : std::uint8_t { uniform, zipf, sequential, hotset };
@@ -56,9 +60,9 @@ struct workload {
   // String keys only: the key is this prefix and the key's index in decimal, zero-padded to
   // key_length characters in all ("uid:" gives "uid:00000042"; the ordered preset).
   std::string key_prefix;
-  unsigned scan_length = 100;  // scan: how many entries one scan visits (at most)
+  unsigned scan_length = 100;  // scan, prefix_scan: how many entries one scan visits (at most)
   unsigned value_size = 8;     // bytes: 8, 64, 256 or 1024
-  double mix[op_kind_count] = {100, 0, 0, 0, 0, 0, 0, 0};  // percent, indexed by op_kind
+  double mix[op_kind_count] = {100};  // percent, indexed by op_kind
   distribution dist;
   double preload = 1.0;  // fraction of the key universe inserted before timing
   std::uint64_t seed = 42;
