@@ -1,7 +1,7 @@
 // The ordered maps in cmap-bench: each ordered adapter's scan (entries from a key on, in key
 // order, at most n) and prefix_scan (the keys with a prefix, in key order, at most n), the
 // ordered preset, which runs art_map and the installed ordered peers on u64 and "uid:" string
-// keys and reports a mix with scans as n/a for a hash map.
+// keys and reports a mix with scans as n/a for a hash map, and the shuffled key order.
 
 #include <gtest/gtest.h>
 
@@ -168,6 +168,24 @@ TEST(Ordered, PrefixScanOfU64KeysIsAUsageError) {
   const auto r = run_cli({"--mix", "prefix_scan=100", "--keys", "1000", "--ops", "2000"});
   EXPECT_EQ(r.status, 2) << r.out;
   EXPECT_NE(r.err.find("prefix_scan needs string keys"), std::string::npos) << r.err;
+}
+
+// Each key once per key_universe operations, over all threads, and not in key order.
+TEST(Ordered, ShuffledVisitsEachKeyOnceOutOfOrder) {
+  workload w;
+  w.key_universe = 1000;
+  w.ops = 1000;
+  w.preload = 0;
+  w.dist = parse_distribution("shuffled");
+  parse_mix("insert=100", w);
+  const streams s = generate(w, 2);
+  std::vector<std::uint64_t> keys;
+  for (const auto& stream : s.per_thread)
+    for (const std::uint64_t op : stream) keys.push_back(index_of(op));
+  EXPECT_FALSE(std::is_sorted(keys.begin(), keys.end()));
+  std::sort(keys.begin(), keys.end());
+  for (std::uint64_t i = 0; i < 1000; ++i) ASSERT_EQ(keys[i], i);
+  EXPECT_EQ(w.dist_string(), "shuffled");
 }
 
 TEST(Ordered, WorkloadFieldsAreChecked) {

@@ -182,7 +182,7 @@ int cli_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* er
   app.add_option("--value-size", o.value_size, "value bytes: 8, 64, 256 or 1024");
   app.add_option("--mix", o.mix, "operation mix, e.g. find=90,update=10");
   app.add_option("--dist", o.dist,
-                 "uniform, zipf[:theta], sequential, hotset[:fraction[:probability]]");
+                 "uniform, zipf[:theta], sequential, shuffled, hotset[:fraction[:probability]]");
   app.add_option("--preload", o.preload, "fraction of the key universe inserted before timing");
   app.add_option("--baseline", o.baseline, "the map the ratios are relative to")
       ->capture_default_str();

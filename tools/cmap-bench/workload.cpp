@@ -66,6 +66,8 @@ const char* dist_name(key_dist d) noexcept {
       return "zipf";
     case key_dist::sequential:
       return "sequential";
+    case key_dist::shuffled:
+      return "shuffled";
     case key_dist::hotset:
       return "hotset";
   }
@@ -371,6 +373,8 @@ distribution parse_distribution(const std::string& text) {
     d.type = key_dist::uniform;
   } else if (kind == "sequential" && parts.size() == 1) {
     d.type = key_dist::sequential;
+  } else if (kind == "shuffled" && parts.size() == 1) {
+    d.type = key_dist::shuffled;
   } else if (kind == "zipf" && parts.size() <= 2) {
     d.type = key_dist::zipf;
     if (parts.size() == 2) d.theta = parse_double(parts[1], "zipf theta");
@@ -381,7 +385,7 @@ distribution parse_distribution(const std::string& text) {
   } else {
     throw usage_error(
         fmt::format("unknown key distribution '{}' (known: uniform, zipf[:theta], sequential, "
-                    "hotset[:fraction[:probability]])",
+                    "shuffled, hotset[:fraction[:probability]])",
                     text));
   }
   return d;

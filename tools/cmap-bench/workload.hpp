@@ -38,7 +38,11 @@ enum class op_kind : std::uint8_t {
 inline constexpr int op_kind_count = 9;
 const char* op_name(op_kind k) noexcept;
 
-enum class key_dist : std::uint8_t { uniform, zipf, sequential, hotset };
+// shuffled: like sequential (thread t takes positions t, t + T, ... of one order of the
+// universe, so each key once per key_universe operations) but the order is a seeded random
+// permutation rather than ascending: distinct keys that an ordered map does not receive in
+// key order.
+enum class key_dist : std::uint8_t { uniform, zipf, sequential, hotset, shuffled };
 const char* dist_name(key_dist d) noexcept;
 
 struct distribution {
@@ -109,7 +113,8 @@ bool toml_supported();
 
 // "find=90,update=10" -> mix (percent); throws usage_error.
 void parse_mix(const std::string& text, workload& w);
-// "uniform", "zipf", "zipf:0.8", "sequential", "hotset:0.01:0.9"; throws usage_error.
+// "uniform", "zipf", "zipf:0.8", "sequential", "shuffled", "hotset:0.01:0.9"; throws
+// usage_error.
 distribution parse_distribution(const std::string& text);
 
 nlohmann::json to_json(const workload& w);
