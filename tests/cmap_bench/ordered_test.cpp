@@ -1,7 +1,7 @@
 // The ordered maps in cmap-bench: each ordered adapter's scan (entries from a key on, in key
 // order, at most n) and prefix_scan (the keys with a prefix, in key order, at most n), the
 // ordered preset, which runs art_map and the installed ordered peers on u64 and "uid:" string
-// keys and reports a mix with scans as n/a for a hash map, and the shuffled key order.
+// keys and reports a mix with scans as n/a for a hash map, and the ordered-* presets.
 
 #include <gtest/gtest.h>
 
@@ -16,6 +16,7 @@
 #include "adapters/art_map.hpp"
 #include "adapters/locked_ordered.hpp"
 #include "generator.hpp"
+#include "registry.hpp"
 #include "test_util.hpp"
 #include "workload.hpp"
 #ifdef CMAP_BENCH_HAVE_TBB
@@ -165,9 +166,13 @@ TEST(Ordered, PrefixScanIsNotApplicableToAHashMap) {
 }
 
 TEST(Ordered, PrefixScanOfU64KeysIsAUsageError) {
-  const auto r = run_cli({"--mix", "prefix_scan=100", "--keys", "1000", "--ops", "2000"});
-  EXPECT_EQ(r.status, 2) << r.out;
-  EXPECT_NE(r.err.find("prefix_scan needs string keys"), std::string::npos) << r.err;
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--mix", "prefix_scan=100", "--keys", "1000", "--ops", "2000"},
+        std::vector<std::string>{"--preset", "ordered-prefix", "--key-type", "u64"}}) {
+    const auto r = run_cli(args);
+    EXPECT_EQ(r.status, 2) << r.out;
+    EXPECT_NE(r.err.find("prefix_scan needs string keys"), std::string::npos) << r.err;
+  }
 }
 
 // Each key once per key_universe operations, over all threads, and not in key order.
@@ -186,6 +191,56 @@ TEST(Ordered, ShuffledVisitsEachKeyOnceOutOfOrder) {
   std::sort(keys.begin(), keys.end());
   for (std::uint64_t i = 0; i < 1000; ++i) ASSERT_EQ(keys[i], i);
   EXPECT_EQ(w.dist_string(), "shuffled");
+}
+
+// The ordered-* presets: each runs, tiny, and yields a row per listed map that this build has
+// and thread count; a listed map that it lacks is named in the skip lines, not an error.
+TEST(Ordered, EveryOrderedPresetRunsTiny) {
+  const std::vector<std::string> presets = {"ordered-lookup",  "ordered-90-10",  "ordered-scan10",
+                                            "ordered-scan100", "ordered-prefix", "ordered-insert",
+                                            "ordered-uid"};
+  for (const auto& name : presets) {
+    SCOPED_TRACE(name);
+    const workload w = preset(name);
+    EXPECT_NO_THROW(validate(w));
+    EXPECT_EQ(preset_runs(name).size(), 1u);
+    EXPECT_NE(std::find(preset_names().begin(), preset_names().end(), name), preset_names().end());
+    temp_dir dir;
+    const auto r = run_cli({"--preset", name, "--keys", "2000", "--ops", "4000", "--threads", "1,2",
+                            "--json", dir.file("r.json")});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto j = nlohmann::json::parse(slurp(dir.file("r.json")));
+    ASSERT_EQ(j["workloads"].size(), 1u);
+    EXPECT_EQ(j["workloads"][0]["key_type"], w.string_keys ? "string" : "u64");
+    std::set<std::string> ran;
+    for (const auto& res : j["results"]) {
+      const std::string map = res["map"];
+      ran.insert(map);
+      if (res["status"] != "ok") {
+        EXPECT_EQ(res["status"], "n/a") << map;
+        EXPECT_EQ(res["threads"], 2) << map << " " << res["note"];
+        continue;
+      }
+      EXPECT_GT(res["median_mops"].get<double>(), 0) << map;
+      EXPECT_GT(res["latency_ns"]["p99"].get<double>(), 0) << map;
+      EXPECT_GT(res["bytes_per_entry"].get<double>(), 0) << map;
+    }
+    EXPECT_TRUE(ran.count("art_map"));
+    EXPECT_TRUE(ran.count("std_map_shared_mutex"));
+    for (const auto& listed : w.maps) {
+      const bool built = std::any_of(registry().begin(), registry().end(),
+                                     [&](const map_info& m) { return m.name == listed; });
+      if (built) {
+        EXPECT_TRUE(ran.count(listed)) << listed;
+        continue;
+      }
+      EXPECT_FALSE(ran.count(listed)) << listed;
+      bool named = false;
+      for (const auto& line : j["skipped"])
+        named = named || line.get<std::string>().find(listed) != std::string::npos;
+      EXPECT_TRUE(named) << listed << " " << j["skipped"].dump();
+    }
+  }
 }
 
 TEST(Ordered, WorkloadFieldsAreChecked) {

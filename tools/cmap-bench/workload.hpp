@@ -95,7 +95,8 @@ const std::vector<std::string>& preset_names();
 // Throws usage_error for an unknown name (listing the known ones).
 workload preset(const std::string& name);
 // The workloads `--preset name` runs: the preset itself, and for hash-flood and ordered the
-// same with string keys too (named hash-flood-string, ordered-string).
+// same with string keys too (named hash-flood-string, ordered-string). The ordered-* presets
+// run one key type each: ordered-prefix and ordered-uid string keys, the others u64.
 std::vector<workload> preset_runs(const std::string& name);
 // The presets of --standard, sized to finish in about 3 minutes on a 2-core machine.
 std::vector<workload> standard_suite();
