@@ -1,17 +1,22 @@
 // The ordered maps in cmap-bench: each ordered adapter's scan (entries from a key on, in key
-// order, at most n), and the ordered preset, which runs art_map and the installed ordered
-// peers on u64 and "uid:" string keys and reports a mix with scans as n/a for a hash map.
+// order, at most n) and prefix_scan (the keys with a prefix, in key order, at most n), the
+// ordered preset, which runs art_map and the installed ordered peers on u64 and "uid:" string
+// keys and reports a mix with scans as n/a for a hash map, and the ordered-* presets.
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "adapters/art_map.hpp"
 #include "adapters/locked_ordered.hpp"
 #include "generator.hpp"
+#include "registry.hpp"
 #include "test_util.hpp"
 #include "workload.hpp"
 #ifdef CMAP_BENCH_HAVE_TBB
@@ -63,6 +68,47 @@ TEST(Ordered, StringKeysSortAsTheirIndices) {
   EXPECT_EQ(map.scan("uid:", 1000), 100u);
 }
 
+// "uid:" keys 0 .. 349, a key that the prefixes extend (uid:00000) and one that has a prefix
+// but is shorter than the others (uid:0000011): a prefix scan delivers the keys that start
+// with the prefix, in key order, at most n of them.
+template <class Adapter>
+void check_prefix_scan() {
+  Adapter map(0);
+  for (std::uint64_t i = 0; i < 350; ++i) ASSERT_TRUE(map.insert(string_key(i, 12, "uid:"), i));
+  ASSERT_TRUE(map.insert("uid:00000", 1000));    // a shorter key that the prefixes extend
+  ASSERT_TRUE(map.insert("uid:0000011", 1001));  // sorts among uid:000001xx, with the prefix
+  std::vector<std::pair<std::string, std::uint64_t>> seen;
+  auto record = [&](const std::string& k, std::uint64_t v) { seen.emplace_back(k, v); };
+
+  EXPECT_EQ(map.prefix_scan("uid:000001", 1000, record), 101u);
+  std::vector<std::pair<std::string, std::uint64_t>> expected;
+  for (std::uint64_t i = 100; i < 200; ++i) expected.emplace_back(string_key(i, 12, "uid:"), i);
+  expected.emplace_back("uid:0000011", 1001);
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(seen, expected);
+
+  seen.clear();
+  EXPECT_EQ(map.prefix_scan("uid:000002", 10, record), 10u);  // at most n
+  ASSERT_EQ(seen.size(), 10u);
+  for (std::uint64_t i = 0; i < 10; ++i) EXPECT_EQ(seen[i].first, string_key(200 + i, 12, "uid:"));
+
+  EXPECT_EQ(map.prefix_scan("uid:000003", 100), 50u);  // 300 .. 349, the last prefix
+  EXPECT_EQ(map.prefix_scan("uid:000009", 100), 0u);
+  EXPECT_EQ(map.prefix_scan("uid:00000", 1000), 352u);  // every key, the prefix itself included
+  EXPECT_EQ(map.prefix_scan("uid:000001", 0), 0u);
+}
+
+TEST(Ordered, PrefixScanDeliversTheKeysWithThePrefixInOrder) {
+  check_prefix_scan<art_map_adapter<std::string, std::uint64_t>>();
+  check_prefix_scan<std_map_shared_mutex_adapter<std::string, std::uint64_t>>();
+#ifdef CMAP_BENCH_HAVE_TBB
+  check_prefix_scan<tbb_concurrent_map_adapter<std::string, std::uint64_t>>();
+#endif
+#ifdef CMAP_BENCH_HAVE_ABSL
+  check_prefix_scan<absl_btree_shared_mutex_adapter<std::string, std::uint64_t>>();
+#endif
+}
+
 TEST(Ordered, PresetRunsTheOrderedMapsOnBothKeyTypes) {
   temp_dir dir;
   const auto r = run_cli({"--preset", "ordered", "--keys", "2000", "--ops", "4000", "--threads",
@@ -107,6 +153,94 @@ TEST(Ordered, ScanIsNotApplicableToAHashMap) {
   EXPECT_NE(r.out.find("concurrent_hash_map at 1 thr: no ordered scan (unordered map)"),
             std::string::npos)
       << r.out;
+}
+
+TEST(Ordered, PrefixScanIsNotApplicableToAHashMap) {
+  const auto r =
+      run_cli({"--mix", "find=50,prefix_scan=50", "--key-type", "string", "--keys", "1000", "--ops",
+               "2000", "--threads", "1", "--maps", "concurrent_hash_map,art_map"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("concurrent_hash_map at 1 thr: no ordered scan (unordered map)"),
+            std::string::npos)
+      << r.out;
+}
+
+TEST(Ordered, PrefixScanOfU64KeysIsAUsageError) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--mix", "prefix_scan=100", "--keys", "1000", "--ops", "2000"},
+        std::vector<std::string>{"--preset", "ordered-prefix", "--key-type", "u64"}}) {
+    const auto r = run_cli(args);
+    EXPECT_EQ(r.status, 2) << r.out;
+    EXPECT_NE(r.err.find("prefix_scan needs string keys"), std::string::npos) << r.err;
+  }
+}
+
+// Each key once per key_universe operations, over all threads, and not in key order.
+TEST(Ordered, ShuffledVisitsEachKeyOnceOutOfOrder) {
+  workload w;
+  w.key_universe = 1000;
+  w.ops = 1000;
+  w.preload = 0;
+  w.dist = parse_distribution("shuffled");
+  parse_mix("insert=100", w);
+  const streams s = generate(w, 2);
+  std::vector<std::uint64_t> keys;
+  for (const auto& stream : s.per_thread)
+    for (const std::uint64_t op : stream) keys.push_back(index_of(op));
+  EXPECT_FALSE(std::is_sorted(keys.begin(), keys.end()));
+  std::sort(keys.begin(), keys.end());
+  for (std::uint64_t i = 0; i < 1000; ++i) ASSERT_EQ(keys[i], i);
+  EXPECT_EQ(w.dist_string(), "shuffled");
+}
+
+// The ordered-* presets: each runs, tiny, and yields a row per listed map that this build has
+// and thread count; a listed map that it lacks is named in the skip lines, not an error.
+TEST(Ordered, EveryOrderedPresetRunsTiny) {
+  const std::vector<std::string> presets = {"ordered-lookup",  "ordered-90-10",  "ordered-scan10",
+                                            "ordered-scan100", "ordered-prefix", "ordered-insert",
+                                            "ordered-uid"};
+  for (const auto& name : presets) {
+    SCOPED_TRACE(name);
+    const workload w = preset(name);
+    EXPECT_NO_THROW(validate(w));
+    EXPECT_EQ(preset_runs(name).size(), 1u);
+    EXPECT_NE(std::find(preset_names().begin(), preset_names().end(), name), preset_names().end());
+    temp_dir dir;
+    const auto r = run_cli({"--preset", name, "--keys", "2000", "--ops", "4000", "--threads", "1,2",
+                            "--json", dir.file("r.json")});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto j = nlohmann::json::parse(slurp(dir.file("r.json")));
+    ASSERT_EQ(j["workloads"].size(), 1u);
+    EXPECT_EQ(j["workloads"][0]["key_type"], w.string_keys ? "string" : "u64");
+    std::set<std::string> ran;
+    for (const auto& res : j["results"]) {
+      const std::string map = res["map"];
+      ran.insert(map);
+      if (res["status"] != "ok") {
+        EXPECT_EQ(res["status"], "n/a") << map;
+        EXPECT_EQ(res["threads"], 2) << map << " " << res["note"];
+        continue;
+      }
+      EXPECT_GT(res["median_mops"].get<double>(), 0) << map;
+      EXPECT_GT(res["latency_ns"]["p99"].get<double>(), 0) << map;
+      EXPECT_GT(res["bytes_per_entry"].get<double>(), 0) << map;
+    }
+    EXPECT_TRUE(ran.count("art_map"));
+    EXPECT_TRUE(ran.count("std_map_shared_mutex"));
+    for (const auto& listed : w.maps) {
+      const bool built = std::any_of(registry().begin(), registry().end(),
+                                     [&](const map_info& m) { return m.name == listed; });
+      if (built) {
+        EXPECT_TRUE(ran.count(listed)) << listed;
+        continue;
+      }
+      EXPECT_FALSE(ran.count(listed)) << listed;
+      bool named = false;
+      for (const auto& line : j["skipped"])
+        named = named || line.get<std::string>().find(listed) != std::string::npos;
+      EXPECT_TRUE(named) << listed << " " << j["skipped"].dump();
+    }
+  }
 }
 
 TEST(Ordered, WorkloadFieldsAreChecked) {

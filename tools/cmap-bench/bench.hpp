@@ -22,8 +22,12 @@ struct run_options {
 // Why map m cannot run w at this thread count; empty if it can.
 std::string not_applicable(const map_info& m, const workload& w, unsigned threads);
 // The maps a workload runs: its own list (lock-scope, shard-scaling), else the user's
-// patterns, else every registered (non-hidden) map.
-std::vector<selected_map> maps_for(const workload& w, const std::vector<std::string>& patterns);
+// patterns, else every registered (non-hidden) map. A name (not a glob) in the workload's own
+// list that this build does not have is left out: a peer not installed (skipped_peers says
+// so), or one this build does not know, for which a line "NAME: skipped: ..." is added to
+// *skipped (the ordered presets list peers that only some builds have).
+std::vector<selected_map> maps_for(const workload& w, const std::vector<std::string>& patterns,
+                                   std::vector<std::string>* skipped = nullptr);
 // One result per (thread count, map); an unavailable workload yields one "unavailable" row.
 std::vector<map_result> run_workload(const workload& w, const std::vector<selected_map>& maps,
                                      const run_options& opt);

@@ -182,7 +182,7 @@ int cli_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* er
   app.add_option("--value-size", o.value_size, "value bytes: 8, 64, 256 or 1024");
   app.add_option("--mix", o.mix, "operation mix, e.g. find=90,update=10");
   app.add_option("--dist", o.dist,
-                 "uniform, zipf[:theta], sequential, hotset[:fraction[:probability]]");
+                 "uniform, zipf[:theta], sequential, shuffled, hotset[:fraction[:probability]]");
   app.add_option("--preload", o.preload, "fraction of the key universe inserted before timing");
   app.add_option("--baseline", o.baseline, "the map the ratios are relative to")
       ->capture_default_str();
@@ -239,6 +239,7 @@ int cli_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* er
   options& opt = advising ? ao : o;
   std::vector<workload> workloads;
   std::vector<std::vector<selected_map>> selections;
+  std::vector<std::string> not_built;  // maps a workload names that this build lacks
   try {
     if (o.list) {
       fmt::print(out, "maps:\n");
@@ -296,7 +297,7 @@ int cli_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* er
     for (const auto& w : workloads) {
       std::vector<selected_map> maps;
       if (w.unavailable.empty()) {
-        maps = maps_for(w, opt.maps);
+        maps = maps_for(w, opt.maps, &not_built);
         if (advising) {
           std::erase_if(maps, [](const selected_map& m) { return m.info->hidden; });
         }
@@ -330,6 +331,7 @@ int cli_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* er
   in.meta.hash_seed = hash_seed();
   in.baseline = o.baseline;
   in.skipped = skipped_peers();
+  in.skipped.insert(in.skipped.end(), not_built.begin(), not_built.end());
   run_options ro;
   ro.progress = ::isatty(STDERR_FILENO) != 0 && err == stderr;
   ro.stop = &interrupted;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <numeric>
 
 namespace cmap_bench {
 
@@ -94,6 +95,15 @@ streams generate(const workload& w, unsigned threads) {
   for (int i = 0; i < op_kind_count; ++i)
     if (w.mix[i] > 0) cumulative.emplace_back(acc += w.mix[i] / 100.0, i);
 
+  // shuffled: one seeded permutation of the universe, the same for every thread count.
+  std::vector<std::uint64_t> order;
+  if (w.dist.type == key_dist::shuffled) {
+    order.resize(universe);
+    std::iota(order.begin(), order.end(), std::uint64_t{0});
+    rng shuffle_rng(mix64(w.seed ^ 0x5f3759dfULL));
+    std::shuffle(order.begin(), order.end(), shuffle_rng);
+  }
+
   std::uint64_t max_index = universe - 1;
   for (unsigned t = 0; t < threads; ++t) {
     const std::uint64_t count = w.duration_ms > 0 ? (std::uint64_t{1} << 20)
@@ -121,6 +131,9 @@ streams generate(const workload& w, unsigned threads) {
           break;
         case key_dist::sequential:
           index = (t + sequential++ * threads) % universe;
+          break;
+        case key_dist::shuffled:
+          index = order[(t + sequential++ * threads) % universe];
           break;
         case key_dist::hotset:
           index = r.uniform01() < w.dist.hot_probability || hot_keys == universe

@@ -2,7 +2,7 @@
 // The operation streams: generated before timing, one per thread, from the workload's seed,
 // so that every map runs exactly the same operations on the same keys.
 //
-// An operation is one 64-bit word: the op_kind in the top 3 bits, a key index in the low 61.
+// An operation is one 64-bit word: the op_kind in the top 4 bits, a key index in the low 60.
 // Key indices [0, U) form the key universe; find_miss uses [U, 2U), keys never inserted.
 // A u64 key is index + 1 (so Boost's parallel load reads [1, N] and misses [N+1, 2N]); a string
 // key is the index in decimal, zero-padded to the key length.
@@ -54,7 +54,7 @@ class zipf_sampler {
 // Theoretical probability of rank k (1-based) under Zipf(n, theta): for the tests.
 double zipf_probability(std::uint64_t n, double theta, std::uint64_t k);
 
-constexpr unsigned op_shift = 61;
+constexpr unsigned op_shift = 60;
 static_assert(op_kind_count <= (1 << (64 - op_shift)), "an op_kind fits the top bits");
 constexpr std::uint64_t index_mask = (std::uint64_t{1} << op_shift) - 1;
 inline op_kind op_of(std::uint64_t op) noexcept { return static_cast<op_kind>(op >> op_shift); }

@@ -24,7 +24,8 @@ void summarise(map_result& r) {
 }
 
 std::string not_applicable(const map_info& m, const workload& w, unsigned threads) {
-  if (w.has(op_kind::scan) && !m.ordered) return "no ordered scan (unordered map)";
+  if ((w.has(op_kind::scan) || w.has(op_kind::prefix_scan)) && !m.ordered)
+    return "no ordered scan (unordered map)";
   if (threads <= 1) return {};
   if (!m.can.concurrent) return "unlocked map: single-thread ceiling, run at 1 thread only";
   if (w.has(op_kind::erase) && !m.can.concurrent_erase) return "no concurrent erase";
@@ -35,19 +36,30 @@ std::string not_applicable(const map_info& m, const workload& w, unsigned thread
   return {};
 }
 
-std::vector<selected_map> maps_for(const workload& w, const std::vector<std::string>& patterns) {
+std::vector<selected_map> maps_for(const workload& w, const std::vector<std::string>& patterns,
+                                   std::vector<std::string>* skipped) {
   if (!w.maps.empty()) {
-    // A peer the workload names that was not installed is left out (skipped_peers says so).
     std::vector<std::string> names;
     for (const auto& name : w.maps) {
       const bool known = std::any_of(registry().begin(), registry().end(),
                                      [&](const map_info& m) { return m.name == name; });
-      const bool skipped =
+      const bool glob = name.find_first_of("*?[:") != std::string::npos;
+      if (known || glob) {
+        names.push_back(name);
+        continue;
+      }
+      // Not in this build: a peer not installed has its line in skipped_peers already.
+      const bool not_installed =
           std::any_of(skipped_peers().begin(), skipped_peers().end(), [&](const std::string& s) {
             return s.find(name + ":") != std::string::npos ||
                    s.find(name + ",") != std::string::npos;
           });
-      if (known || !skipped) names.push_back(name);
+      if (!not_installed && skipped) {
+        const std::string line = fmt::format(
+            "{}: skipped: not in this build (a preset or workload file names it)", name);
+        if (std::find(skipped->begin(), skipped->end(), line) == skipped->end())
+          skipped->push_back(line);
+      }
     }
     return select_maps(names);
   }

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <latch>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -25,6 +26,12 @@
 namespace cmap_bench {
 
 constexpr unsigned latency_sample_shift = 6;  // every 64th operation is timed
+
+// The prefix a prefix_scan of key k scans: k without its last two characters, so that a
+// dense universe of zero-padded indices has 100 keys under each prefix.
+inline std::string_view scan_prefix(const std::string& k) noexcept {
+  return std::string_view(k).substr(0, k.size() - 2);  // key_length >= 8 (validate)
+}
 
 // One operation of a stream on the map; returns something the caller keeps, so that the
 // compiler cannot drop a call.
@@ -53,6 +60,12 @@ inline std::uint64_t apply(Map& map, std::uint64_t op, const KeyOf& key_of,
       // Only the ordered maps have scan; for the others the runner reports n/a.
       if constexpr (requires { map.scan(key_of(index), scan_length); })
         return map.scan(key_of(index), scan_length);
+      else
+        return 0;
+    case op_kind::prefix_scan:
+      // String keys only (validate); an adapter without prefix_scan is reported n/a.
+      if constexpr (requires { map.prefix_scan(scan_prefix(key_of(index)), scan_length); })
+        return map.prefix_scan(scan_prefix(key_of(index)), scan_length);
       else
         return 0;
   }
@@ -89,6 +102,14 @@ map_result run_typed(const run_request& rq) {
 
   map_result result;
   result.threads = rq.threads;
+  if constexpr (!requires(Adapter<Key, Value>& a, std::string_view p) { a.prefix_scan(p, 1); }) {
+    // An ordered map whose adapter has no prefix_scan yet: reported, never run as a no-op.
+    if (w.has(op_kind::prefix_scan)) {
+      result.status = "n/a";
+      result.note = "no prefix scan in its adapter";
+      return result;
+    }
+  }
   latency_histogram latency;
   // Memory (untimed, one thread, first thread count only): bytes per entry from the map's
   // allocated_bytes() or, for peers, from counting_allocator, counted while the map is built:

@@ -29,12 +29,20 @@ enum class op_kind : std::uint8_t {
   update,
   erase,
   for_each,
-  scan  // the ordered maps only: scan_length entries from a key on, in key order
+  scan,  // the ordered maps only: scan_length entries from a key on, in key order
+  // The ordered maps, string keys only: the keys that start with the key's first
+  // key_length - 2 characters (the 100 indices that share index / 100 when the universe is
+  // dense), at most scan_length of them, in key order.
+  prefix_scan
 };
-inline constexpr int op_kind_count = 8;
+inline constexpr int op_kind_count = 9;
 const char* op_name(op_kind k) noexcept;
 
-enum class key_dist : std::uint8_t { uniform, zipf, sequential, hotset };
+// shuffled: like sequential (thread t takes positions t, t + T, ... of one order of the
+// universe, so each key once per key_universe operations) but the order is a seeded random
+// permutation rather than ascending: distinct keys that an ordered map does not receive in
+// key order.
+enum class key_dist : std::uint8_t { uniform, zipf, sequential, hotset, shuffled };
 const char* dist_name(key_dist d) noexcept;
 
 struct distribution {
@@ -56,9 +64,9 @@ struct workload {
   // String keys only: the key is this prefix and the key's index in decimal, zero-padded to
   // key_length characters in all ("uid:" gives "uid:00000042"; the ordered preset).
   std::string key_prefix;
-  unsigned scan_length = 100;  // scan: how many entries one scan visits (at most)
+  unsigned scan_length = 100;  // scan, prefix_scan: how many entries one scan visits (at most)
   unsigned value_size = 8;     // bytes: 8, 64, 256 or 1024
-  double mix[op_kind_count] = {100, 0, 0, 0, 0, 0, 0, 0};  // percent, indexed by op_kind
+  double mix[op_kind_count] = {100};  // percent, indexed by op_kind
   distribution dist;
   double preload = 1.0;  // fraction of the key universe inserted before timing
   std::uint64_t seed = 42;
@@ -87,7 +95,8 @@ const std::vector<std::string>& preset_names();
 // Throws usage_error for an unknown name (listing the known ones).
 workload preset(const std::string& name);
 // The workloads `--preset name` runs: the preset itself, and for hash-flood and ordered the
-// same with string keys too (named hash-flood-string, ordered-string).
+// same with string keys too (named hash-flood-string, ordered-string). The ordered-* presets
+// run one key type each: ordered-prefix and ordered-uid string keys, the others u64.
 std::vector<workload> preset_runs(const std::string& name);
 // The presets of --standard, sized to finish in about 3 minutes on a 2-core machine.
 std::vector<workload> standard_suite();
@@ -105,7 +114,8 @@ bool toml_supported();
 
 // "find=90,update=10" -> mix (percent); throws usage_error.
 void parse_mix(const std::string& text, workload& w);
-// "uniform", "zipf", "zipf:0.8", "sequential", "hotset:0.01:0.9"; throws usage_error.
+// "uniform", "zipf", "zipf:0.8", "sequential", "shuffled", "hotset:0.01:0.9"; throws
+// usage_error.
 distribution parse_distribution(const std::string& text);
 
 nlohmann::json to_json(const workload& w);

@@ -12,6 +12,11 @@
 //   std::size_t scan(const Key& k, std::size_t n)   the ordered maps only: the first n entries
 //                                            from k on (k included), in key order; returns
 //                                            how many it saw
+//   std::size_t prefix_scan(std::string_view p, std::size_t n, F f = keep_entry{})
+//                                            the ordered maps with string keys only: the
+//                                            first n entries whose keys start with p, in key
+//                                            order, each passed to f(key, value) (the tests
+//                                            look at them); returns how many it saw
 //   std::size_t size()
 //   std::optional<std::size_t> allocated_bytes()   where the map reports it
 // and, optionally,
@@ -30,6 +35,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <type_traits>
 
 namespace cmap_bench {
 
@@ -68,6 +75,32 @@ struct value_of<8> {
 template <class T>
 inline void keep(const T& v) noexcept {
   asm volatile("" : : "m"(v));
+}
+
+// What prefix_scan does with an entry when the caller asks for nothing: keep its value.
+struct keep_entry {
+  template <class K, class V>
+  void operator()(const K& /*key*/, const V& value) const noexcept {
+    keep(value);
+  }
+};
+
+// scan and prefix_scan of the maps that have iterators and lower_bound (std::map,
+// absl::btree_map, tbb::concurrent_map): up to n entries from k on, or from the prefix on
+// while the keys start with it, in key order; return how many they saw.
+template <class Map, class K>
+std::size_t walk_from(Map& map, const K& k, std::size_t n) {
+  std::size_t seen = 0;
+  for (auto it = map.lower_bound(k); it != map.end() && seen < n; ++it, ++seen) keep(it->second);
+  return seen;
+}
+template <class Map, class F>
+std::size_t walk_prefix(Map& map, std::string_view prefix, std::size_t n, F&& f) {
+  std::size_t seen = 0;
+  for (auto it = map.lower_bound(typename std::remove_const_t<Map>::key_type(prefix));
+       it != map.end() && seen < n && std::string_view(it->first).starts_with(prefix); ++it, ++seen)
+    f(it->first, it->second);
+  return seen;
 }
 
 // for_each of the maps that have iterators: walks (key, value) pairs, touching each value;

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <iterator>
 #include <optional>
+#include <string_view>
 #include <type_traits>
 
 #include "adapter.hpp"
@@ -84,6 +85,19 @@ class common_surface_adapter {
     if (n == 0) return 0;
     map_.for_each_from(k, [&](const key_type&, const value_type& v) {
       keep(v);
+      return ++seen < n;
+    });
+    return seen;
+  }
+  // art_map with string keys: its for_prefix.
+  template <class F = keep_entry>
+  std::size_t prefix_scan(std::string_view prefix, std::size_t n, F&& f = {})
+  requires requires(const Map& m, std::string_view p) { m.for_prefix(p, scan_probe{}); }
+  {
+    std::size_t seen = 0;
+    if (n == 0) return 0;
+    map_.for_prefix(prefix, [&](const key_type& k, const value_type& v) {
+      f(k, v);
       return ++seen < n;
     });
     return seen;

@@ -5,6 +5,8 @@
 
 #include <mutex>
 #include <shared_mutex>
+#include <string_view>
+#include <type_traits>
 #include <unordered_map>
 
 #include "adapter.hpp"
@@ -54,10 +56,15 @@ class shared_mutex_adapter : public memory_from_allocator {
     requires requires(Map& m) { m.lower_bound(k); }
   {
     std::shared_lock lock(mutex_);
-    std::size_t seen = 0;
-    for (auto it = map_.lower_bound(k); it != map_.end() && seen < n; ++it, ++seen)
-      keep(it->second);
-    return seen;
+    return walk_from(map_, k, n);
+  }
+  template <class F = keep_entry>
+  std::size_t prefix_scan(std::string_view prefix, std::size_t n, F&& f = {})
+    requires(std::is_constructible_v<key_type, std::string_view> &&
+             requires(Map& m, const key_type& k) { m.lower_bound(k); })
+  {
+    std::shared_lock lock(mutex_);
+    return walk_prefix(map_, prefix, n, f);
   }
   std::size_t size() {
     std::shared_lock lock(mutex_);

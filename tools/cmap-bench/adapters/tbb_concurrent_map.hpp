@@ -6,6 +6,8 @@
 
 #include <oneapi/tbb/concurrent_map.h>
 #include <oneapi/tbb/tbb_allocator.h>
+#include <string_view>
+#include <type_traits>
 
 #include "adapter.hpp"
 #include "counting_allocator.hpp"
@@ -22,11 +24,12 @@ class tbb_concurrent_map_adapter
  public:
   using tbb_concurrent_map_adapter::tbb_insert_only_adapter::tbb_insert_only_adapter;
   // Safe alongside concurrent inserts (the skip list's iterators are).
-  std::size_t scan(const Key& k, std::size_t n) {
-    std::size_t seen = 0;
-    for (auto it = this->map_.lower_bound(k); it != this->map_.end() && seen < n; ++it, ++seen)
-      keep(it->second);
-    return seen;
+  std::size_t scan(const Key& k, std::size_t n) { return walk_from(this->map_, k, n); }
+  template <class F = keep_entry>
+  std::size_t prefix_scan(std::string_view prefix, std::size_t n, F&& f = {})
+    requires std::is_constructible_v<Key, std::string_view>
+  {
+    return walk_prefix(this->map_, prefix, n, f);
   }
 };
 
