@@ -263,5 +263,26 @@ TEST(Ordered, WorkloadFieldsAreChecked) {
   EXPECT_EQ(w.scan_length, 7u);
 }
 
+// key_spread: u64 keys 1..N or spread over u64; only for u64 keys; recorded in the JSON.
+TEST(Ordered, KeySpreadIsAU64KeyField) {
+  EXPECT_FALSE(parse_workload_json(nlohmann::json::parse(R"({"key_spread": "dense"})"), "f")
+                   .random_u64_keys);
+  const workload w =
+      parse_workload_json(nlohmann::json::parse(R"({"key_spread": "random"})"), "f");
+  EXPECT_TRUE(w.random_u64_keys);
+  EXPECT_TRUE(parse_workload_json(to_json(w), "recorded").random_u64_keys);
+  EXPECT_FALSE(parse_workload_json(to_json(workload{}), "recorded").random_u64_keys);
+  EXPECT_THROW(parse_workload_json(nlohmann::json::parse(R"({"key_spread": "sparse"})"), "f"),
+               usage_error);
+  EXPECT_THROW(parse_workload_json(nlohmann::json::parse(R"({"key_spread": 1})"), "f"),
+               usage_error);
+  EXPECT_THROW(parse_workload_json(
+                   nlohmann::json::parse(R"({"key_type": "string", "key_spread": "random"})"),
+                   "f"),
+               usage_error);
+  EXPECT_TRUE(preset("ordered-lookup").random_u64_keys);
+  EXPECT_FALSE(preset("read-heavy").random_u64_keys);
+}
+
 }  // namespace
 }  // namespace cmap_bench

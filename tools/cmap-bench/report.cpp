@@ -152,7 +152,7 @@ std::string format_table(const report_input& in) {
         "   {}\n   {}, {} keys ({}{}), {} B values, mix {}, keys {}, preload {:g}, {} reps\n",
         w.description,
         w.duration_ms ? fmt::format("{} ms per run", w.duration_ms) : fmt::format("{} ops", w.ops),
-        w.key_universe, w.string_keys ? "string" : "u64",
+        w.key_universe, w.string_keys ? "string" : (w.random_u64_keys ? "random u64" : "u64"),
         w.string_keys ? fmt::format(" of {} B", w.key_length) : "", w.value_size, w.mix_string(),
         w.dist_string(), w.preload, w.repetitions);
     const unsigned top = *std::max_element(w.threads.begin(), w.threads.end());

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "adapters/counting_allocator.hpp"
+#include "mix.hpp"
 #include "measures.hpp"
 #include "registry.hpp"
 
@@ -91,10 +92,11 @@ template <template <class, class> class Adapter, class Key, class Value>
 map_result run_typed(const run_request& rq) {
   using clock = std::chrono::steady_clock;
   const workload& w = *rq.w;
-  // A u64 key is index + 1; a string key comes from the pre-built table.
+  // A u64 key is index + 1 or its mix (workload::random_u64_keys); a string key comes from the
+  // pre-built table.
   auto key_of = [&](std::uint64_t index) -> decltype(auto) {
     if constexpr (std::is_same_v<Key, std::uint64_t>) {
-      return Key{index + 1};
+      return w.random_u64_keys ? Key{mix64(index + 1)} : Key{index + 1};
     } else {
       return static_cast<const Key&>((*rq.string_keys)[index]);
     }

@@ -208,6 +208,7 @@ void ordered_set_up(workload& w, const std::string& mix) {
   w.key_universe = 1'000'000;
   w.preload = 1;
   w.dist.type = key_dist::uniform;
+  w.random_u64_keys = true;
   w.key_prefix = "uid:";
   w.key_length = 12;
   w.maps = {
@@ -339,24 +340,24 @@ workload preset(const std::string& name) {
     set_mix(w, {{op_kind::find, 70}, {op_kind::scan, 20}, {op_kind::insert, 10}});
     w.maps = {"art_map", "std_map_shared_mutex", "absl_btree_shared_mutex", "tbb_concurrent_map"};
   } else if (name == "ordered-lookup") {
-    ordered_set_up(w, "1M u64 keys preloaded, 1M ops: 100% find, uniform");
+    ordered_set_up(w, "1M random u64 keys preloaded, 1M ops: 100% find, uniform");
     w.ops = 1'000'000;
     set_mix(w, {{op_kind::find, 100}});
   } else if (name == "ordered-90-10") {
     ordered_set_up(
         w,
-        "1M u64 keys preloaded, 1M ops: 90% find / 10% insert_or_assign of a present key, "
+        "1M random u64 keys preloaded, 1M ops: 90% find / 10% insert_or_assign of a present key, "
         "uniform");
     w.ops = 1'000'000;
     set_mix(w, {{op_kind::find, 90}, {op_kind::insert_or_assign, 10}});
   } else if (name == "ordered-scan10") {
-    ordered_set_up(w, "1M u64 keys preloaded, 500k ops: 100% scan of 10 entries from a uniform "
+    ordered_set_up(w, "1M random u64 keys preloaded, 500k ops: 100% scan of 10 entries from a uniform "
                       "random key");
     w.ops = 500'000;
     w.scan_length = 10;
     set_mix(w, {{op_kind::scan, 100}});
   } else if (name == "ordered-scan100") {
-    ordered_set_up(w, "1M u64 keys preloaded, 100k ops: 100% scan of 100 entries from a uniform "
+    ordered_set_up(w, "1M random u64 keys preloaded, 100k ops: 100% scan of 100 entries from a uniform "
                       "random key");
     w.ops = 100'000;
     w.scan_length = 100;
@@ -371,7 +372,7 @@ workload preset(const std::string& name) {
     w.scan_length = 100;
     set_mix(w, {{op_kind::prefix_scan, 100}});
   } else if (name == "ordered-insert") {
-    ordered_set_up(w, "from empty, 1M ops: 100% insert of 1M distinct u64 keys in random order "
+    ordered_set_up(w, "from empty, 1M ops: 100% insert of 1M distinct random u64 keys in random order "
                       "(shuffled)");
     w.ops = w.key_universe;
     w.preload = 0;
@@ -481,7 +482,8 @@ workload parse_workload_json(const nlohmann::json& j, const std::string& origin)
   const std::set<std::string> known = {
       "preset",       "name",     "description", "threads",    "ops",        "duration_ms",
       "key_universe", "key_type", "key_length",  "value_size", "mix",        "distribution",
-      "preload",      "seed",     "repetitions", "maps",       "key_prefix", "scan_length"};
+      "preload",      "seed",     "repetitions", "maps",       "key_prefix", "scan_length",
+      "key_spread"};
   for (const auto& item : j.items()) {
     // Named variables, not a structured binding: the lambdas below capture them.
     const std::string field = item.key();
@@ -535,6 +537,11 @@ workload parse_workload_json(const nlohmann::json& j, const std::string& origin)
         w.string_keys = true;
       else
         throw usage_error(fmt::format("{}: '{}' is not a key type (u64 or string)", where, s));
+    } else if (field == "key_spread") {
+      const std::string s = value.is_string() ? value.get<std::string>() : std::string();
+      if (s != "dense" && s != "random")
+        throw usage_error(where + " must be \"dense\" (keys 1..N) or \"random\" (spread over u64)");
+      w.random_u64_keys = s == "random";
     } else if (field == "key_length") {
       w.key_length = static_cast<unsigned>(need_uint(100'000));
     } else if (field == "key_prefix") {
@@ -599,6 +606,8 @@ workload parse_workload_json(const nlohmann::json& j, const std::string& origin)
   if (w.hash_flood && !has_ops) w.ops = 2 * w.key_universe;
   if (!w.string_keys && j.contains("key_length"))
     throw usage_error(origin + ": 'key_length' applies to string keys only (key_type is u64)");
+  if (w.string_keys && j.contains("key_spread"))
+    throw usage_error(origin + ": 'key_spread' applies to u64 keys only (key_type is string)");
   if (!w.string_keys && j.contains("key_prefix"))
     throw usage_error(origin + ": 'key_prefix' applies to string keys only (key_type is u64)");
   validate(w);
@@ -705,6 +714,7 @@ nlohmann::json to_json(const workload& w) {
   else
     j["ops"] = w.ops;
   if (w.string_keys) j["key_length"] = w.key_length;
+  if (!w.string_keys && w.random_u64_keys) j["key_spread"] = "random";
   if (w.string_keys && !w.key_prefix.empty()) j["key_prefix"] = w.key_prefix;
   if (w.has(op_kind::scan) || w.has(op_kind::prefix_scan)) j["scan_length"] = w.scan_length;
   if (!w.maps.empty()) j["maps"] = w.maps;

@@ -60,6 +60,10 @@ struct workload {
   std::uint64_t duration_ms = 0;  // if > 0: each thread cycles its stream until time is up
   std::uint64_t key_universe = 100'000;
   bool string_keys = false;
+  // u64 keys only: key i is i + 1 (dense, the default: a radix tree's best case, every node
+  // full) or mix64(i + 1), a bijection, so the keys are distinct and spread over all of u64
+  // as random keys are (random: the ordered presets).
+  bool random_u64_keys = false;
   unsigned key_length = 16;  // string keys only
   // String keys only: the key is this prefix and the key's index in decimal, zero-padded to
   // key_length characters in all ("uid:" gives "uid:00000042"; the ordered preset).
