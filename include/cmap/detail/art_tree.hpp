@@ -432,21 +432,36 @@ class art_tree {
   struct leaf;
   struct inner_node;
 
-  // A child slot: an inner node, a leaf (bit 0 set) or nothing (null). The tag is added by
-  // pointer arithmetic, one byte into the leaf's own allocation, and removed the same way, so
-  // no pointer is ever rebuilt from an integer; only the test of bit 0 reads the address.
+  // A child slot: an inner node, a leaf (bit 0 set) or nothing (null). An inner node's
+  // reference also carries its type, in bits 1 and 2 (blocks are 8-byte aligned), so that a
+  // lookup knows which lines of the node it will need before the node's header arrives. The
+  // tags are added by pointer arithmetic inside the node's or leaf's own allocation and
+  // removed the same way, so no pointer is ever rebuilt from an integer; only the tests of
+  // the low bits read the address.
   struct node_ref {
     std::byte* ptr = nullptr;
 
     static node_ref of(leaf* l) noexcept { return {reinterpret_cast<std::byte*>(l) + 1}; }
-    static node_ref of(inner_node* n) noexcept { return {reinterpret_cast<std::byte*>(n)}; }
-    [[nodiscard]] bool empty() const noexcept { return ptr == nullptr; }
-    [[nodiscard]] bool is_leaf() const noexcept {
-      return (reinterpret_cast<std::uintptr_t>(ptr) & 1u) != 0;
+    static node_ref of(inner_node* n) noexcept {
+      return {reinterpret_cast<std::byte*>(n) + type_tag(n->type)};
     }
+    [[nodiscard]] bool empty() const noexcept { return ptr == nullptr; }
+    [[nodiscard]] bool is_leaf() const noexcept { return (bits() & 1u) != 0; }
     [[nodiscard]] leaf* as_leaf() const noexcept { return reinterpret_cast<leaf*>(ptr - 1); }
+    // Of an inner node's reference only.
+    [[nodiscard]] node_type type() const noexcept {
+      return static_cast<node_type>((bits() >> 1) & 3u);
+    }
     [[nodiscard]] inner_node* as_node() const noexcept {
-      return reinterpret_cast<inner_node*>(ptr);
+      return reinterpret_cast<inner_node*>(ptr - type_tag(type()));
+    }
+
+   private:
+    static std::size_t type_tag(node_type t) noexcept {
+      return std::size_t{2} * static_cast<unsigned>(t);
+    }
+    [[nodiscard]] std::uintptr_t bits() const noexcept {
+      return reinterpret_cast<std::uintptr_t>(ptr);
     }
   };
   using slot_type = optimistic_field<node_ref>;
@@ -550,7 +565,8 @@ class art_tree {
 
   // The allocation unit: every node and leaf is a whole number of blocks, aligned for the
   // node_ref tag bit and for T.
-  static constexpr std::size_t block_align = std::max(alignof(std::uintptr_t), alignof(leaf));
+  static constexpr std::size_t block_align =
+      std::max({std::size_t{8}, alignof(std::uintptr_t), alignof(leaf)});
   struct alignas(block_align) block {
     std::byte bytes[block_align];
   };
@@ -999,10 +1015,37 @@ class art_tree {
       depth += size;
       const node_ref c = child_at(n, byte(key, depth));
       if (!n.lock.check_or_restart(*v)) return restart = true, nullptr;
+      if (!c.empty() && !c.is_leaf()) prefetch_for_lookup(c, key, depth + 1);
       r = c;
       parent = &n.lock;
       pv = v;
       ++depth;
+    }
+  }
+
+  // Before a lookup reads node r's header (one cache miss), asks for the line it will read
+  // next, so that the two misses overlap instead of following each other: a node16's keys and
+  // children (its next two lines), or, guessing that the node has no prefix (as the dense
+  // upper levels have not), the index byte of a node48 or the child slot of a node256 for
+  // the key's byte at depth. A wrong guess costs one useless line.
+  // (node48's index and node256's children start right after the header: the layouts above.)
+  static void prefetch_for_lookup(node_ref r, std::string_view key, std::size_t depth) noexcept {
+    const auto* p = reinterpret_cast<const char*>(r.as_node());
+    switch (r.type()) {
+      case node_type::node4:
+        break;
+      case node_type::node16:
+        detail::prefetch(p + 64);
+        detail::prefetch(p + 128);
+        break;
+      case node_type::node48:
+        if (depth < key.size()) detail::prefetch(p + sizeof(inner_node) + byte(key, depth));
+        break;
+      case node_type::node256:
+        if (depth < key.size()) {
+          detail::prefetch(p + sizeof(inner_node) + sizeof(slot_type) * byte(key, depth));
+        }
+        break;
     }
   }
 
