@@ -82,6 +82,22 @@ std::size_t walk_entries(const Range& range) {
   return n;
 }
 
+// The maps that can start at a key (std::map, absl::btree_map): the adapters that wrap one
+// offer scan, the others do not (the runner looks for scan).
+template <class Map>
+concept has_lower_bound = requires(Map& m, const typename Map::key_type& k) {
+  m.lower_bound(k);
+};
+
+// scan of those maps: the first n entries from k on (k included), touching each value;
+// returns how many it saw. The caller holds whatever lock the map needs.
+template <has_lower_bound Map>
+std::size_t scan_entries(const Map& map, const typename Map::key_type& k, std::size_t n) {
+  std::size_t seen = 0;
+  for (auto it = map.lower_bound(k); it != map.end() && seen < n; ++it, ++seen) keep(it->second);
+  return seen;
+}
+
 // The adapter's thread_scope, or an empty one.
 template <class Adapter>
 struct thread_scope_of {

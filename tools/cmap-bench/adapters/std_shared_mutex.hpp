@@ -51,13 +51,10 @@ class shared_mutex_adapter : public memory_from_allocator {
   }
   // Ordered maps only (the runner looks for scan).
   std::size_t scan(const key_type& k, std::size_t n)
-    requires requires(Map& m) { m.lower_bound(k); }
+    requires has_lower_bound<Map>
   {
     std::shared_lock lock(mutex_);
-    std::size_t seen = 0;
-    for (auto it = map_.lower_bound(k); it != map_.end() && seen < n; ++it, ++seen)
-      keep(it->second);
-    return seen;
+    return scan_entries(map_, k, n);
   }
   std::size_t size() {
     std::shared_lock lock(mutex_);

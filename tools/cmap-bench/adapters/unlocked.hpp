@@ -1,7 +1,9 @@
 #pragma once
-// absl::flat_hash_map and boost::unordered_flat_map with no lock at all, each with its own
-// default hash: the single-thread ceiling (what a map costs when no thread ever shares it).
-// Registered as not concurrent: they run at 1 thread only.
+// Any map with no lock at all: the single-thread ceiling (what a map costs when no thread
+// ever shares it). Used for absl::flat_hash_map and boost::unordered_flat_map, each with its
+// own default hash, and for the ordered std::map and absl::btree_map (unlocked_ordered.hpp,
+// absl_btree_unlocked.hpp), which also get scan. Registered as not concurrent: they run at 1
+// thread only.
 
 #include "adapter.hpp"
 #include "counting_allocator.hpp"
@@ -29,6 +31,12 @@ class unlocked_adapter : public memory_from_allocator {
   }
   bool erase(const key_type& k) { return map_.erase(k) == 1; }
   std::size_t for_each() { return walk_entries(map_); }
+  // Ordered maps only (the runner looks for scan).
+  std::size_t scan(const key_type& k, std::size_t n)
+    requires has_lower_bound<Map>
+  {
+    return scan_entries(map_, k, n);
+  }
   std::size_t size() { return map_.size(); }
 
  private:
