@@ -40,6 +40,7 @@ namespace cmap_bench {
 
 #ifdef CMAP_BENCH_HAVE_LIBCDS
 map_result run_libcds_split_list(const run_request& rq);  // libcds_peer.cpp
+map_result run_libcds_skip_list(const run_request& rq);   // libcds_peer.cpp
 #endif
 
 namespace {
@@ -126,6 +127,11 @@ const std::vector<map_info>& registry() {
       {"libcds_split_list", "peer",
        "cds::container::SplitListMap (libcds): lock-free, hazard pointers",
        caps{true, true, true, false}, false, false, run_libcds_split_list, std::nullopt},
+      {"libcds_skip_list", "peer",
+       "cds::container::SkipListMap (libcds): ordered, lock-free, hazard pointers; no scan (its "
+       "iterator starts only at the first key) (run only when named)",
+       caps{true, true, true, false}, false, true, run_libcds_skip_list, std::nullopt, false,
+       "libcds's skip list iterates only from its first key"},
 #endif
 #ifdef CMAP_BENCH_HAVE_ABSL
       {"absl_flat_map", "peer", "absl::flat_hash_map, no lock (single-thread ceiling)",
@@ -159,10 +165,11 @@ const std::vector<std::string>& skipped_peers() {
 #endif
 #if defined(CMAP_BENCH_LIBCDS_SKIPPED_TSAN)
     out.emplace_back(
-        "libcds_split_list: skipped: not built under ThreadSanitizer (libcds's list unlinks "
-        "nodes with an acquire-only CAS, which TSan reports; docs/cmap-bench.md)");
+        "libcds_split_list, libcds_skip_list: skipped: not built under ThreadSanitizer "
+        "(libcds's list unlinks nodes with an acquire-only CAS, which TSan reports; "
+        "docs/cmap-bench.md)");
 #elif !defined(CMAP_BENCH_HAVE_LIBCDS)
-    out.emplace_back("libcds_split_list: skipped: not installed (libcds-dev)");
+    out.emplace_back("libcds_split_list, libcds_skip_list: skipped: not installed (libcds-dev)");
 #endif
 #ifndef CMAP_BENCH_HAVE_ABSL
     out.emplace_back(
