@@ -16,6 +16,7 @@
 #include "adapters/sharded_map.hpp"
 #include "adapters/snapshot_map.hpp"
 #include "adapters/std_shared_mutex.hpp"
+#include "adapters/unlocked_ordered.hpp"
 #include "flood.hpp"
 #include "runner.hpp"
 #ifdef CMAP_BENCH_HAVE_TBB
@@ -28,6 +29,7 @@
 #endif
 #ifdef CMAP_BENCH_HAVE_ABSL
 #include "adapters/absl_btree_shared_mutex.hpp"
+#include "adapters/absl_btree_unlocked.hpp"
 #include "adapters/absl_flat_map.hpp"
 #endif
 #ifdef CMAP_BENCH_HAVE_BOOST
@@ -38,6 +40,7 @@ namespace cmap_bench {
 
 #ifdef CMAP_BENCH_HAVE_LIBCDS
 map_result run_libcds_split_list(const run_request& rq);  // libcds_peer.cpp
+map_result run_libcds_skip_list(const run_request& rq);   // libcds_peer.cpp
 #endif
 
 namespace {
@@ -101,6 +104,9 @@ const std::vector<map_info>& registry() {
        "std::map behind one std::shared_mutex: the ordered baseline (run only when named: the "
        "ordered peers would add minutes to the standard suite)",
        concurrent_full, false, true, run_adapter<std_map_shared_mutex_adapter>, std::nullopt, true},
+      {"std_map_unlocked", "baseline",
+       "std::map, no lock (single-thread ceiling of the ordered maps; run only when named)",
+       single_thread_only, false, true, run_adapter<std_map_unlocked_adapter>, std::nullopt, true},
   // ---- peers ---------------------------------------------------------------------------------
 #ifdef CMAP_BENCH_HAVE_TBB
       {"tbb_hash_map", "peer", "tbb::concurrent_hash_map (oneTBB)", caps{true, true, true, false},
@@ -121,6 +127,11 @@ const std::vector<map_info>& registry() {
       {"libcds_split_list", "peer",
        "cds::container::SplitListMap (libcds): lock-free, hazard pointers",
        caps{true, true, true, false}, false, false, run_libcds_split_list, std::nullopt},
+      {"libcds_skip_list", "peer",
+       "cds::container::SkipListMap (libcds): ordered, lock-free, hazard pointers; no scan (its "
+       "iterator starts only at the first key) (run only when named)",
+       caps{true, true, true, false}, false, true, run_libcds_skip_list, std::nullopt, false,
+       "libcds's skip list iterates only from its first key"},
 #endif
 #ifdef CMAP_BENCH_HAVE_ABSL
       {"absl_flat_map", "peer", "absl::flat_hash_map, no lock (single-thread ceiling)",
@@ -128,6 +139,10 @@ const std::vector<map_info>& registry() {
       {"absl_btree_shared_mutex", "peer",
        "absl::btree_map behind one std::shared_mutex: ordered (run only when named)",
        concurrent_full, false, true, run_adapter<absl_btree_shared_mutex_adapter>, std::nullopt,
+       true},
+      {"absl_btree_unlocked", "peer",
+       "absl::btree_map, no lock (single-thread ceiling of the ordered maps; run only when named)",
+       single_thread_only, false, true, run_adapter<absl_btree_unlocked_adapter>, std::nullopt,
        true},
 #endif
 #ifdef CMAP_BENCH_HAVE_BOOST
@@ -150,14 +165,16 @@ const std::vector<std::string>& skipped_peers() {
 #endif
 #if defined(CMAP_BENCH_LIBCDS_SKIPPED_TSAN)
     out.emplace_back(
-        "libcds_split_list: skipped: not built under ThreadSanitizer (libcds's list unlinks "
-        "nodes with an acquire-only CAS, which TSan reports; docs/cmap-bench.md)");
+        "libcds_split_list, libcds_skip_list: skipped: not built under ThreadSanitizer "
+        "(libcds's list unlinks nodes with an acquire-only CAS, which TSan reports; "
+        "docs/cmap-bench.md)");
 #elif !defined(CMAP_BENCH_HAVE_LIBCDS)
-    out.emplace_back("libcds_split_list: skipped: not installed (libcds-dev)");
+    out.emplace_back("libcds_split_list, libcds_skip_list: skipped: not installed (libcds-dev)");
 #endif
 #ifndef CMAP_BENCH_HAVE_ABSL
     out.emplace_back(
-        "absl_flat_map, absl_btree_shared_mutex: skipped: not installed (libabsl-dev)");
+        "absl_flat_map, absl_btree_shared_mutex, absl_btree_unlocked: skipped: not installed "
+        "(libabsl-dev)");
 #endif
 #ifndef CMAP_BENCH_HAVE_BOOST
     out.emplace_back("boost_flat_map: skipped: not installed (libboost-dev 1.81+)");

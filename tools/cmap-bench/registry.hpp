@@ -50,6 +50,7 @@ struct map_info {
   std::function<map_result(const run_request&)> run;
   std::optional<flood_support> flood;  // the cmap hash maps: hash-flood can run them
   bool ordered = false;                // has scan (keys in order): the scan operation runs it
+  std::string no_scan = {};            // an ordered map without scan: why (the n/a note)
 };
 
 const std::vector<map_info>& registry();

@@ -25,7 +25,7 @@ void summarise(map_result& r) {
 
 std::string not_applicable(const map_info& m, const workload& w, unsigned threads) {
   if ((w.has(op_kind::scan) || w.has(op_kind::prefix_scan)) && !m.ordered)
-    return "no ordered scan (unordered map)";
+    return m.no_scan.empty() ? "no ordered scan (unordered map)" : "no ordered scan: " + m.no_scan;
   if (threads <= 1) return {};
   if (!m.can.concurrent) return "unlocked map: single-thread ceiling, run at 1 thread only";
   if (w.has(op_kind::erase) && !m.can.concurrent_erase) return "no concurrent erase";

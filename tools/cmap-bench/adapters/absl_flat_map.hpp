@@ -1,7 +1,7 @@
 #pragma once
 #include <absl/container/flat_hash_map.h>
 
-#include "unlocked_flat.hpp"
+#include "unlocked.hpp"
 
 namespace cmap_bench {
 template <class Key, class Value>

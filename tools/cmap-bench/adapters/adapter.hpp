@@ -115,6 +115,14 @@ std::size_t walk_entries(const Range& range) {
   return n;
 }
 
+// The maps that can start at a key (std::map, absl::btree_map): the adapters that wrap one
+// offer scan and prefix_scan (walk_from, walk_prefix), the others do not (the runner looks
+// for them).
+template <class Map>
+concept has_lower_bound = requires(Map& m, const typename Map::key_type& k) {
+  m.lower_bound(k);
+};
+
 // The adapter's thread_scope, or an empty one.
 template <class Adapter>
 struct thread_scope_of {

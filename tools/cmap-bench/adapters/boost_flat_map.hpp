@@ -3,7 +3,7 @@
 // 1.83), so Boost appears only as a single-thread ceiling.
 #include <boost/unordered/unordered_flat_map.hpp>
 
-#include "unlocked_flat.hpp"
+#include "unlocked.hpp"
 
 namespace cmap_bench {
 template <class Key, class Value>

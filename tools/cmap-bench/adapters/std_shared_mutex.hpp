@@ -53,15 +53,14 @@ class shared_mutex_adapter : public memory_from_allocator {
   }
   // Ordered maps only (the runner looks for scan).
   std::size_t scan(const key_type& k, std::size_t n)
-    requires requires(Map& m) { m.lower_bound(k); }
+    requires has_lower_bound<Map>
   {
     std::shared_lock lock(mutex_);
     return walk_from(map_, k, n);
   }
   template <class F = keep_entry>
   std::size_t prefix_scan(std::string_view prefix, std::size_t n, F&& f = {})
-    requires(std::is_constructible_v<key_type, std::string_view> &&
-             requires(Map& m, const key_type& k) { m.lower_bound(k); })
+    requires(std::is_constructible_v<key_type, std::string_view> && has_lower_bound<Map>)
   {
     std::shared_lock lock(mutex_);
     return walk_prefix(map_, prefix, n, f);

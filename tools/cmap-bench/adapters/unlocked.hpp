@@ -1,7 +1,12 @@
 #pragma once
-// absl::flat_hash_map and boost::unordered_flat_map with no lock at all, each with its own
-// default hash: the single-thread ceiling (what a map costs when no thread ever shares it).
-// Registered as not concurrent: they run at 1 thread only.
+// Any map with no lock at all: the single-thread ceiling (what a map costs when no thread
+// ever shares it). Used for absl::flat_hash_map and boost::unordered_flat_map, each with its
+// own default hash, and for the ordered std::map and absl::btree_map (unlocked_ordered.hpp,
+// absl_btree_unlocked.hpp), which also get scan. Registered as not concurrent: they run at 1
+// thread only.
+
+#include <string_view>
+#include <type_traits>
 
 #include "adapter.hpp"
 #include "counting_allocator.hpp"
@@ -29,6 +34,18 @@ class unlocked_adapter : public memory_from_allocator {
   }
   bool erase(const key_type& k) { return map_.erase(k) == 1; }
   std::size_t for_each() { return walk_entries(map_); }
+  // Ordered maps only (the runner looks for scan and prefix_scan).
+  std::size_t scan(const key_type& k, std::size_t n)
+    requires has_lower_bound<Map>
+  {
+    return walk_from(map_, k, n);
+  }
+  template <class F = keep_entry>
+  std::size_t prefix_scan(std::string_view prefix, std::size_t n, F&& f = {})
+    requires(std::is_constructible_v<key_type, std::string_view> && has_lower_bound<Map>)
+  {
+    return walk_prefix(map_, prefix, n, f);
+  }
   std::size_t size() { return map_.size(); }
 
  private:
