@@ -6,6 +6,8 @@
 #   make results regenerate docs/benchmarks.md and its charts (docs/benchmarks/*.svg) from one
 #                run of cmap-bench --standard at 1, 2 and 8 threads (several minutes);
 #                SCALING='DIR/json/*.json' adds a thread-scaling run (scripts/scaling-run.sh)
+#   make results-ordered  regenerate docs/benchmarks-ordered.md and its charts from one run of
+#                the ordered-* presets, every ordered map at 1, 2 and 8 threads (about 8 minutes)
 #   make fuzz    the fuzz targets of tests/fuzz under libFuzzer (Clang + ASan/UBSan),
 #                FUZZ_SECONDS each (make test runs them FUZZ_SECONDS_TEST each)
 #   make deps    check (as root: install) the Debian packages
@@ -24,7 +26,7 @@ BENCH_FLAGS ?= --benchmark_min_time=0.2 --benchmark_repetitions=3 \
                --benchmark_report_aggregates_only=true
 
 .DEFAULT_GOAL := test
-.PHONY: deps bench results fuzz test test-gcc test-tsan test-asan test-no-peers test-fuzz clean
+.PHONY: deps bench results results-ordered fuzz test test-gcc test-tsan test-asan test-no-peers test-fuzz clean
 # One configuration at a time: each already runs $(JOBS) jobs.
 .NOTPARALLEL:
 
@@ -116,6 +118,17 @@ results: deps
 	rm -f docs/benchmarks/*.svg
 	$(BUILD)/release/tools/cmap-bench/cmap-bench results $(RESULTS_JSON) \
 	  --out docs/benchmarks.md --charts docs/benchmarks/ $(if $(SCALING),--scaling $(SCALING))
+
+ORDERED_JSON := $(BUILD)/release/results-ordered.json
+ORDERED_PRESETS := ordered-lookup,ordered-90-10,ordered-scan10,ordered-scan100,ordered-prefix,ordered-insert,ordered-uid
+results-ordered: deps
+	$(call cmap_release_config,cmap-bench)
+	@echo "=== cmap-bench --preset $(ORDERED_PRESETS) ==="
+	$(BUILD)/release/tools/cmap-bench/cmap-bench --preset $(ORDERED_PRESETS) --json $(ORDERED_JSON)
+	rm -f docs/benchmarks-ordered/*.svg
+	$(BUILD)/release/tools/cmap-bench/cmap-bench results $(ORDERED_JSON) \
+	  --out docs/benchmarks-ordered.md --charts docs/benchmarks-ordered/ \
+	  --what "cmap-bench's ordered-map presets" --regenerate "make results-ordered"
 
 clean:
 	rm -rf $(BUILD)

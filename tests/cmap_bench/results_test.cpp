@@ -114,6 +114,21 @@ std::string table_line(const std::string& page, const std::string& map, std::siz
   return page.substr(at + 1, page.find('\n', at + 1) - at - 1);
 }
 
+// --what and --regenerate: a page of another run (the ordered presets) says what it is and
+// how to regenerate it.
+TEST(ResultsPage, IntroNamesTheRunAndItsCommand) {
+  temp_dir dir;
+  write(dir.file("run.json"), small_run().dump(2));
+  const auto r = run_cli({"results", dir.file("run.json"), "--out", dir.file("page.md"), "--what",
+                          "the ordered presets", "--regenerate", "make results-ordered"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string page = slurp(dir.file("page.md"));
+  EXPECT_NE(page.find("The current figures of the ordered presets:"), std::string::npos) << page;
+  EXPECT_NE(page.find("\n    make results-ordered\n"), std::string::npos) << page;
+  EXPECT_NE(page.find("regenerate it with `make results-ordered`"), std::string::npos) << page;
+  EXPECT_EQ(page.find("standard suite"), std::string::npos) << page;
+}
+
 TEST(ResultsPage, RendersEveryWorkloadMapAndChart) {
   temp_dir dir;
   write(dir.file("run.json"), small_run().dump(2));
@@ -124,6 +139,7 @@ TEST(ResultsPage, RendersEveryWorkloadMapAndChart) {
 
   // The header: how to regenerate the page, and the run it shows.
   EXPECT_NE(page.find("\n    make results\n"), std::string::npos) << page;
+  EXPECT_NE(page.find("The current figures of cmap-bench's standard suite:"), std::string::npos);
   EXPECT_NE(page.find("- **Commit:** `abc1234`\n"), std::string::npos) << page;
   EXPECT_NE(page.find("- **Machine:** Test CPU 9000, 2 cores (2 logical CPUs)\n"),
             std::string::npos)

@@ -209,6 +209,11 @@ int cli_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* er
   results_cmd->add_option("--out", page.out, "the markdown page to write")->required();
   results_cmd->add_option("--charts", page.charts,
                           "the folder of the SVG charts (default: the page's name without .md)");
+  results_cmd->add_option("--what", page.intro.what,
+                          "what the run is, for the page's opening (default: cmap-bench's "
+                          "standard suite)");
+  results_cmd->add_option("--regenerate", page.intro.regenerate,
+                          "the command that regenerates the page (default: make results)");
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {

@@ -19,11 +19,19 @@ namespace cmap_bench {
 // wrong type, a result for a workload the file does not list).
 report_input read_run_json(const std::string& path);
 
+// The page's opening: "The current figures of <what>: ..." and the command that regenerates
+// the page.
+struct page_intro {
+  std::string what = "cmap-bench's standard suite";
+  std::string regenerate = "make results";
+};
+
 struct results_page_request {
   std::string run;                   // the run's --json file
   std::vector<std::string> scaling;  // --json files of a thread-scaling run (optional)
   std::string out;                   // the markdown page
   std::string charts;                // the folder of the SVG charts (created if absent)
+  page_intro intro;                  // what the run is, and the command that regenerates it
 };
 
 // The markdown of the page; chart_link is how the page names the charts folder (relative to
@@ -33,7 +41,8 @@ struct chart_file {
   std::string svg;
 };
 std::string format_results_page(const report_input& run, const std::vector<report_input>& scaling,
-                                const std::string& chart_link, std::vector<chart_file>& charts);
+                                const std::string& chart_link, std::vector<chart_file>& charts,
+                                const page_intro& intro = {});
 
 // Reads the files, writes the page and its charts (each atomically). Throws usage_error for bad
 // input, std::runtime_error when a file cannot be written.
