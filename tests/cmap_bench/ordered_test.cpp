@@ -275,7 +275,9 @@ TEST(Ordered, EveryOrderedPresetRunsTiny) {
     const auto j = nlohmann::json::parse(slurp(dir.file("r.json")));
     ASSERT_EQ(j["workloads"].size(), preset_runs(name).size());
     EXPECT_EQ(j["workloads"][0]["key_type"], w.string_keys ? "string" : "u64");
-    if (j["workloads"].size() == 2) EXPECT_EQ(j["workloads"][1]["key_type"], "string");
+    if (j["workloads"].size() == 2) {
+      EXPECT_EQ(j["workloads"][1]["key_type"], "string");
+    }
     std::set<std::string> ran;
     for (const auto& res : j["results"]) {
       const std::string map = res["map"];
