@@ -784,41 +784,47 @@ class art_tree {
           const node_ref r = t.children[at(k)].load();
           if (!r.empty() && !f(t.keys[at(k)].load(), r)) return false;
         }
-      } else if constexpr (std::is_same_v<NT, node48>) {
+      } else if constexpr (std::is_same_v<NT, node48> && Prefetch) {
         // The children in visiting order first (the index is read once, as one loop), so the
-        // prefetches can run ahead by children, not by index bytes.
+        // prefetches can run ahead by children, not by index bytes. Only for a scan: a visit
+        // that stops at the first child (first_child) must not read the whole index first.
         std::array<std::pair<unsigned char, node_ref>, NT::capacity> in_order;
         std::size_t c = 0;
         for (unsigned k = Ascending ? from : 255u - from; k < 256 && c < NT::capacity; ++k) {
           const unsigned b = Ascending ? k : 255u - k;
-          const std::uint8_t i = t.index[b].load();
-          if (i == 0 || i > NT::capacity) continue;
-          const node_ref r = t.children[i - 1u].load();
+          const node_ref r = child48(t, b);
           if (!r.empty()) in_order[c++] = {static_cast<unsigned char>(b), r};
         }
-        if constexpr (Prefetch) {
-          for (std::size_t j = 0; j < std::min(c, prefetch_ahead); ++j) prefetch(in_order[j].second);
-        }
+        for (std::size_t j = 0; j < std::min(c, prefetch_ahead); ++j) prefetch(in_order[j].second);
         for (std::size_t k = 0; k < c; ++k) {
-          if constexpr (Prefetch) {
-            if (k + prefetch_ahead < c) prefetch(in_order[k + prefetch_ahead].second);
-          }
+          if (k + prefetch_ahead < c) prefetch(in_order[k + prefetch_ahead].second);
           if (!f(in_order[k].first, in_order[k].second)) return false;
         }
       } else {
         for (unsigned k = Ascending ? from : 255u - from; k < 256; ++k) {
-          if constexpr (Prefetch) {
-            // By slot, not by child: a node256 is at least 37/256 full.
-            const unsigned a = k + 2 * prefetch_ahead;
-            if (a < 256) prefetch(t.children[Ascending ? a : 255u - a].load());
-          }
           const unsigned b = Ascending ? k : 255u - k;
-          const node_ref r = t.children[b].load();
+          node_ref r;
+          if constexpr (std::is_same_v<NT, node48>) {
+            r = child48(t, b);
+          } else {
+            if constexpr (Prefetch) {
+              // By slot, not by child: a node256 is at least 37/256 full.
+              const unsigned a = k + 2 * prefetch_ahead;
+              if (a < 256) prefetch(t.children[Ascending ? a : 255u - a].load());
+            }
+            r = t.children[b].load();
+          }
           if (!r.empty() && !f(static_cast<unsigned char>(b), r)) return false;
         }
       }
       return true;
     });
+  }
+
+  // node48's child for byte b, or an empty reference (optimistic, as every read here).
+  static node_ref child48(const node48& t, unsigned b) noexcept {
+    const std::uint8_t i = t.index[b].load();
+    return i == 0 || i > node48::capacity ? node_ref{} : t.children[i - 1u].load();
   }
 
   // How many children ahead a scan prefetches: enough misses in flight to cover one's
