@@ -833,11 +833,11 @@ class art_tree {
 
   // Asks for the first line of what r points to (a leaf: its key size, value and usually its
   // key; a node: its header). One line each: a second one per leaf measured slower, the
-  // misses in flight being the limit.
+  // misses in flight being the limit. The tagged address itself: the tag is under 8 bytes
+  // into an 8-byte-aligned allocation, so it names the same line, and untagging it (a branch
+  // on leaf or node, then the type bits) measured about 20% slower on scans out of cache.
   static void prefetch(node_ref r) noexcept {
-    if (r.empty()) return;
-    detail::prefetch(r.is_leaf() ? static_cast<const void*>(r.as_leaf())
-                                 : static_cast<const void*>(r.as_node()));
+    if (!r.empty()) detail::prefetch(r.ptr);
   }
 
   static node_ref first_child(const inner_node& n) noexcept {
