@@ -8,6 +8,7 @@
 #                SCALING='DIR/json/*.json' adds a thread-scaling run (scripts/scaling-run.sh)
 #   make results-ordered  regenerate docs/benchmarks-ordered.md and its charts from one run of
 #                the ordered-* presets, every ordered map at 1, 2 and 8 threads (about 8 minutes)
+#   make kill-soak  durable_map's kill test with 2000 trials (KILL_TRIALS=N; make test runs 200)
 #   make fuzz    the fuzz targets of tests/fuzz under libFuzzer (Clang + ASan/UBSan),
 #                FUZZ_SECONDS each (make test runs them FUZZ_SECONDS_TEST each)
 #   make deps    check (as root: install) the Debian packages
@@ -26,7 +27,7 @@ BENCH_FLAGS ?= --benchmark_min_time=0.2 --benchmark_repetitions=3 \
                --benchmark_report_aggregates_only=true
 
 .DEFAULT_GOAL := test
-.PHONY: deps bench results results-ordered fuzz test test-gcc test-tsan test-asan test-no-peers test-fuzz clean
+.PHONY: deps bench results results-ordered fuzz kill-soak test test-gcc test-tsan test-asan test-no-peers test-fuzz clean
 # One configuration at a time: each already runs $(JOBS) jobs.
 .NOTPARALLEL:
 
@@ -83,6 +84,16 @@ test-fuzz: deps
 
 fuzz: deps
 	$(call cmap_fuzz_config,$(FUZZ_SECONDS))
+
+# The durable store's crash soak: the kill test with KILL_TRIALS trials (make test runs 200),
+# in the GCC test build.
+KILL_TRIALS ?= 2000
+kill-soak: deps
+	@echo "=== cmap kill soak: $(KILL_TRIALS) trials ==="
+	$(CMAKE) -S . -B $(BUILD)/test-gcc -G $(GENERATOR) -DCMAKE_CXX_COMPILER=$(CXX_GCC) \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAP_SANITIZE=none
+	$(CMAKE) --build $(BUILD)/test-gcc -j $(JOBS) --target durable_kill_test
+	CMAP_KILL_TRIALS=$(KILL_TRIALS) $(BUILD)/test-gcc/tests/durable_kill_test
 
 # $(call cmap_release_config,<targets, or empty for all>): the Release build of make bench.
 define cmap_release_config
