@@ -43,10 +43,10 @@ using cmap_test::fault_file_system;
 using cmap_test::unsynced_bytes;
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr int default_trials = 6;
+constexpr int default_trials = 12;
 #elif defined(__has_feature)
 #if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-constexpr int default_trials = 6;
+constexpr int default_trials = 12;
 #else
 constexpr int default_trials = 60;
 #endif
