@@ -41,7 +41,9 @@ enum class sync : std::uint8_t { none, group, every_write };
 //   tolerate_torn_tail    (RocksDB's kTolerateCorruptedTailRecords) the last segment may end
 //                         in a record that a crash cut short (its header or payload runs past
 //                         the end of the file, or its checksum fails and it is the
-//                         file's last record or only zero bytes follow it): that
+//                         file's last record or zeros run from inside it to the end of
+//                         the file, as when the file's size reached the disk and its last
+//                         page did not): that
 //                         record was never acknowledged, so it is dropped and the file is
 //                         truncated before it. Damage anywhere else is corruption.
 //   absolute_consistency  (kAbsoluteConsistency) any damaged record is corruption.

@@ -41,15 +41,15 @@
 // or the machine lost power before the file's last pages reached the disk. In the last
 // segment, record_reader reports it (instead of throwing) when tail_may_be_torn is set and
 //   - fewer than 16 bytes remain for a header, or
-//   - the header's checksum fails and every byte after it to the end of the file is zero (an
+//   - the header's checksum fails and zeros run from inside it to the end of the file (an
 //     extended file whose data never arrived, or arrived only up to a point inside the
 //     header), or
 //   - the header is valid but the payload runs past the end of the file, or
-//   - the payload's checksum fails and the record is the last thing in the file, or only
-//     zero bytes follow it (the zeros began inside the payload), or
-//   - the file header itself does not check out and only zero bytes follow it (a segment
-//     created just before the power loss, whose header never fully arrived): the file holds
-//     nothing.
+//   - the payload's checksum fails and the record is the last thing in the file, or zeros
+//     run from inside its payload to the end of the file, or
+//   - the file header itself does not check out and zeros run from inside it to the end of
+//     the file (a segment created just before the power loss, whose header never fully
+//     arrived): the file holds nothing.
 // Everything else that does not match the format is corruption: corruption_error with the
 // file, the byte offset and what was expected.
 
@@ -230,7 +230,10 @@ class record_reader {
                         : "not a cmap " +
                               std::string(magic == log_magic ? "log segment" : "checkpoint") +
                               ": the file does not start with \"" + std::string(magic) + "\"";
-      if (torn_ok_) {
+      // The zeros must begin inside the header, so its last byte is zero: a header whose
+      // checksum merely fails (a flipped bit, another program's file) is corruption even
+      // with nothing after it.
+      if (torn_ok_ && h[file_header_size - 1] == 0) {
         consume(file_header_size);
         if (rest_is_zero()) {
           torn_ = true;
@@ -274,7 +277,8 @@ class record_reader {
     if (get_u32(h + 12) != crc32c(h, 12)) {
       // Torn if only zeros follow the header: the file's size reached the disk and its last
       // page did not, or only in part, so zeros may begin anywhere inside the header.
-      if (torn_ok_) {
+      // (The zeros begin inside the header, so its last byte is zero.)
+      if (torn_ok_ && h[record_header_size - 1] == 0) {
         consume(record_header_size);
         if (rest_is_zero()) return torn_tail(at, "zero bytes to the end of the file");
       }
@@ -305,7 +309,8 @@ class record_reader {
       }
       // Torn too if only zeros follow the record: its last page reached the disk only in
       // part, and the file's size went further (zeros from inside the payload to the end).
-      if (torn_ok_) {
+      // (The zeros begin inside the payload, so its last byte is zero.)
+      if (torn_ok_ && length != 0 && payload.back() == 0) {
         consume(length);
         if (rest_is_zero()) {
           return torn_tail(at, "the payload checksum of the last record before zeros does not match");

@@ -117,14 +117,24 @@ class log_writer {
     return number_;
   }
 
-  // Writes and syncs everything appended (a clean close).
-  void sync_all() {
+  // Writes and syncs everything appended so far. Throws if the log failed (now or earlier).
+  void sync_now() {
     std::unique_lock l(m_);
-    if (failure_) return;
+    check_healthy();
     idle_.wait(l, [&] { return !busy_ || failure_; });
-    if (failure_ || synced_ >= appended_) return;
-    want_sync_ = appended_;
+    check_healthy();
+    const std::uint64_t end = appended_;
+    if (synced_ >= end) return;
+    want_sync_ = end;
     lead(l);
+    check_done(end, true);
+  }
+  // The same at a clean close, where a failed log has nothing more to do.
+  void sync_all() noexcept {
+    try {
+      sync_now();
+    } catch (...) {
+    }
   }
 
   std::uint64_t segment_number() const {
