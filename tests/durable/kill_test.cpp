@@ -9,6 +9,7 @@
 // CMAP_KILL_TRIALS sets the number of trials (default 200; 40 under a sanitizer, where a
 // child runs several times slower); make kill-soak runs 2000. CMAP_TEST_SEED changes the
 // random choices.
+#include <cmap/detail/sanitizers.hpp>
 #include <cmap/durable_map.hpp>
 
 #include <gtest/gtest.h>
@@ -39,17 +40,7 @@ namespace fs = std::filesystem;
 using u64 = std::uint64_t;
 using state = std::map<u64, u64>;
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr int default_trials = 40;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-constexpr int default_trials = 40;
-#else
-constexpr int default_trials = 200;
-#endif
-#else
-constexpr int default_trials = 200;
-#endif
+constexpr int default_trials = CMAP_DETAIL_TSAN || CMAP_DETAIL_ASAN ? 40 : 200;
 
 int env_int(const char* name, int fallback) {
   const char* v = std::getenv(name);

@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include <cmap/detail/sanitizers.hpp>
 #include <cmap/durable_map.hpp>
 
 #include "durable/fault_file_system.hpp"
@@ -42,17 +43,7 @@ namespace {
 using cmap_test::fault_file_system;
 using cmap_test::unsynced_bytes;
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr int default_trials = 12;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-constexpr int default_trials = 12;
-#else
-constexpr int default_trials = 60;
-#endif
-#else
-constexpr int default_trials = 60;
-#endif
+constexpr int default_trials = CMAP_DETAIL_TSAN || CMAP_DETAIL_ASAN ? 12 : 60;
 
 int trials() {
   if (const char* s = std::getenv("CMAP_POWER_LOSS_TRIALS"); s != nullptr && *s != '\0') {
