@@ -65,7 +65,7 @@
 // the record, a stripe mutex, the log mutex, and its share of a write(2) (and of an fdatasync
 // under group, or one of its own under every_write). Log space: 20 bytes of framing and
 // lengths per single write plus key and value (a u64 -> u64 write takes 36 bytes). Memory:
-// art_map's, plus 64 KiB of stripes. Open: reads the newest checkpoint and the log after it
+// art_map's, plus 256 KiB of stripes. Open: reads the newest checkpoint and the log after it
 // (docs/durability.md has the measured rate).
 //
 // Header-only, as the rest of cmap: the file-system calls are POSIX (<cmap/file_system.hpp>),
@@ -323,9 +323,7 @@ requires(std::copy_constructible<T> &&
     std::uint64_t number;
     std::uint64_t log_at;
     {
-      std::vector<std::size_t> all(stripe_count);
-      for (std::size_t i = 0; i < stripe_count; ++i) all[i] = i;
-      stripe_locks locks(*this, all);
+      stripe_locks locks(*this, all_stripes());
       number = log_.rotate();
       log_at = log_.appended();
     }
@@ -411,12 +409,10 @@ requires(std::copy_constructible<T> &&
   // ---- whole map (writes) -------------------------------------------------------------------
   // Erases every entry, as one log record (all writers are held back meanwhile).
   void clear() {
-    std::vector<std::size_t> all(stripe_count);
-    for (std::size_t i = 0; i < stripe_count; ++i) all[i] = i;
     std::string record;
     const std::size_t at = detail::log_format::begin_record(record);
     detail::log_format::finish_record(record, at, detail::log_format::record_type::clear);
-    stripe_locks locks(*this, all);
+    stripe_locks locks(*this, all_stripes());
     log_.append(record, options_.default_sync);
     count(0);
     applying([&] { map_.clear(); });
@@ -631,14 +627,29 @@ requires(std::copy_constructible<T> &&
   // so the log's order of the key's writes is the order the map applied them in (replay then
   // ends where the map did). A checkpoint takes every stripe for the moment it moves the log
   // to a new segment, so that no write is logged in the old segment and not yet applied.
-  static constexpr std::size_t stripe_count = 1024;
-  struct alignas(64) stripe {
+  //
+  // Many, and small: a stripe is held through the log's sync, so writers of different keys
+  // that meet in one stripe cost a sync each instead of sharing one. A write batch holds a
+  // stripe per key, and two batches of 100 keys would meet in some stripe almost always
+  // among 1024 stripes, in about one case in seven among 65536. Four bytes each (256 KiB a
+  // store), not a cache line: a stripe is locked once per write, next to a log append that
+  // every writer serialises on anyway, so sharing a line with neighbours costs little.
+  static constexpr std::size_t stripe_count = std::size_t{1} << 16;
+  struct stripe {
     detail::parking_lock m;  // waiters sleep: a holder may be in an fdatasync
   };
   std::size_t stripe_of(std::string_view encoded_key) const noexcept {
     return static_cast<std::size_t>(
                detail::rapidhash(encoded_key.data(), encoded_key.size(), stripe_seed_)) &
            (stripe_count - 1);
+  }
+  static const std::vector<std::size_t>& all_stripes() {
+    static const std::vector<std::size_t> all = [] {
+      std::vector<std::size_t> v(stripe_count);
+      for (std::size_t i = 0; i < stripe_count; ++i) v[i] = i;
+      return v;
+    }();
+    return all;
   }
   // Locks the stripes at the given indices, which are ascending and distinct (the order that
   // keeps two multi-stripe writers from deadlocking), and unlocks them on scope exit.

@@ -5,7 +5,7 @@
 // log's fdatasync, to applying the write.
 //
 // Why not std::mutex: durable_map locks many stripes at once (a write batch locks one per
-// key, a checkpoint all 1024), and ThreadSanitizer's deadlock detector tracks at most 64
+// key, a checkpoint all of them), and ThreadSanitizer's deadlock detector tracks at most 64
 // mutexes held by one thread: beyond that its runtime fails a CHECK and hangs. A lock built
 // on atomics is checked for data races like any other synchronisation, but not counted
 // there. And why not spin_lock: a waiter may wait a whole sync (a millisecond), and spinning
