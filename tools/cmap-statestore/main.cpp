@@ -338,7 +338,9 @@ int command_run(options& o) {
   if (!adopt_stored_config(m, o)) {
     // Written (and synced, whatever --sync says) before any partition commits, so that a
     // store with offsets always says which stream they count.
-    m.insert_or_assign(std::string(ss::config_key), ss::encode_config(o.cfg));
+    store::batch b;
+    b.insert_or_assign(std::string(ss::config_key), ss::encode_config(o.cfg));
+    m.write(b, cmap::sync::group);
     print_line("new store: %s\n", ss::encode_config(o.cfg).c_str());
   } else {
     print_line("store: %s\n", ss::encode_config(o.cfg).c_str());
