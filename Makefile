@@ -8,6 +8,8 @@
 #                SCALING='DIR/json/*.json' adds a thread-scaling run (scripts/scaling-run.sh)
 #   make results-ordered  regenerate docs/benchmarks-ordered.md and its charts from one run of
 #                the ordered-* presets, every ordered map at 1, 2 and 8 threads (about 8 minutes)
+#   make kill-soak  cmap-statestore's kill test with KILL_TRIALS=2000 trials (SIGKILL at a random
+#                moment, recover, verify; make test runs 200) in the GCC test build
 #   make fuzz    the fuzz targets of tests/fuzz under libFuzzer (Clang + ASan/UBSan),
 #                FUZZ_SECONDS each (make test runs them FUZZ_SECONDS_TEST each)
 #   make deps    check (as root: install) the Debian packages
@@ -26,7 +28,7 @@ BENCH_FLAGS ?= --benchmark_min_time=0.2 --benchmark_repetitions=3 \
                --benchmark_report_aggregates_only=true
 
 .DEFAULT_GOAL := test
-.PHONY: deps bench results results-ordered fuzz test test-gcc test-tsan test-asan test-no-peers test-fuzz clean
+.PHONY: deps bench results results-ordered fuzz kill-soak test test-gcc test-tsan test-asan test-no-peers test-fuzz clean
 # One configuration at a time: each already runs $(JOBS) jobs.
 .NOTPARALLEL:
 
@@ -66,6 +68,16 @@ test-no-peers: deps
 	  -DCMAKE_BUILD_TYPE=Release -DCMAP_SANITIZE=none -DCMAP_BUILD_BENCH=OFF $(NO_PEERS)
 	$(CMAKE) --build $(BUILD)/test-no-peers -j $(JOBS) --target race-demo cmap-bench cmap_bench_tests
 	$(CTEST) --test-dir $(BUILD)/test-no-peers --output-on-failure --no-tests=error -j $(JOBS) -L tools
+
+# The kill test reads its trial count from the environment; ctest passes it through.
+KILL_TRIALS ?= 2000
+kill-soak: deps
+	@echo "=== cmap-statestore kill soak: $(KILL_TRIALS) trials in $(BUILD)/test-gcc ==="
+	$(CMAKE) -S . -B $(BUILD)/test-gcc -G $(GENERATOR) -DCMAKE_CXX_COMPILER=$(CXX_GCC) \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAP_SANITIZE=none
+	$(CMAKE) --build $(BUILD)/test-gcc -j $(JOBS) --target statestore_kill_test
+	CMAP_STATESTORE_KILL_TRIALS=$(KILL_TRIALS) $(CTEST) --test-dir $(BUILD)/test-gcc \
+	  --output-on-failure --no-tests=error -R '^statestore_kill_test$$'
 
 # $(call cmap_fuzz_config,<seconds per target>): Clang + ASan/UBSan + libFuzzer, only the fuzz
 # targets built; each fuzzes for that long, its corpus kept in $(BUILD)/fuzz between runs.
