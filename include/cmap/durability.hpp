@@ -137,13 +137,28 @@ class corruption_error : public durable_error {
 template <class T, class = void>
 struct codec;
 
+namespace detail {
+template <class T, bool = std::is_enum_v<T>>
+struct codec_integer {
+  using type = T;
+};
+template <class T>
+struct codec_integer<T, true> {
+  using type = std::underlying_type_t<T>;
+};
+}  // namespace detail
+// The unsigned integer of an integer's or enum's width.
+template <class T>
+using codec_unsigned_t = std::make_unsigned_t<typename detail::codec_integer<T>::type>;
+
 template <class T>
 struct codec<T, std::enable_if_t<std::is_trivially_copyable_v<T> && !std::is_pointer_v<T>>> {
   static void encode(const T& v, std::string& out) {
-    if constexpr (std::is_integral_v<T> || std::is_enum_v<T>) {
+    if constexpr (std::is_same_v<T, bool>) {
+      out.push_back(v ? '\1' : '\0');
+    } else if constexpr (std::is_integral_v<T> || std::is_enum_v<T>) {
       // Little-endian whatever the host, so that a store moves between machines.
-      using U = std::make_unsigned_t<
-          std::conditional_t<std::is_enum_v<T>, std::underlying_type_t<T>, T>>;
+      using U = codec_unsigned_t<T>;
       auto u = static_cast<U>(v);
       for (std::size_t i = 0; i < sizeof(U); ++i) {
         out.push_back(static_cast<char>(static_cast<unsigned char>(u >> (8 * i))));
@@ -166,8 +181,7 @@ struct codec<T, std::enable_if_t<std::is_trivially_copyable_v<T> && !std::is_poi
       }
       return bytes[0] != 0;
     } else if constexpr (std::is_integral_v<T> || std::is_enum_v<T>) {
-      using U = std::make_unsigned_t<
-          std::conditional_t<std::is_enum_v<T>, std::underlying_type_t<T>, T>>;
+      using U = codec_unsigned_t<T>;
       U u = 0;
       for (std::size_t i = 0; i < sizeof(U); ++i) {
         u |= static_cast<U>(static_cast<U>(static_cast<unsigned char>(bytes[i])) << (8 * i));
