@@ -103,27 +103,13 @@ inline std::optional<std::uint64_t> key_number(std::string_view key, std::string
 }
 
 // ---- values -----------------------------------------------------------------------------------
-// Fixed-width little-endian integers, so that a store written on one machine reads the same on
-// another. (Written out here rather than through cmap::codec<std::int64_t>, whose integer
-// branch names std::underlying_type_t<T> for a non-enum T and so does not compile.)
-
-inline void put_u64(std::uint64_t v, std::string& out) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(static_cast<unsigned char>(v >> (8 * i))));
-}
-
-inline std::uint64_t get_u64(std::string_view bytes) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) {
-    v |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]))
-         << (8 * i);
-  }
-  return v;
-}
+// Fixed-width little-endian integers (cmap::codec's), so that a store written on one machine
+// reads the same on another.
 
 inline std::string encode_state(const user_state& s) {
   std::string out;
-  put_u64(static_cast<std::uint64_t>(s.score), out);
-  put_u64(static_cast<std::uint64_t>(s.events), out);
+  cmap::codec<std::int64_t>::encode(s.score, out);
+  cmap::codec<std::int64_t>::encode(s.events, out);
   return out;
 }
 
@@ -133,23 +119,19 @@ inline user_state decode_state(std::string_view bytes) {
     throw std::invalid_argument("a user state is 16 bytes, " + std::to_string(bytes.size()) +
                                 " found");
   }
-  return {static_cast<std::int64_t>(get_u64(bytes.substr(0, 8))),
-          static_cast<std::int64_t>(get_u64(bytes.substr(8, 8)))};
+  return {cmap::codec<std::int64_t>::decode(bytes.substr(0, 8)),
+          cmap::codec<std::int64_t>::decode(bytes.substr(8, 8))};
 }
 
 inline std::string encode_offset(std::uint64_t offset) {
   std::string out;
-  put_u64(offset, out);
+  cmap::codec<std::uint64_t>::encode(offset, out);
   return out;
 }
 
 // Throws std::invalid_argument for bytes that are not an offset.
 inline std::uint64_t decode_offset(std::string_view bytes) {
-  if (bytes.size() != 8) {
-    throw std::invalid_argument("an offset is 8 bytes, " + std::to_string(bytes.size()) +
-                                " found");
-  }
-  return get_u64(bytes);
+  return cmap::codec<std::uint64_t>::decode(bytes);
 }
 
 // Text rather than binary: a person looking into the store, or at a refusal, reads it as is.
