@@ -440,7 +440,7 @@ int command_run(options& o) {
 int command_verify(options& o) {
   cmap::durable_options opt;
   opt.create_if_missing = false;  // verifying a directory that is not there is an error
-  opt.checkpoint_log_bytes = 0;   // verify writes nothing
+  opt.checkpoint_log_bytes = 0;   // verify only reads (opening may still cut a torn tail)
   store m(o.dir, opt);
   print_recovery(m);
   if (!adopt_stored_config(m, o)) {
