@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cmap/durable_map.hpp>
 #include <condition_variable>
+#include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
@@ -189,11 +190,14 @@ double ms(std::chrono::nanoseconds d) { return std::chrono::duration<double, std
 
 // Lines from several threads: each is written and flushed whole, so that a reader of the pipe
 // (the kill test) sees every line the moment it is printed, never two interleaved.
+// A C variadic with the format attribute, so that the compiler checks every format.
 std::mutex print_mutex;
-template <class... Args>
-void print_line(const char* format, Args... args) {
+[[gnu::format(printf, 1, 2)]] void print_line(const char* format, ...) {
   std::lock_guard lock(print_mutex);
-  std::printf(format, args...);
+  va_list args;
+  va_start(args, format);
+  std::vprintf(format, args);
+  va_end(args);
   std::fflush(stdout);
 }
 
