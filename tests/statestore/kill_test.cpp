@@ -11,7 +11,7 @@
 //   - offsets never go backwards from one trial to the next on the same directory.
 // Every 20th trial runs to completion instead and must exit 0 at the offsets it was asked for.
 //
-// CMAP_STATESTORE_KILL_TRIALS sets the number of trials (default 200; 25 in sanitizer builds,
+// CMAP_STATESTORE_KILL_TRIALS sets the number of trials (default 200; 50 in sanitizer builds,
 // where the tool runs 5-10x slower; `make kill-soak` runs 2000). CMAP_STATESTORE_KILL_SEED
 // repeats a run's random choices.
 
@@ -42,7 +42,7 @@ using statestore_test::child_process;
 using statestore_test::run_tool;
 
 #ifdef CMAP_STATESTORE_SANITIZED
-constexpr std::uint64_t default_trials = 25;
+constexpr std::uint64_t default_trials = 50;
 #else
 constexpr std::uint64_t default_trials = 200;
 #endif
