@@ -25,10 +25,8 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
-#include <map>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
