@@ -8,8 +8,8 @@
 #                SCALING='DIR/json/*.json' adds a thread-scaling run (scripts/scaling-run.sh)
 #   make results-ordered  regenerate docs/benchmarks-ordered.md and its charts from one run of
 #                the ordered-* presets, every ordered map at 1, 2 and 8 threads (about 8 minutes)
-#   make kill-soak  cmap-statestore's kill test with KILL_TRIALS=2000 trials (SIGKILL at a random
-#                moment, recover, verify; make test runs 200) in the GCC test build
+#   make kill-soak  the crash soaks, KILL_TRIALS=2000 trials each (make test runs 200):
+#                durable_map's kill test and cmap-statestore's (run SIGKILLed, then verify)
 #   make fuzz    the fuzz targets of tests/fuzz under libFuzzer (Clang + ASan/UBSan),
 #                FUZZ_SECONDS each (make test runs them FUZZ_SECONDS_TEST each)
 #   make deps    check (as root: install) the Debian packages
@@ -69,16 +69,6 @@ test-no-peers: deps
 	$(CMAKE) --build $(BUILD)/test-no-peers -j $(JOBS) --target race-demo cmap-bench cmap_bench_tests
 	$(CTEST) --test-dir $(BUILD)/test-no-peers --output-on-failure --no-tests=error -j $(JOBS) -L tools
 
-# The kill test reads its trial count from the environment; ctest passes it through.
-KILL_TRIALS ?= 2000
-kill-soak: deps
-	@echo "=== cmap-statestore kill soak: $(KILL_TRIALS) trials in $(BUILD)/test-gcc ==="
-	$(CMAKE) -S . -B $(BUILD)/test-gcc -G $(GENERATOR) -DCMAKE_CXX_COMPILER=$(CXX_GCC) \
-	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAP_SANITIZE=none
-	$(CMAKE) --build $(BUILD)/test-gcc -j $(JOBS) --target statestore_kill_test
-	CMAP_STATESTORE_KILL_TRIALS=$(KILL_TRIALS) $(CTEST) --test-dir $(BUILD)/test-gcc \
-	  --output-on-failure --no-tests=error -R '^statestore_kill_test$$'
-
 # $(call cmap_fuzz_config,<seconds per target>): Clang + ASan/UBSan + libFuzzer, only the fuzz
 # targets built; each fuzzes for that long, its corpus kept in $(BUILD)/fuzz between runs.
 define cmap_fuzz_config
@@ -95,6 +85,18 @@ test-fuzz: deps
 
 fuzz: deps
 	$(call cmap_fuzz_config,$(FUZZ_SECONDS))
+
+# The crash soaks, in the GCC test build: durable_map's kill test and cmap-statestore's, each
+# with KILL_TRIALS trials (make test runs 200); the tests read their counts from the
+# environment.
+KILL_TRIALS ?= 2000
+kill-soak: deps
+	@echo "=== cmap kill soak: $(KILL_TRIALS) trials each ==="
+	$(CMAKE) -S . -B $(BUILD)/test-gcc -G $(GENERATOR) -DCMAKE_CXX_COMPILER=$(CXX_GCC) \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAP_SANITIZE=none
+	$(CMAKE) --build $(BUILD)/test-gcc -j $(JOBS) --target durable_kill_test statestore_kill_test
+	CMAP_KILL_TRIALS=$(KILL_TRIALS) $(BUILD)/test-gcc/tests/durable_kill_test
+	CMAP_STATESTORE_KILL_TRIALS=$(KILL_TRIALS) $(BUILD)/test-gcc/tests/statestore_kill_test
 
 # $(call cmap_release_config,<targets, or empty for all>): the Release build of make bench.
 define cmap_release_config

@@ -40,8 +40,8 @@ enum class sync : std::uint8_t { none, group, every_write };
 // What open() does with a log whose last segment ends in a damaged record.
 //   tolerate_torn_tail    (RocksDB's kTolerateCorruptedTailRecords) the last segment may end
 //                         in a record that a crash cut short (its header or payload runs past
-//                         the end of the file, or it is the file's last record and its
-//                         checksum fails, or only zero bytes follow where it starts): that
+//                         the end of the file, or its checksum fails and it is the
+//                         file's last record or only zero bytes follow it): that
 //                         record was never acknowledged, so it is dropped and the file is
 //                         truncated before it. Damage anywhere else is corruption.
 //   absolute_consistency  (kAbsoluteConsistency) any damaged record is corruption.

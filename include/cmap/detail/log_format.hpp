@@ -41,10 +41,15 @@
 // or the machine lost power before the file's last pages reached the disk. In the last
 // segment, record_reader reports it (instead of throwing) when tail_may_be_torn is set and
 //   - fewer than 16 bytes remain for a header, or
-//   - the header's checksum fails and every byte from it to the end of the file is zero (an
-//     extended file whose data never arrived), or
+//   - the header's checksum fails and every byte after it to the end of the file is zero (an
+//     extended file whose data never arrived, or arrived only up to a point inside the
+//     header), or
 //   - the header is valid but the payload runs past the end of the file, or
-//   - the payload's checksum fails and the record is the last thing in the file.
+//   - the payload's checksum fails and the record is the last thing in the file, or only
+//     zero bytes follow it (the zeros began inside the payload), or
+//   - the file header itself does not check out and only zero bytes follow it (a segment
+//     created just before the power loss, whose header never fully arrived): the file holds
+//     nothing.
 // Everything else that does not match the format is corruption: corruption_error with the
 // file, the byte offset and what was expected.
 
@@ -215,13 +220,25 @@ class record_reader {
     }
     fill(file_header_size);
     const char* h = buf_.data();
-    if (std::string_view(h, 8) != magic) {
-      throw corruption_error(path_, 0,
-                             "not a cmap " + std::string(magic == log_magic ? "log segment" : "checkpoint") +
-                                 ": the file does not start with \"" + std::string(magic) + "\"");
-    }
-    if (get_u32(h + 28) != crc32c(h, 28)) {
-      throw corruption_error(path_, 28, "the file header's checksum does not match");
+    const bool magic_matches = std::string_view(h, 8) == magic;
+    if (!magic_matches || get_u32(h + 28) != crc32c(h, 28)) {
+      // A header that never fully arrived, with nothing but zeros after it: the file was
+      // created and extended, and the power went before its pages reached the disk. It holds
+      // nothing.
+      const std::string what =
+          magic_matches ? "the file header's checksum does not match"
+                        : "not a cmap " +
+                              std::string(magic == log_magic ? "log segment" : "checkpoint") +
+                              ": the file does not start with \"" + std::string(magic) + "\"";
+      if (torn_ok_) {
+        consume(file_header_size);
+        if (rest_is_zero()) {
+          torn_ = true;
+          torn_at_ = 0;
+          return;
+        }
+      }
+      throw corruption_error(path_, magic_matches ? 28 : 0, what);
     }
     if (get_u32(h + 8) != format_version) {
       throw corruption_error(path_, 8,
@@ -255,7 +272,12 @@ class record_reader {
     fill(record_header_size);
     const char* h = buf_.data() + head_;
     if (get_u32(h + 12) != crc32c(h, 12)) {
-      if (torn_ok_ && rest_is_zero()) return torn_tail(at, "zero bytes to the end of the file");
+      // Torn if only zeros follow the header: the file's size reached the disk and its last
+      // page did not, or only in part, so zeros may begin anywhere inside the header.
+      if (torn_ok_) {
+        consume(record_header_size);
+        if (rest_is_zero()) return torn_tail(at, "zero bytes to the end of the file");
+      }
       throw corruption_error(path_, at, "the record header's checksum does not match");
     }
     const std::uint32_t length = get_u32(h + 4);
@@ -281,6 +303,14 @@ class record_reader {
       if (at + record_header_size + length == size_) {
         return torn_tail(at, "the payload checksum of the file's last record does not match");
       }
+      // Torn too if only zeros follow the record: its last page reached the disk only in
+      // part, and the file's size went further (zeros from inside the payload to the end).
+      if (torn_ok_) {
+        consume(length);
+        if (rest_is_zero()) {
+          return torn_tail(at, "the payload checksum of the last record before zeros does not match");
+        }
+      }
       throw corruption_error(path_, at, "the record's payload checksum does not match");
     }
     consume(length);
@@ -298,7 +328,8 @@ class record_reader {
   }
 
   bool rest_is_zero() {
-    // Reads on through the file from the current record; the buffer holds what was read.
+    // Whether every byte from the current position to the end of the file is zero; reads on
+    // through the file, the buffer holding what was read.
     while (true) {
       const std::string_view have(buf_.data() + head_, buf_.size() - head_);
       if (std::any_of(have.begin(), have.end(), [](char c) { return c != 0; })) return false;
