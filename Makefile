@@ -8,7 +8,8 @@
 #                SCALING='DIR/json/*.json' adds a thread-scaling run (scripts/scaling-run.sh)
 #   make results-ordered  regenerate docs/benchmarks-ordered.md and its charts from one run of
 #                the ordered-* presets, every ordered map at 1, 2 and 8 threads (about 8 minutes)
-#   make kill-soak  durable_map's kill test with 2000 trials (KILL_TRIALS=N; make test runs 200)
+#   make kill-soak  the crash soaks, KILL_TRIALS=2000 trials each (make test runs 200):
+#                durable_map's kill test and cmap-statestore's (run SIGKILLed, then verify)
 #   make fuzz    the fuzz targets of tests/fuzz under libFuzzer (Clang + ASan/UBSan),
 #                FUZZ_SECONDS each (make test runs them FUZZ_SECONDS_TEST each)
 #   make deps    check (as root: install) the Debian packages
@@ -85,15 +86,17 @@ test-fuzz: deps
 fuzz: deps
 	$(call cmap_fuzz_config,$(FUZZ_SECONDS))
 
-# The durable store's crash soak: the kill test with KILL_TRIALS trials (make test runs 200),
-# in the GCC test build.
+# The crash soaks, in the GCC test build: durable_map's kill test and cmap-statestore's, each
+# with KILL_TRIALS trials (make test runs 200); the tests read their counts from the
+# environment.
 KILL_TRIALS ?= 2000
 kill-soak: deps
-	@echo "=== cmap kill soak: $(KILL_TRIALS) trials ==="
+	@echo "=== cmap kill soak: $(KILL_TRIALS) trials each ==="
 	$(CMAKE) -S . -B $(BUILD)/test-gcc -G $(GENERATOR) -DCMAKE_CXX_COMPILER=$(CXX_GCC) \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAP_SANITIZE=none
-	$(CMAKE) --build $(BUILD)/test-gcc -j $(JOBS) --target durable_kill_test
+	$(CMAKE) --build $(BUILD)/test-gcc -j $(JOBS) --target durable_kill_test statestore_kill_test
 	CMAP_KILL_TRIALS=$(KILL_TRIALS) $(BUILD)/test-gcc/tests/durable_kill_test
+	CMAP_STATESTORE_KILL_TRIALS=$(KILL_TRIALS) $(BUILD)/test-gcc/tests/statestore_kill_test
 
 # $(call cmap_release_config,<targets, or empty for all>): the Release build of make bench.
 define cmap_release_config
