@@ -394,7 +394,7 @@ TEST_F(DurableMap, BitFlipInAnEarlierSegmentIsCorruptionAtItsOffset) {
   o.default_sync = cmap::sync::none;
   { store m(dir_, o); for (u64 i = 0; i < 200; ++i) m.insert_or_assign(i, i); }
   const fs::path first = dir_ / "wal-0000000000000001.log";
-  flip_byte(first, 32 + 16 + 3);  // inside the first record's payload
+  flip_byte(first, 32 + 11 + 3);  // inside the first record's payload
   expect_refused_unchanged(dir_, [&](const cmap::durable_error& e) {
     const auto* c = dynamic_cast<const cmap::corruption_error*>(&e);
     ASSERT_NE(c, nullptr) << e.what();
@@ -406,11 +406,11 @@ TEST_F(DurableMap, BitFlipInAnEarlierSegmentIsCorruptionAtItsOffset) {
 TEST_F(DurableMap, DamageInTheLastSegmentsMiddleIsNotATornTail) {
   { store m(dir_); for (u64 i = 0; i < 20; ++i) m.with(cmap::sync::none).insert_or_assign(i, i); }
   const fs::path seg = dir_ / "wal-0000000000000001.log";
-  flip_byte(seg, 32 + 5 * 36 + 20);  // the sixth record's payload, with records after it
+  flip_byte(seg, 32 + 5 * 31 + 20);  // the sixth record's payload, with records after it
   expect_refused_unchanged(dir_, [&](const cmap::durable_error& e) {
     const auto* c = dynamic_cast<const cmap::corruption_error*>(&e);
     ASSERT_NE(c, nullptr) << e.what();
-    EXPECT_EQ(c->offset(), 32u + 5 * 36);
+    EXPECT_EQ(c->offset(), 32u + 5 * 31);
   });
 }
 
@@ -465,10 +465,10 @@ TEST_F(DurableMap, TornTailIsTruncatedOrRefusedByMode) {
   {
     store m(dir_);
     EXPECT_EQ(m.size(), 9u);
-    EXPECT_EQ(m.recovery().torn_bytes_dropped, 36u - 7u);
+    EXPECT_EQ(m.recovery().torn_bytes_dropped, 31u - 7u);
     m.insert_or_assign(100, 100);
   }
-  EXPECT_EQ(fs::file_size(seg), size - 36);
+  EXPECT_EQ(fs::file_size(seg), size - 31);
   store m(dir_, strict);  // the torn record is gone: now consistent
   EXPECT_EQ(m.size(), 10u);
 }

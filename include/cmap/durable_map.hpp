@@ -63,8 +63,8 @@
 //
 // Costs: a lookup or scan is art_map's. A write is art_map's plus encoding, one CRC-32C of
 // the record, a stripe mutex, the log mutex, and its share of a write(2) (and of an fdatasync
-// under group, or one of its own under every_write). Log space: 20 bytes of framing and
-// lengths per single write plus key and value (a u64 -> u64 write takes 36 bytes). Memory:
+// under group, or one of its own under every_write). Log space: 15 bytes of framing and
+// lengths per single write plus key and value (a u64 -> u64 write takes 31 bytes). Memory:
 // art_map's, plus 256 KiB of stripes. Open: reads the newest checkpoint and the log after it
 // (docs/durability.md has the measured rate).
 //

@@ -20,9 +20,9 @@ namespace {
 using map_type = cmap::durable_map<std::uint64_t, std::uint64_t>;
 using cmap_test::temp_directory;
 
-// A u64 -> u64 write: a 16-byte header, then count, kind, key length, 8 key bytes, value
+// A u64 -> u64 write: an 11-byte header, then count, kind, key length, 8 key bytes, value
 // length, 8 value bytes.
-constexpr std::uint64_t record_bytes = 36;
+constexpr std::uint64_t record_bytes = 31;
 
 std::string read_all(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -69,8 +69,9 @@ void expect_first_four(const std::filesystem::path& dir) {
 
 TEST(torn_tail, zeros_from_inside_the_last_payload_to_the_end_are_a_torn_tail) {
   for (const std::uint64_t extra : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{500}}) {
-    for (const std::uint64_t keep : {std::uint64_t{16}, std::uint64_t{17}, std::uint64_t{24},
-                                     std::uint64_t{28}}) {
+    // Each cut zeroes a non-zero byte: the key 5 ends at byte 21, the value 50 starts at 23.
+    for (const std::uint64_t keep : {std::uint64_t{12}, std::uint64_t{16}, std::uint64_t{21},
+                                     std::uint64_t{23}}) {
       temp_directory dir("torn");
       const auto p = five_writes(dir.path());
       zero_last_record_from(p, keep, extra);
@@ -84,7 +85,7 @@ TEST(torn_tail, zeros_from_inside_the_last_payload_to_the_end_are_a_torn_tail) {
 }
 
 TEST(torn_tail, zeros_from_inside_the_last_header_to_the_end_are_a_torn_tail) {
-  for (const std::uint64_t keep : {std::uint64_t{1}, std::uint64_t{8}, std::uint64_t{15}}) {
+  for (const std::uint64_t keep : {std::uint64_t{1}, std::uint64_t{8}, std::uint64_t{10}}) {
     temp_directory dir("torn");
     const auto p = five_writes(dir.path());
     zero_last_record_from(p, keep, 100);

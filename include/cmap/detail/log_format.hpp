@@ -15,13 +15,17 @@
 //   24  4  zero
 //   28  4  CRC-32C of bytes 0..27
 //
-// Record (16-byte header, then the payload):
+// Record (11-byte header, then the payload):
 //   0   4  CRC-32C of the payload
 //   4   4  payload length, at most max_payload (256 MiB)
 //   8   1  type (record_type)
-//   9   3  zero
-//   12  4  CRC-32C of bytes 0..11 (so that a damaged length is caught before it is followed)
-//   16  payload
+//   9   2  the low 16 bits of the CRC-32C of bytes 0..8: the header's own check, so that a
+//          damaged length is caught before it is followed (a length bent to point past the
+//          end of the file would otherwise pass for a torn tail). 16 bits and not 32: a
+//          small write is 16 bytes of key and value, and the header is most of its cost on
+//          disk; a damaged header still fails the payload's check unless the length points
+//          past the end of the file, so what gets through is a 2^-16 chance on top of that.
+//   11  payload
 // Records follow one another with no padding; a file ends after its last record.
 //
 // Payloads:
@@ -40,7 +44,7 @@
 // A torn tail. A crash can cut the log's last record short: the process died inside write(2),
 // or the machine lost power before the file's last pages reached the disk. In the last
 // segment, record_reader reports it (instead of throwing) when tail_may_be_torn is set and
-//   - fewer than 16 bytes remain for a header, or
+//   - fewer than 11 bytes remain for a header, or
 //   - the header's checksum fails and zeros run from inside it to the end of the file (an
 //     extended file whose data never arrived, or arrived only up to a point inside the
 //     header), or
@@ -68,7 +72,7 @@
 namespace cmap::detail::log_format {
 
 inline constexpr std::size_t file_header_size = 32;
-inline constexpr std::size_t record_header_size = 16;
+inline constexpr std::size_t record_header_size = 11;
 inline constexpr std::uint32_t max_payload = std::uint32_t{1} << 28;
 inline constexpr std::uint32_t format_version = 1;
 inline constexpr std::string_view log_magic = "cmap-log";
@@ -127,6 +131,15 @@ inline void put_varint(std::string& out, std::uint64_t v) {
   return h;
 }
 
+// The header check of a record header at h (bytes 9 and 10 hold it).
+[[nodiscard]] inline std::uint32_t header_check(const char* h) {
+  return crc32c(h, 9) & 0xFFFFu;
+}
+[[nodiscard]] inline std::uint32_t stored_header_check(const char* h) {
+  return std::uint32_t{static_cast<unsigned char>(h[9])} |
+         std::uint32_t{static_cast<unsigned char>(h[10])} << 8;
+}
+
 // Records are built in place: begin_record reserves the header, the caller appends the
 // payload to the same string, and finish_record fills the header in.
 [[nodiscard]] inline std::size_t begin_record(std::string& out) {
@@ -140,8 +153,9 @@ inline void finish_record(std::string& out, std::size_t at, record_type type) {
   store_u32(h, crc32c(h + record_header_size, length));
   store_u32(h + 4, static_cast<std::uint32_t>(length));
   h[8] = static_cast<char>(type);
-  h[9] = h[10] = h[11] = 0;
-  store_u32(h + 12, crc32c(h, 12));
+  const std::uint32_t check = header_check(h);
+  h[9] = static_cast<char>(check & 0xFF);
+  h[10] = static_cast<char>(check >> 8);
 }
 
 inline void put_write(std::string& out, write_kind kind, std::string_view key,
@@ -269,12 +283,12 @@ class record_reader {
     const std::uint64_t left = size_ - at;
     if (left == 0) return false;
     if (left < record_header_size) {
-      return torn_tail(at, "the file ends inside a record header (16 bytes, " +
+      return torn_tail(at, "the file ends inside a record header (11 bytes, " +
                                std::to_string(left) + " present)");
     }
     fill(record_header_size);
     const char* h = buf_.data() + head_;
-    if (get_u32(h + 12) != crc32c(h, 12)) {
+    if (stored_header_check(h) != header_check(h)) {
       // Torn if only zeros follow the header: the file's size reached the disk and its last
       // page did not, or only in part, so zeros may begin anywhere inside the header.
       // (The zeros begin inside the header, so its last byte is zero.)
@@ -287,9 +301,6 @@ class record_reader {
     const std::uint32_t length = get_u32(h + 4);
     const auto type = static_cast<record_type>(static_cast<unsigned char>(h[8]));
     const std::uint32_t payload_crc = get_u32(h);
-    if (h[9] != 0 || h[10] != 0 || h[11] != 0) {
-      throw corruption_error(path_, at + 9, "reserved header bytes are not zero");
-    }
     if (length > max_payload) {
       throw corruption_error(path_, at + 4,
                              "a record length of " + std::to_string(length) +
