@@ -1,4 +1,5 @@
-// Linearizability of the single-key calls of every map in all_map_families.
+// Linearizability of the single-key calls of every map in all_map_families, and of
+// durable_map (whose writes go through its log).
 //
 // Method. Many short runs: 2 to 4 threads (3 and 4 are more than this project's 2-core test
 // machine has, on purpose), released together, each make 4 to 6 calls (at most 16 per run) on
@@ -53,6 +54,10 @@
 #include <utility>
 #include <vector>
 
+#include <cmap/durable_map.hpp>
+
+#include "durable/fault_file_system.hpp"
+#include "durable/temp_directory.hpp"
 #include "map_types.hpp"
 #include "stress/watchdog.hpp"
 
@@ -730,14 +735,9 @@ bool has_overlap(const history& h) {
   return false;
 }
 
-template <class Family>
-class Linearizability : public ::testing::Test {
- protected:
-  using u64_map = typename Family::template map<u64, u64>;
-};
-TYPED_TEST_SUITE(Linearizability, all_map_families, family_names);
-
-TYPED_TEST(Linearizability, SingleKeyCallsAreLinearizable) {
+// Runs the plans of every thread count on maps of type Map and checks every history.
+template <class Map>
+void check_single_key_calls() {
   watchdog dog;
   const u64 base = base_seed();
   int failures = 0;
@@ -751,7 +751,7 @@ TYPED_TEST(Linearizability, SingleKeyCallsAreLinearizable) {
       seeds.push_back(seed);
       plans.push_back(make_plan(seed));
     }
-    const auto histories = execute<typename TestFixture::u64_map>(plans, threads, run_time_limit);
+    const auto histories = execute<Map>(plans, threads, run_time_limit);
     for (std::size_t run = 0; run < histories.size(); ++run) {
       const history& h = histories[run];
       ++runs;
@@ -767,6 +767,42 @@ TYPED_TEST(Linearizability, SingleKeyCallsAreLinearizable) {
   EXPECT_EQ(failures, 0) << "non-linearizable runs";
   ::testing::Test::RecordProperty("runs", runs);
   ::testing::Test::RecordProperty("runs_with_overlapping_calls", overlapping);
+}
+
+template <class Family>
+class Linearizability : public ::testing::Test {
+ protected:
+  using u64_map = typename Family::template map<u64, u64>;
+};
+TYPED_TEST_SUITE(Linearizability, all_map_families, family_names);
+
+TYPED_TEST(Linearizability, SingleKeyCallsAreLinearizable) {
+  check_single_key_calls<typename TestFixture::u64_map>();
+}
+
+// durable_map in this test's shape: default-constructible, each map in a fresh directory.
+// Its file system never waits for the disk (the fault-injecting one with no fault set: its
+// syncs are bookkeeping), so that thousands of maps open in seconds, while each call still
+// goes the whole way: stripe, log append with group commit (sync::group), apply.
+struct durable_directory {
+  cmap_test::temp_directory dir{"linearizability"};
+};
+class durable_u64_map : private durable_directory, public cmap::durable_map<u64, u64> {
+ public:
+  durable_u64_map() : cmap::durable_map<u64, u64>(dir.path() / "store", options()) {}
+
+ private:
+  static cmap::durable_options options() {
+    static const auto fs = std::make_shared<cmap_test::fault_file_system>();
+    cmap::durable_options o;
+    o.fs = fs;
+    o.checkpoint_log_bytes = 0;
+    return o;
+  }
+};
+
+TEST(Linearizability, DurableMapSingleKeyCallsAreLinearizable) {
+  check_single_key_calls<durable_u64_map>();
 }
 
 }  // namespace
