@@ -60,7 +60,7 @@ test-asan: deps
 # cmap-bench on a machine without the optional packages: every peer and toml++ switched off,
 # and no browser for the HTML report test (which then parses the report), so that their
 # absence gives a message rather than a build error or a wrong test.
-NO_PEERS := $(foreach p,TBB libcuckoo absl Boost libcds tomlplusplus,-DCMAKE_DISABLE_FIND_PACKAGE_$(p)=ON) \
+NO_PEERS := $(foreach p,TBB libcuckoo absl Boost libcds RocksDB leveldb lmdb tomlplusplus,-DCMAKE_DISABLE_FIND_PACKAGE_$(p)=ON) \
             -DCMAP_BENCH_CHROMIUM=OFF
 test-no-peers: deps
 	@echo "=== cmap test configuration test-no-peers: $(CXX_GCC), Release, no peers, no toml++, no chromium ==="

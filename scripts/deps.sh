@@ -24,6 +24,10 @@ packages=(
   libabsl-dev
   libboost1.81-dev
   libcds-dev
+  # cmap-bench's durable-store peers (each optional at configure time, like the others)
+  librocksdb-dev
+  libleveldb-dev
+  liblmdb-dev
   # cmap-bench: TOML workload files (optional at configure time)
   libtomlplusplus-dev
   # cmap-bench's tests: a headless browser renders the HTML report (found at configure time;

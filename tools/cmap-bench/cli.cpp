@@ -179,7 +179,8 @@ int cli_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* er
   add_common(app, o);
   app.add_option("--keys", o.keys, "key universe size");
   app.add_option("--key-type", o.key_type, "u64 or string[:LENGTH]");
-  app.add_option("--value-size", o.value_size, "value bytes: 8, 64, 256 or 1024");
+  app.add_option(
+      "--value-size", o.value_size, "value bytes: 8, 64, 256 or 1024; 100 (the durable stores)");
   app.add_option("--mix", o.mix, "operation mix, e.g. find=90,update=10");
   app.add_option("--dist", o.dist,
                  "uniform, zipf[:theta], sequential, shuffled, hotset[:fraction[:probability]]");

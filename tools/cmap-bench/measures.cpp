@@ -33,6 +33,26 @@ bool reset_peak_rss() {
   return static_cast<bool>(out);
 }
 
+std::optional<io_counters> read_io_counters() {
+  std::ifstream in("/proc/self/io");
+  std::string name;
+  std::uint64_t value = 0;
+  io_counters c;
+  bool wchar = false;
+  bool write_bytes = false;
+  while (in >> name >> value) {
+    if (name == "wchar:") {
+      c.wchar = value;
+      wchar = true;
+    } else if (name == "write_bytes:") {
+      c.write_bytes = value;
+      write_bytes = true;
+    }
+  }
+  if (!wchar || !write_bytes) return std::nullopt;
+  return c;
+}
+
 void trim_heap() { malloc_trim(0); }
 
 }  // namespace cmap_bench

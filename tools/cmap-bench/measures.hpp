@@ -71,6 +71,13 @@ std::optional<std::uint64_t> current_rss_bytes();
 std::optional<std::uint64_t> peak_rss_bytes();
 // Resets VmHWM to the current RSS (Linux: /proc/self/clear_refs); false if not possible.
 bool reset_peak_rss();
+// This process's I/O counters (/proc/self/io): wchar, the bytes passed to write(2), pwrite(2)
+// and their kin; write_bytes, the bytes of page-cache pages it dirtied for the device.
+struct io_counters {
+  std::uint64_t wchar = 0;
+  std::uint64_t write_bytes = 0;
+};
+std::optional<io_counters> read_io_counters();
 // Returns freed heap memory to the system (glibc malloc_trim), so RSS deltas start clean.
 void trim_heap();
 

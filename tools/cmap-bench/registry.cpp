@@ -35,6 +35,16 @@
 #ifdef CMAP_BENCH_HAVE_BOOST
 #include "adapters/boost_flat_map.hpp"
 #endif
+#include "adapters/durable_map.hpp"
+#ifdef CMAP_BENCH_HAVE_ROCKSDB
+#include "adapters/rocksdb.hpp"
+#endif
+#ifdef CMAP_BENCH_HAVE_LEVELDB
+#include "adapters/leveldb.hpp"
+#endif
+#ifdef CMAP_BENCH_HAVE_LMDB
+#include "adapters/lmdb.hpp"
+#endif
 
 namespace cmap_bench {
 
@@ -89,6 +99,19 @@ const std::vector<map_info>& registry() {
        "cmap::art_map: ordered (adaptive radix tree), optimistic lock coupling, lock-free reads "
        "(no hash: not in hash-flood)",
        concurrent_full, false, false, run_adapter<art_map_adapter>, std::nullopt, true},
+      // ---- durable stores (the durable-* presets; run only when named) ------------------------
+      {"durable_map_group", "cmap",
+       "cmap::durable_map, sync::group: art_map + a write-ahead log, concurrent writers share "
+       "one fdatasync (group commit)",
+       concurrent_full, false, true, run_durable_adapter<durable_map_group_adapter>, std::nullopt,
+       true, {}, true},
+      {"durable_map_every_write", "cmap",
+       "cmap::durable_map, sync::every_write: one fdatasync per write", concurrent_full, false,
+       true, run_durable_adapter<durable_map_every_write_adapter>, std::nullopt, true, {}, true},
+      {"durable_map_none", "cmap",
+       "cmap::durable_map, sync::none: each write handed to the OS (write(2)), not synced",
+       concurrent_full, false, true, run_durable_adapter<durable_map_none_adapter>, std::nullopt,
+       true, {}, true},
       {"locked_map+log-inside", "cmap", "locked_map, each update logged inside the lock",
        concurrent_full, false, true, run_adapter<locked_map_log_inside>, std::nullopt},
       {"locked_map+log-outside", "cmap", "locked_map, each update logged before taking the lock",
@@ -145,6 +168,32 @@ const std::vector<map_info>& registry() {
        single_thread_only, false, true, run_adapter<absl_btree_unlocked_adapter>, std::nullopt,
        true},
 #endif
+#ifdef CMAP_BENCH_HAVE_ROCKSDB
+      {"rocksdb_sync", "peer",
+       "RocksDB, WriteOptions::sync = true (its write groups share one WAL sync); durable",
+       concurrent_full, false, true, run_durable_adapter<rocksdb_sync_adapter>, std::nullopt,
+       true, {}, true},
+      {"rocksdb_nosync", "peer", "RocksDB, WAL on, sync = false; durable presets",
+       concurrent_full, false, true, run_durable_adapter<rocksdb_nosync_adapter>, std::nullopt,
+       true, {}, true},
+#endif
+#ifdef CMAP_BENCH_HAVE_LEVELDB
+      {"leveldb_sync", "peer",
+       "LevelDB, WriteOptions::sync = true (its writer queue shares one log sync); durable",
+       concurrent_full, false, true, run_durable_adapter<leveldb_sync_adapter>, std::nullopt,
+       true, {}, true},
+      {"leveldb_nosync", "peer", "LevelDB, log on, sync = false; durable presets",
+       concurrent_full, false, true, run_durable_adapter<leveldb_nosync_adapter>, std::nullopt,
+       true, {}, true},
+#endif
+#ifdef CMAP_BENCH_HAVE_LMDB
+      {"lmdb", "peer",
+       "LMDB, durable commits, one write transaction per write (writers serialised); durable",
+       concurrent_full, false, true, run_durable_adapter<lmdb_sync_adapter>, std::nullopt, true,
+       {}, true},
+      {"lmdb_nosync", "peer", "LMDB with MDB_NOSYNC; durable presets", concurrent_full, false,
+       true, run_durable_adapter<lmdb_nosync_adapter>, std::nullopt, true, {}, true},
+#endif
 #ifdef CMAP_BENCH_HAVE_BOOST
       {"boost_flat_map", "peer", "boost::unordered_flat_map, no lock (single-thread ceiling)",
        single_thread_only, false, false, run_adapter<boost_flat_map_adapter>, std::nullopt},
@@ -178,6 +227,15 @@ const std::vector<std::string>& skipped_peers() {
 #endif
 #ifndef CMAP_BENCH_HAVE_BOOST
     out.emplace_back("boost_flat_map: skipped: not installed (libboost-dev 1.81+)");
+#endif
+#ifndef CMAP_BENCH_HAVE_ROCKSDB
+    out.emplace_back("rocksdb_sync, rocksdb_nosync: skipped: not installed (librocksdb-dev)");
+#endif
+#ifndef CMAP_BENCH_HAVE_LEVELDB
+    out.emplace_back("leveldb_sync, leveldb_nosync: skipped: not installed (libleveldb-dev)");
+#endif
+#ifndef CMAP_BENCH_HAVE_LMDB
+    out.emplace_back("lmdb, lmdb_nosync: skipped: not installed (liblmdb-dev)");
 #endif
     out.emplace_back("boost_concurrent_flat_map: skipped: needs Boost 1.83+ (Debian 12 has 1.81)");
     return out;

@@ -51,6 +51,7 @@ struct map_info {
   std::optional<flood_support> flood;  // the cmap hash maps: hash-flood can run them
   bool ordered = false;                // has scan (keys in order): the scan operation runs it
   std::string no_scan = {};            // an ordered map without scan: why (the n/a note)
+  bool durable = false;                // a durable store: the durable presets run it
 };
 
 const std::vector<map_info>& registry();

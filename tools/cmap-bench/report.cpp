@@ -216,11 +216,15 @@ std::string format_table(const report_input& in) {
       const auto* at_top = find_row(rows, name, top);
       if (at_top == nullptr || !at_top->ok()) at_top = first_ok;
       if (at_top != nullptr && at_top->ok()) {
-        std::string lat = fmt::format("{}/{}/{}", fmt_ns(at_top->p50_ns), fmt_ns(at_top->p99_ns),
-                                      fmt_ns(at_top->p999_ns));
+        // No samples (durable-recovery times one call per repetition): no latency to show.
+        std::string lat = at_top->latency_samples == 0
+                              ? std::string("-")
+                              : fmt::format("{}/{}/{}", fmt_ns(at_top->p50_ns),
+                                            fmt_ns(at_top->p99_ns), fmt_ns(at_top->p999_ns));
         if (at_top->threads != top)
           lat += fmt::format(" (@{})", at_top->threads);
-        else if (!at_top->single_thread_ceiling && at_top->p99_ns == best_p99)
+        else if (!at_top->single_thread_ceiling && at_top->latency_samples > 0 &&
+                 at_top->p99_ns == best_p99)
           lat = "*" + lat;
         line.push_back(lat);
         std::string mem =
@@ -240,6 +244,26 @@ std::string format_table(const report_input& in) {
       table.push_back(line);
     }
     out += aligned_rows(table);
+    // The durable stores: what they wrote and hold, at the largest thread count.
+    for (const auto& name : names) {
+      const auto* r = find_row(rows, name, top);
+      if (r == nullptr || !r->ok() || !r->durable) continue;
+      if (r->recovery) {
+        out += fmt::format("   disk: {}: reopened in {:.3f} s ({} entries)\n", name,
+                           r->recovery_seconds, r->entries);
+        continue;
+      }
+      std::string line = fmt::format("   disk: {} @{}thr:", name, top);
+      if (r->disk_bytes_per_entry > 0)
+        line += fmt::format(" {:.1f} B/entry on disk ({:.1f} compacted),", r->disk_bytes_per_entry,
+                            r->compacted_disk_bytes_per_entry);
+      if (r->user_bytes_written > 0)
+        line += fmt::format(" write amplification {:.2f} to the OS, {:.2f} to the device",
+                            r->os_write_amplification(), r->device_write_amplification());
+      else
+        line += " no writes";
+      out += line + "\n";
+    }
     for (const auto& n : notes) out += fmt::format("   note: {}\n", n);
     out += "\n";
   }
@@ -328,6 +352,18 @@ nlohmann::json format_json(const report_input& in) {
          {"memory_method", r.memory_method},
          {"entries", r.entries},
          {"peak_rss_bytes", r.peak_rss_bytes}});
+    if (r.durable && r.ok()) {
+      // The durable stores' measures (docs/cmap-bench.md, "Durable stores").
+      nlohmann::json d = {{"disk_bytes_per_entry", r.disk_bytes_per_entry},
+                          {"compacted_disk_bytes_per_entry", r.compacted_disk_bytes_per_entry},
+                          {"user_bytes_written", r.user_bytes_written},
+                          {"os_bytes_written", r.os_bytes_written},
+                          {"device_bytes_written", r.device_bytes_written},
+                          {"os_write_amplification", r.os_write_amplification()},
+                          {"device_write_amplification", r.device_write_amplification()}};
+      if (r.recovery) d["recovery_seconds"] = r.recovery_seconds;
+      j["results"].back()["durable"] = d;
+    }
   }
   return j;
 }

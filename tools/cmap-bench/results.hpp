@@ -39,8 +39,34 @@ struct map_result {
   double bytes_per_entry = 0;        // 0 when not measured
   std::string memory_method;         // "allocated_bytes" (the map's own) or "counting_allocator"
   std::uint64_t peak_rss_bytes = 0;  // process peak RSS during this map's repetitions
+  // The durable stores (adapters/durable_common.hpp; docs/cmap-bench.md, "Durable stores").
+  bool durable = false;
+  // Over the timed phases of every repetition: the key and value bytes the writes asked to
+  // store (an insert of a present key and an erase of an absent one store nothing), and what
+  // the process's /proc/self/io counted meanwhile: wchar, the bytes handed to write(2) and
+  // its kin, and write_bytes, the bytes of the page cache's pages dirtied for the device (a
+  // page synced and written again counts again).
+  std::uint64_t user_bytes_written = 0;
+  std::uint64_t os_bytes_written = 0;
+  std::uint64_t device_bytes_written = 0;
+  // The sizes of the store's files / its entries after the first repetition, as the run left
+  // them and after the store's flush() (compacted: RocksDB's and LevelDB's CompactRange,
+  // durable_map's checkpoint; LMDB unchanged). 0 when not measured.
+  double disk_bytes_per_entry = 0;
+  double compacted_disk_bytes_per_entry = 0;
+  // durable-recovery: the median time to reopen the store (each repetition's seconds).
+  bool recovery = false;
+  double recovery_seconds = 0;
 
   [[nodiscard]] bool ok() const { return status == "ok"; }
+  // Bytes written per user byte; 0 when nothing was written or not measured.
+  [[nodiscard]] double os_write_amplification() const {
+    return user_bytes_written ? static_cast<double>(os_bytes_written) / user_bytes_written : 0;
+  }
+  [[nodiscard]] double device_write_amplification() const {
+    return user_bytes_written ? static_cast<double>(device_bytes_written) / user_bytes_written
+                              : 0;
+  }
 };
 
 // Fills median/min/max from reps, and the percentiles from latency.

@@ -21,9 +21,17 @@ void summarise(map_result& r) {
   r.p99_ns = r.latency.percentile(0.99);
   r.p999_ns = r.latency.percentile(0.999);
   r.latency_samples = r.latency.total();
+  if (r.recovery) {
+    std::vector<double> t;
+    for (const auto& rep : r.reps) t.push_back(rep.seconds);
+    std::sort(t.begin(), t.end());
+    r.recovery_seconds =
+        t.size() % 2 ? t[t.size() / 2] : (t[t.size() / 2 - 1] + t[t.size() / 2]) / 2;
+  }
 }
 
 std::string not_applicable(const map_info& m, const workload& w, unsigned threads) {
+  if (w.recovery && !m.durable) return "not a durable store (recovery reopens a store's files)";
   if ((w.has(op_kind::scan) || w.has(op_kind::prefix_scan)) && !m.ordered)
     return m.no_scan.empty() ? "no ordered scan (unordered map)" : "no ordered scan: " + m.no_scan;
   if (threads <= 1) return {};
@@ -140,6 +148,9 @@ std::vector<map_result> run_workload(const workload& w, const std::vector<select
         row.reps.insert(row.reps.end(), part.reps.begin(), part.reps.end());
         row.latency.merge(part.latency);
         row.peak_rss_bytes = std::max(row.peak_rss_bytes, part.peak_rss_bytes);
+        row.user_bytes_written += part.user_bytes_written;
+        row.os_bytes_written += part.os_bytes_written;
+        row.device_bytes_written += part.device_bytes_written;
       }
     }
     for (std::size_t i = 0; i < maps.size(); ++i) {

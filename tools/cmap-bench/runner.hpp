@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "adapters/counting_allocator.hpp"
+#include "adapters/durable_common.hpp"
 #include "mix.hpp"
 #include "measures.hpp"
 #include "registry.hpp"
@@ -88,10 +89,30 @@ inline std::uint64_t check_stride(std::uint64_t previous, std::uint64_t done,
                                    std::min<std::uint64_t>(2 * previous, 1024));
 }
 
+// The key and value bytes an operation asked a durable store to write (kind, and what apply
+// returned: an insert of a present key or an erase of an absent one writes nothing).
+inline std::uint64_t user_bytes_of(op_kind kind, std::uint64_t applied, std::size_t key_bytes,
+                                   std::size_t value_bytes) noexcept {
+  switch (kind) {
+    case op_kind::insert:
+      return applied ? key_bytes + value_bytes : 0;
+    case op_kind::insert_or_assign:
+    case op_kind::update:
+      return key_bytes + value_bytes;
+    case op_kind::erase:
+      return applied ? key_bytes : 0;
+    default:
+      return 0;
+  }
+}
+
 template <template <class, class> class Adapter, class Key, class Value>
 map_result run_typed(const run_request& rq) {
   using clock = std::chrono::steady_clock;
   const workload& w = *rq.w;
+  // The durable stores: no heap count (their memory is mostly the store's own caches), but
+  // bytes on disk, the I/O counters over the timed phase, and durable-recovery's reopen.
+  constexpr bool durable = durable_store<Adapter<Key, Value>>;
   // A u64 key is index + 1 or its mix (workload::random_u64_keys); a string key comes from the
   // pre-built table.
   auto key_of = [&](std::uint64_t index) -> decltype(auto) {
@@ -104,6 +125,8 @@ map_result run_typed(const run_request& rq) {
 
   map_result result;
   result.threads = rq.threads;
+  result.durable = durable;
+  result.recovery = w.recovery;
   if constexpr (!requires(Adapter<Key, Value>& a, std::string_view p) { a.prefix_scan(p, 1); }) {
     // An ordered map whose adapter has no prefix_scan yet: reported, never run as a no-op.
     if (w.has(op_kind::prefix_scan)) {
@@ -134,7 +157,7 @@ map_result run_typed(const run_request& rq) {
     allocation_counter::bytes.store(0, std::memory_order_relaxed);
     allocation_counter::enabled.store(true, std::memory_order_relaxed);
   };
-  if (rq.measure_memory && w.preload == 0 && rq.first_rep == 0) {
+  if (!durable && rq.measure_memory && w.preload == 0 && rq.first_rep == 0) {
     trim_heap();
     start_counting();
     Adapter<Key, Value> map(rq.param);
@@ -154,7 +177,7 @@ map_result run_typed(const run_request& rq) {
   for (unsigned rep = rq.first_rep; rep < end_rep; ++rep) {
     if (rq.stop->load(std::memory_order_relaxed)) break;
     trim_heap();
-    const bool count_preload = rep == 0 && rq.measure_memory && w.preload > 0;
+    const bool count_preload = !durable && rep == 0 && rq.measure_memory && w.preload > 0;
     if (count_preload) start_counting();
     Adapter<Key, Value> map(rq.param);
     // An adapter may offer preload_insert for the untimed, single-threaded preload (cow_map:
@@ -169,12 +192,26 @@ map_result run_typed(const run_request& rq) {
     }
     if constexpr (requires { map.finish(); }) map.finish();
     if (count_preload) record_memory(map);
+    if constexpr (durable) {
+      if (w.recovery) {
+        // durable-recovery: close the store and time its reopening (the log replayed); the
+        // repetition's "operations" are the entries it then holds, counted untimed.
+        const auto took = map.reopen();
+        const double seconds = std::chrono::duration<double>(took).count();
+        result.entries = map.size();
+        result.reps.push_back({seconds, result.entries,
+                               seconds > 0 ? static_cast<double>(result.entries) / seconds / 1e6
+                                           : 0});
+        continue;
+      }
+    }
 
     struct alignas(64) slot {
       clock::time_point start{};
       clock::time_point end{};
       std::uint64_t ops = 0;
       std::uint64_t sink = 0;
+      std::uint64_t user_bytes = 0;  // durable stores: key and value bytes written
       latency_histogram latency;
     };
     std::vector<slot> slots(rq.threads);
@@ -213,7 +250,9 @@ map_result run_typed(const run_request& rq) {
           const std::uint64_t op = stream[j % n];
           const bool sampled = (j & ((1u << latency_sample_shift) - 1)) == 0;
           const auto t0 = sampled ? clock::now() : clock::time_point{};
-          my.sink += apply(map, op, key_of, w.scan_length);
+          const std::uint64_t applied = apply(map, op, key_of, w.scan_length);
+          my.sink += applied;
+          if constexpr (durable) my.user_bytes += user_bytes_of(op_of(op), applied, 8, sizeof(Value));
           if (sampled)
             my.latency.record(static_cast<std::uint64_t>(
                 std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - t0).count()));
@@ -227,8 +266,10 @@ map_result run_typed(const run_request& rq) {
       });
     }
     ready.arrive_and_wait();
+    const auto io_before = durable ? read_io_counters() : std::nullopt;
     go.store(true, std::memory_order_release);
     for (auto& th : workers) th.join();
+    const auto io_after = durable ? read_io_counters() : std::nullopt;
 
     auto first = slots[0].start;
     auto last = slots[0].end;
@@ -245,6 +286,25 @@ map_result run_typed(const run_request& rq) {
     if (!complete) break;  // interrupted: a partial repetition is not a measurement
     result.reps.push_back(
         {seconds, ops, seconds > 0 ? static_cast<double>(ops) / seconds / 1e6 : 0});
+    if constexpr (durable) {
+      for (const auto& s : slots) result.user_bytes_written += s.user_bytes;
+      if (io_before && io_after) {
+        result.os_bytes_written += io_after->wchar - io_before->wchar;
+        result.device_bytes_written += io_after->write_bytes - io_before->write_bytes;
+      }
+      // Bytes on disk, untimed, once per row (its first repetition): the files as the run
+      // left them, then after the store's flush (compacted).
+      if (rep == rq.first_rep && rq.first_rep == 0) {
+        result.entries = map.size();
+        if (result.entries > 0) {
+          const auto n = static_cast<double>(result.entries);
+          result.disk_bytes_per_entry = static_cast<double>(directory_bytes(map.directory())) / n;
+          map.flush();
+          result.compacted_disk_bytes_per_entry =
+              static_cast<double>(directory_bytes(map.directory())) / n;
+        }
+      }
+    }
   }
   if (auto peak = peak_rss_bytes()) result.peak_rss_bytes = *peak;
   if (!can_reset_peak) result.note = "peak RSS is the process peak (clear_refs unavailable)";
@@ -254,10 +314,19 @@ map_result run_typed(const run_request& rq) {
   return result;
 }
 
+inline map_result not_run(const run_request& rq, std::string why) {
+  map_result r;
+  r.threads = rq.threads;
+  r.status = "n/a";
+  r.note = std::move(why);
+  return r;
+}
+
 // Dispatches on the workload's key type and value size.
 template <template <class, class> class Adapter>
 map_result run_adapter(const run_request& rq) {
   const workload& w = *rq.w;
+  if (w.value_size == 100) return not_run(rq, "100-byte values: the durable stores only");
   auto with_key = [&]<class Key>() -> map_result {
     switch (w.value_size) {
       case 64:
@@ -274,4 +343,22 @@ map_result run_adapter(const run_request& rq) {
   return with_key.template operator()<std::uint64_t>();
 }
 
+}  // namespace cmap_bench
+
+namespace cmap_bench {
+// The durable stores: u64 keys, 8- or 100-byte values (the durable presets' shapes; each more
+// would compile the stores' adapters again for little).
+template <template <class, class> class Adapter>
+map_result run_durable_adapter(const run_request& rq) {
+  const workload& w = *rq.w;
+  if (w.string_keys) return not_run(rq, "the durable stores take u64 keys only");
+  switch (w.value_size) {
+    case 8:
+      return run_typed<Adapter, std::uint64_t, typename value_of<8>::type>(rq);
+    case 100:
+      return run_typed<Adapter, std::uint64_t, typename value_of<100>::type>(rq);
+    default:
+      return not_run(rq, "the durable stores take 8- or 100-byte values only");
+  }
+}
 }  // namespace cmap_bench

@@ -122,9 +122,12 @@ void validate(const workload& w) {
   if (w.string_keys && (w.key_length < 8 || w.key_length > 256))
     throw usage_error(
         fmt::format("{}: key_length {} is out of range (8 to 256)", where, w.key_length));
-  if (w.value_size != 8 && w.value_size != 64 && w.value_size != 256 && w.value_size != 1024)
-    throw usage_error(fmt::format("{}: value_size {} is not supported (8, 64, 256 or 1024 bytes)",
-                                  where, w.value_size));
+  if (w.value_size != 8 && w.value_size != 64 && w.value_size != 100 && w.value_size != 256 &&
+      w.value_size != 1024)
+    throw usage_error(fmt::format(
+        "{}: value_size {} is not supported (8, 64, 256 or 1024 bytes; 100 for the durable "
+        "stores)",
+        where, w.value_size));
   if (w.string_keys && w.key_prefix.size() + 1 > w.key_length)
     throw usage_error(
         fmt::format("{}: key_prefix '{}' leaves no room for the index in {} "
@@ -188,7 +191,9 @@ const std::vector<std::string>& preset_names() {
       "insert-only",       "write-heavy",    "lock-scope",      "shard-scaling",
       "cow-vs-persistent", "hash-flood",     "ordered",         "ordered-lookup",
       "ordered-90-10",     "ordered-scan10", "ordered-scan100", "ordered-prefix",
-      "ordered-insert",    "ordered-uid"};
+      "ordered-insert",    "ordered-uid",    "durable-fill",    "durable-fill-100",
+      "durable-overwrite", "durable-overwrite-100", "durable-read", "durable-90-10",
+      "durable-scan100",   "durable-recovery"};
   return names;
 }
 
@@ -214,6 +219,28 @@ void ordered_set_up(workload& w, const std::string& mix) {
   w.maps = {
       "art_map",          "std_map_shared_mutex", "absl_btree_shared_mutex", "tbb_concurrent_map",
       "libcds_skip_list", "std_map_unlocked",     "absl_btree_unlocked"};
+}
+
+// What the durable-* presets share: u64 keys spread over all of u64, 8-byte values, 1, 2 and 8
+// threads. The write presets compare every durable store in each of its sync modes; the read
+// presets (whose reads do not depend on the sync mode) one map per store, in its durable
+// mode, since every repetition preloads a fresh store.
+void durable_set_up(workload& w, const std::string& what, bool every_mode) {
+  w.description = what +
+                  (every_mode ? "; durable_map (group, every_write, none) vs RocksDB and LevelDB "
+                                "(sync, nosync), LMDB (durable, MDB_NOSYNC)"
+                              : "; durable_map (group) vs RocksDB and LevelDB (sync), LMDB");
+  w.description += "; 1, 2 and 8 threads";
+  w.threads = {1, 2, 8};
+  w.random_u64_keys = true;
+  w.dist.type = key_dist::uniform;
+  w.preload = 1;
+  if (every_mode)
+    w.maps = {"durable_map_group", "durable_map_every_write", "durable_map_none",
+              "rocksdb_sync",      "rocksdb_nosync",          "leveldb_sync",
+              "leveldb_nosync",    "lmdb",                    "lmdb_nosync"};
+  else
+    w.maps = {"durable_map_group", "rocksdb_sync", "leveldb_sync", "lmdb"};
 }
 
 }  // namespace
@@ -386,6 +413,71 @@ workload preset(const std::string& name) {
     w.ops = 500'000;
     w.string_keys = true;
     set_mix(w, {{op_kind::find, 50}, {op_kind::update, 50}});
+  } else if (name == "durable-fill" || name == "durable-fill-100") {
+    // Timed: a synced store does a few thousand writes a second, an unsynced one hundreds of
+    // thousands; no operation count suits both. The keys are distinct (sequential over a
+    // universe larger than any thread's stream: 2^20 operations a thread) and, spread over
+    // u64, arrive in no key order.
+    durable_set_up(w,
+                   fmt::format("from empty, 1 s per run: 100% insert of new random u64 keys, {} "
+                               "B values",
+                               name.ends_with("-100") ? 100 : 8),
+                   true);
+    w.key_universe = 10'000'000;
+    w.ops = 0;
+    w.duration_ms = 1000;
+    w.preload = 0;
+    w.dist.type = key_dist::sequential;
+    set_mix(w, {{op_kind::insert, 100}});
+    if (name.ends_with("-100")) w.value_size = 100;
+  } else if (name == "durable-overwrite" || name == "durable-overwrite-100") {
+    durable_set_up(w,
+                   fmt::format("100k random u64 keys preloaded, 1 s per run: 100% "
+                               "insert_or_assign of a present key, uniform, {} B values",
+                               name.ends_with("-100") ? 100 : 8),
+                   true);
+    w.key_universe = 100'000;
+    w.ops = 0;
+    w.duration_ms = 1000;
+    set_mix(w, {{op_kind::insert_or_assign, 100}});
+    if (name.ends_with("-100")) w.value_size = 100;
+  } else if (name == "durable-read") {
+    durable_set_up(w, "1M random u64 keys preloaded, 1M ops: 100% find, uniform", false);
+    w.key_universe = 1'000'000;
+    w.ops = 1'000'000;
+    set_mix(w, {{op_kind::find, 100}});
+  } else if (name == "durable-90-10") {
+    durable_set_up(w,
+                   "1M random u64 keys preloaded, 1 s per run: 90% find / 10% insert_or_assign "
+                   "of a present key, uniform",
+                   false);
+    w.key_universe = 1'000'000;
+    w.ops = 0;
+    w.duration_ms = 1000;
+    set_mix(w, {{op_kind::find, 90}, {op_kind::insert_or_assign, 10}});
+  } else if (name == "durable-scan100") {
+    durable_set_up(w,
+                   "1M random u64 keys preloaded, 100k ops: 100% scan of 100 entries from a "
+                   "uniform random key",
+                   false);
+    w.key_universe = 1'000'000;
+    w.ops = 100'000;
+    w.scan_length = 100;
+    set_mix(w, {{op_kind::scan, 100}});
+  } else if (name == "durable-recovery") {
+    // The log replayed: 1M 8-byte records written unsynced (the preload), the store closed,
+    // its reopening timed. One thread: opening is one call.
+    durable_set_up(w, "1M random u64 keys written (unsynced), the store closed and reopened: "
+                      "the reopening timed",
+                   false);
+    w.threads = {1};
+    w.description.resize(w.description.find("; durable_map"));
+    w.description += "; durable_map (none) vs RocksDB, LevelDB (nosync), LMDB (MDB_NOSYNC)";
+    w.maps = {"durable_map_none", "rocksdb_nosync", "leveldb_nosync", "lmdb_nosync"};
+    w.key_universe = 1'000'000;
+    w.ops = 1;  // no operation streams: the reopen is the measurement
+    w.recovery = true;
+    set_mix(w, {{op_kind::insert, 100}});
   } else {
     std::string known;
     for (const auto& n : preset_names()) known += (known.empty() ? "" : ", ") + n;
@@ -723,8 +815,9 @@ nlohmann::json to_json(const workload& w) {
   if (w.string_keys && !w.key_prefix.empty()) j["key_prefix"] = w.key_prefix;
   if (w.has(op_kind::scan) || w.has(op_kind::prefix_scan)) j["scan_length"] = w.scan_length;
   if (!w.maps.empty()) j["maps"] = w.maps;
-  // Read back, the preset makes it the hash-flood measurement again.
+  // Read back, the preset makes it the hash-flood measurement again (or the recovery one).
   if (w.hash_flood) j["preset"] = "hash-flood";
+  if (w.recovery) j["preset"] = "durable-recovery";
   return j;
 }
 

@@ -69,7 +69,7 @@ struct workload {
   // key_length characters in all ("uid:" gives "uid:00000042"; the ordered preset).
   std::string key_prefix;
   unsigned scan_length = 100;  // scan, prefix_scan: how many entries one scan visits (at most)
-  unsigned value_size = 8;     // bytes: 8, 64, 256 or 1024
+  unsigned value_size = 8;     // bytes: 8, 64, 256 or 1024; 100 (the durable stores only)
   double mix[op_kind_count] = {100};  // percent, indexed by op_kind
   distribution dist;
   double preload = 1.0;  // fraction of the key universe inserted before timing
@@ -84,6 +84,9 @@ struct workload {
   // inserted into an empty map, then each found once (ops = 2 * key_universe), for three key
   // sets; mix, distribution and preload describe it and are not used.
   bool hash_flood = false;
+  // durable-recovery: each durable store is preloaded (its log written, not synced), closed
+  // and reopened; the reopening is timed instead of operation streams.
+  bool recovery = false;
 
   [[nodiscard]] bool has(op_kind k) const { return mix[static_cast<int>(k)] > 0; }
   [[nodiscard]] bool writes() const;

@@ -28,10 +28,20 @@
 //   void finish()                            called after the preload, and by each worker at
 //                                            the end of its timed stream (serial_map+async:
 //                                            wait until its queued writes are published)
+// and, for the durable stores (durable_store below, adapters/durable_common.hpp), untimed:
+//   const std::filesystem::path& directory() where its files are (a fresh directory per map)
+//   void flush()                             what the store buffers in memory goes to its
+//                                            files (RocksDB: the memtable), for bytes on disk
+//   std::chrono::nanoseconds reopen()        closes the store and opens it again on the same
+//                                            directory; returns how long the open took
 // Which of these may run concurrently is said once, in the map's registry entry (caps).
 
+#include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -62,6 +72,29 @@ struct payload {
   friend bool operator==(const payload&, const payload&) = default;
 };
 
+// A value of Bytes bytes that are not a whole number of words (100: the durable presets'
+// values, the size LevelDB's and RocksDB's own benchmarks use): the first 8 bytes are the
+// counter, read and written with memcpy, so that the type is exactly Bytes bytes and a store
+// that copies its bytes stores Bytes bytes.
+template <unsigned Bytes>
+struct byte_payload {
+  static_assert(Bytes >= 8);
+  unsigned char bytes[Bytes] = {};
+  byte_payload() = default;
+  explicit byte_payload(std::uint64_t v) noexcept { std::memcpy(bytes, &v, 8); }
+  [[nodiscard]] std::uint64_t counter() const noexcept {
+    std::uint64_t v = 0;
+    std::memcpy(&v, bytes, 8);
+    return v;
+  }
+  byte_payload& operator++() noexcept {
+    const std::uint64_t v = counter() + 1;
+    std::memcpy(bytes, &v, 8);
+    return *this;
+  }
+  friend bool operator==(const byte_payload&, const byte_payload&) = default;
+};
+
 template <unsigned Bytes>
 struct value_of {
   using type = payload<Bytes>;
@@ -69,6 +102,11 @@ struct value_of {
 template <>
 struct value_of<8> {
   using type = std::uint64_t;
+};
+// Only the durable stores run 100-byte values (run_durable_adapter in runner.hpp).
+template <>
+struct value_of<100> {
+  using type = byte_payload<100>;
 };
 
 // Keeps the compiler from dropping a copied-out value.
@@ -132,6 +170,14 @@ template <class Adapter>
 requires requires { typename Adapter::thread_scope; }
 struct thread_scope_of<Adapter> {
   using type = typename Adapter::thread_scope;
+};
+
+// A durable store (the durable presets): its files can be measured, and it can be reopened.
+template <class Adapter>
+concept durable_store = requires(Adapter& a) {
+  { a.directory() } -> std::convertible_to<const std::filesystem::path&>;
+  a.flush();
+  { a.reopen() } -> std::convertible_to<std::chrono::nanoseconds>;
 };
 
 // The peers do not report their memory: counting_allocator measures it instead.
