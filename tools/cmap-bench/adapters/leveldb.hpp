@@ -1,170 +1,43 @@
 #pragma once
-// LevelDB (Debian's libleveldb-dev 1.23) as a durable store: one DB in a fresh directory per
-// map, LevelDB's default options but create_if_missing (its 4 MiB write buffer, 8 MiB block
-// cache, no Bloom filter: no tuning either way). Sync = true: every write returns once its log
-// record is fsync'd; LevelDB groups concurrent writers itself (the writer at the head of its
-// queue writes and syncs the others' batches with its own), as durable_map's sync::group does.
-// Sync = false: the log is written, not synced (≙ sync::none).
-//
-// u64 keys as 8 bytes big-endian (durable_common.hpp). Reads: Get into a std::string (LevelDB
-// has no other way); scans: a new iterator, Seek, Next. insert, erase and update read then
-// write under the key's stripe (key_stripes); a plain store (insert_or_assign) takes it too,
-// and is one Put.
+// LevelDB (Debian's libleveldb-dev 1.23) as a durable store, through lsm_store_adapter
+// (lsm_store.hpp, which says how it is configured): its default options, a 4 MiB write
+// buffer, an 8 MiB block cache, no Bloom filter. Sync = true: every write returns once its log
+// record is fsync'd; LevelDB groups concurrent writers itself. Reads: Get into a std::string
+// (LevelDB has no other way).
 
 #include <leveldb/db.h>
 #include <leveldb/iterator.h>
 #include <leveldb/options.h>
 #include <leveldb/slice.h>
 
-#include <chrono>
-#include <cstdint>
-#include <memory>
-#include <mutex>
-#include <optional>
-#include <stdexcept>
-#include <string>
-
-#include "durable_common.hpp"
+#include "lsm_store.hpp"
 
 namespace cmap_bench {
 
-template <class Key, class Value, bool Sync>
-class leveldb_adapter : public memory_from_allocator {
-  static_assert(std::is_same_v<Key, std::uint64_t>, "the durable stores take u64 keys");
-
- public:
-  using key_type = Key;
-  using value_type = Value;
-  explicit leveldb_adapter(std::size_t /*param*/)
-      : dir_(Sync ? "leveldb-sync" : "leveldb-nosync"), stripes_(std::make_unique<key_stripes>()) {
-    write_.sync = Sync;
-    // The untimed preload: never synced (a synced write per key would take minutes); the
-    // WAL holds it, as it holds every write.
-    preload_write_.sync = false;
-    open();
+struct leveldb_lib {
+  using db = leveldb::DB;
+  using iterator = leveldb::Iterator;
+  using slice = leveldb::Slice;
+  using status = leveldb::Status;
+  using options = leveldb::Options;
+  using read_options = leveldb::ReadOptions;
+  using write_options = leveldb::WriteOptions;
+  using value_buffer = std::string;
+  static constexpr const char* name = "leveldb";
+  static constexpr const char* sync_dir = "leveldb-sync";
+  static constexpr const char* nosync_dir = "leveldb-nosync";
+  static status get(db& d, const read_options& r, const slice& k, value_buffer& v) {
+    return d.Get(r, k, &v);
   }
-
-  bool find(const Key& k) {
-    const be_key key(k);
-    std::string value;
-    const auto s = db_->Get(read_, to_slice(key), &value);
-    if (s.IsNotFound()) return false;
-    check(s, "Get");
-    keep(value_from<Value>(value));
-    return true;
-  }
-  bool insert(const Key& k, const Value& v) {
-    std::lock_guard lock(stripes_->of(k));
-    if (present(k)) return false;
-    put(k, v, write_);
-    return true;
-  }
-  void preload_insert(const Key& k, const Value& v) { put(k, v, preload_write_); }
-  void insert_or_assign(const Key& k, const Value& v) {
-    std::lock_guard lock(stripes_->of(k));
-    put(k, v, write_);
-  }
-  void update(const Key& k) {
-    std::lock_guard lock(stripes_->of(k));
-    const be_key key(k);
-    std::string old;
-    const auto s = db_->Get(read_, to_slice(key), &old);
-    Value v(1);
-    if (s.ok()) {
-      v = value_from<Value>(old);
-      ++v;
-    } else if (!s.IsNotFound()) {
-      check(s, "Get");
-    }
-    put(k, v, write_);
-  }
-  bool erase(const Key& k) {
-    std::lock_guard lock(stripes_->of(k));
-    if (!present(k)) return false;
-    const be_key key(k);
-    check(db_->Delete(write_, to_slice(key)), "Delete");
-    return true;
-  }
-  std::size_t for_each() {
-    std::size_t n = 0;
-    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(read_));
-    for (it->SeekToFirst(); it->Valid(); it->Next(), ++n) keep(it->value().data()[0]);
-    check(it->status(), "iteration");
-    return n;
-  }
-  // Up to n entries from k on, in key order.
-  std::size_t scan(const Key& k, std::size_t n) {
-    if (n == 0) return 0;
-    const be_key key(k);
-    std::size_t seen = 0;
-    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(read_));
-    for (it->Seek(to_slice(key)); it->Valid() && seen < n; it->Next(), ++seen)
-      keep(value_from<Value>(std::string_view(it->value().data(), it->value().size())));
-    check(it->status(), "scan");
-    return seen;
-  }
-  // The tests' view of a scan: the keys, in the order the store gives them.
-  template <class F>
-  void visit_from(const Key& k, std::size_t n, F&& f) {
-    const be_key key(k);
-    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(read_));
-    std::size_t seen = 0;
-    for (it->Seek(to_slice(key)); it->Valid() && seen < n; it->Next(), ++seen)
-      f(key_from_be(std::string_view(it->key().data(), it->key().size())),
-        value_from<Value>(std::string_view(it->value().data(), it->value().size())));
-  }
-  std::size_t size() { return for_each(); }
-
-  [[nodiscard]] const std::filesystem::path& directory() const noexcept { return dir_.path(); }
-  // The store compacted: CompactRange writes the memtable out and compacts the whole key
-  // range, so that the files hold each live entry once (the "compacted" bytes on disk).
-  void flush() { db_->CompactRange(nullptr, nullptr); }
-  // Close (untimed), then DB::Open, which replays the log written since the last memtable
-  // was written out.
-  std::chrono::nanoseconds reopen() {
-    db_.reset();
-    const auto t0 = std::chrono::steady_clock::now();
-    open();
-    return std::chrono::steady_clock::now() - t0;
-  }
-
- private:
-  static leveldb::Slice to_slice(const be_key& k) noexcept { return {k.bytes, 8}; }
-  static void check(const leveldb::Status& s, const char* what) {
-    if (!s.ok()) throw std::runtime_error(std::string("leveldb ") + what + ": " + s.ToString());
-  }
-  void open() {
-    leveldb::Options options;
-    options.create_if_missing = true;
-    leveldb::DB* db = nullptr;
-    check(leveldb::DB::Open(options, dir_.path().string(), &db), "Open");
-    db_.reset(db);
-  }
-  bool present(const Key& k) {
-    const be_key key(k);
-    std::string value;
-    const auto s = db_->Get(read_, to_slice(key), &value);
-    if (s.IsNotFound()) return false;
-    check(s, "Get");
-    return true;
-  }
-  void put(const Key& k, const Value& v, const leveldb::WriteOptions& how) {
-    const be_key key(k);
-    const auto bytes = value_bytes(v);
-    check(db_->Put(how, to_slice(key), leveldb::Slice(bytes.data(), bytes.size())), "Put");
-  }
-
-  scratch_dir dir_;  // declared first: removed after the DB is closed
-  std::unique_ptr<key_stripes> stripes_;
-  leveldb::ReadOptions read_;
-  leveldb::WriteOptions write_;
-  leveldb::WriteOptions preload_write_;
-  std::unique_ptr<leveldb::DB> db_;
+  // CompactRange writes the memtable out and compacts the whole key range, so that the files
+  // hold each live entry once (the "compacted" bytes on disk).
+  static void compact(db& d) { d.CompactRange(nullptr, nullptr); }
+  static void close(db&) {}  // deleting the DB closes it
 };
 
 template <class Key, class Value>
-using leveldb_sync_adapter = leveldb_adapter<Key, Value, true>;
+using leveldb_sync_adapter = lsm_store_adapter<leveldb_lib, Key, Value, true>;
 template <class Key, class Value>
-using leveldb_nosync_adapter = leveldb_adapter<Key, Value, false>;
+using leveldb_nosync_adapter = lsm_store_adapter<leveldb_lib, Key, Value, false>;
 
 }  // namespace cmap_bench

@@ -1,173 +1,49 @@
 #pragma once
-// RocksDB (Debian's librocksdb-dev 7.8) as a durable store: one DB in a fresh directory per
-// map, RocksDB's default options but create_if_missing (no tuning either way: its default
-// 64 MiB memtable, block cache and compaction). Sync = true: every write returns once its WAL
-// record is fdatasync'd, and RocksDB itself groups concurrent writers into one WAL write and
-// one sync (its write group's leader writes for all), which is what durable_map's sync::group
-// does. Sync = false: the WAL is on, each write handed to the OS, not synced (≙ sync::none).
-//
-// u64 keys as 8 bytes big-endian (durable_common.hpp). Reads: Get into a PinnableSlice (no
-// copy of the value into a std::string); scans: a new iterator, Seek, Next. insert, erase and
-// update read then write under the key's stripe (key_stripes); a plain store (insert_or_assign)
-// takes it too, and is one Put.
+// RocksDB (Debian's librocksdb-dev 7.8) as a durable store, through lsm_store_adapter
+// (lsm_store.hpp, which says how it is configured): its default options, a 64 MiB memtable,
+// block cache and compaction. Sync = true: every write returns once its WAL record is
+// fdatasync'd; RocksDB groups concurrent writers into one WAL write and one sync. Reads: Get
+// into a PinnableSlice (no copy of the value).
 
 #include <rocksdb/db.h>
 #include <rocksdb/iterator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
 
-#include <chrono>
-#include <cstdint>
-#include <memory>
-#include <mutex>
-#include <optional>
-#include <stdexcept>
-#include <string>
-
-#include "durable_common.hpp"
+#include "lsm_store.hpp"
 
 namespace cmap_bench {
 
-template <class Key, class Value, bool Sync>
-class rocksdb_adapter : public memory_from_allocator {
-  static_assert(std::is_same_v<Key, std::uint64_t>, "the durable stores take u64 keys");
-
- public:
-  using key_type = Key;
-  using value_type = Value;
-  explicit rocksdb_adapter(std::size_t /*param*/)
-      : dir_(Sync ? "rocksdb-sync" : "rocksdb-nosync"), stripes_(std::make_unique<key_stripes>()) {
-    write_.sync = Sync;
-    // The untimed preload: never synced (a synced write per key would take minutes); the
-    // WAL holds it, as it holds every write.
-    preload_write_.sync = false;
-    open();
+struct rocksdb_lib {
+  using db = rocksdb::DB;
+  using iterator = rocksdb::Iterator;
+  using slice = rocksdb::Slice;
+  using status = rocksdb::Status;
+  using options = rocksdb::Options;
+  using read_options = rocksdb::ReadOptions;
+  using write_options = rocksdb::WriteOptions;
+  using value_buffer = rocksdb::PinnableSlice;
+  static constexpr const char* name = "rocksdb";
+  static constexpr const char* sync_dir = "rocksdb-sync";
+  static constexpr const char* nosync_dir = "rocksdb-nosync";
+  static status get(db& d, const read_options& r, const slice& k, value_buffer& v) {
+    return d.Get(r, d.DefaultColumnFamily(), k, &v);
   }
-
-  bool find(const Key& k) {
-    const be_key key(k);
-    rocksdb::PinnableSlice value;
-    const auto s = db_->Get(read_, db_->DefaultColumnFamily(), to_slice(key), &value);
-    if (s.IsNotFound()) return false;
-    check(s, "Get");
-    keep(value_from<Value>(std::string_view(value.data(), value.size())));
-    return true;
+  // The memtable written out and the whole key range compacted, so that the files hold each
+  // live entry once (the "compacted" bytes on disk).
+  static void compact(db& d) {
+    check(d.Flush(rocksdb::FlushOptions{}), "Flush");
+    check(d.CompactRange(rocksdb::CompactRangeOptions{}, nullptr, nullptr), "CompactRange");
   }
-  bool insert(const Key& k, const Value& v) {
-    std::lock_guard lock(stripes_->of(k));
-    if (present(k)) return false;
-    put(k, v, write_);
-    return true;
-  }
-  void preload_insert(const Key& k, const Value& v) { put(k, v, preload_write_); }
-  void insert_or_assign(const Key& k, const Value& v) {
-    std::lock_guard lock(stripes_->of(k));
-    put(k, v, write_);
-  }
-  void update(const Key& k) {
-    std::lock_guard lock(stripes_->of(k));
-    const be_key key(k);
-    std::string old;
-    const auto s = db_->Get(read_, to_slice(key), &old);
-    Value v(1);
-    if (s.ok()) {
-      v = value_from<Value>(old);
-      ++v;
-    } else if (!s.IsNotFound()) {
-      check(s, "Get");
-    }
-    put(k, v, write_);
-  }
-  bool erase(const Key& k) {
-    std::lock_guard lock(stripes_->of(k));
-    if (!present(k)) return false;
-    const be_key key(k);
-    check(db_->Delete(write_, to_slice(key)), "Delete");
-    return true;
-  }
-  std::size_t for_each() {
-    std::size_t n = 0;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_));
-    for (it->SeekToFirst(); it->Valid(); it->Next(), ++n) keep(it->value().data()[0]);
-    check(it->status(), "iteration");
-    return n;
-  }
-  // Up to n entries from k on, in key order.
-  std::size_t scan(const Key& k, std::size_t n) {
-    if (n == 0) return 0;
-    const be_key key(k);
-    std::size_t seen = 0;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_));
-    for (it->Seek(to_slice(key)); it->Valid() && seen < n; it->Next(), ++seen)
-      keep(value_from<Value>(std::string_view(it->value().data(), it->value().size())));
-    check(it->status(), "scan");
-    return seen;
-  }
-  // The tests' view of a scan: the keys, in the order the store gives them.
-  template <class F>
-  void visit_from(const Key& k, std::size_t n, F&& f) {
-    const be_key key(k);
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_));
-    std::size_t seen = 0;
-    for (it->Seek(to_slice(key)); it->Valid() && seen < n; it->Next(), ++seen)
-      f(key_from_be(std::string_view(it->key().data(), it->key().size())),
-        value_from<Value>(std::string_view(it->value().data(), it->value().size())));
-  }
-  std::size_t size() { return for_each(); }
-
-  [[nodiscard]] const std::filesystem::path& directory() const noexcept { return dir_.path(); }
-  // The store compacted: the memtable written out and the whole key range compacted, so
-  // that the files hold each live entry once (the "compacted" bytes on disk).
-  void flush() {
-    check(db_->Flush(rocksdb::FlushOptions{}), "Flush");
-    check(db_->CompactRange(rocksdb::CompactRangeOptions{}, nullptr, nullptr), "CompactRange");
-  }
-  // Close (untimed), then DB::Open, which replays the WAL written since the last flush.
-  std::chrono::nanoseconds reopen() {
-    check(db_->Close(), "Close");
-    db_.reset();
-    const auto t0 = std::chrono::steady_clock::now();
-    open();
-    return std::chrono::steady_clock::now() - t0;
-  }
-
- private:
-  static rocksdb::Slice to_slice(const be_key& k) noexcept { return {k.bytes, 8}; }
-  static void check(const rocksdb::Status& s, const char* what) {
+  static void close(db& d) { check(d.Close(), "Close"); }
+  static void check(const status& s, const char* what) {
     if (!s.ok()) throw std::runtime_error(std::string("rocksdb ") + what + ": " + s.ToString());
   }
-  void open() {
-    rocksdb::Options options;
-    options.create_if_missing = true;
-    rocksdb::DB* db = nullptr;
-    check(rocksdb::DB::Open(options, dir_.path().string(), &db), "Open");
-    db_.reset(db);
-  }
-  bool present(const Key& k) {
-    const be_key key(k);
-    rocksdb::PinnableSlice value;
-    const auto s = db_->Get(read_, db_->DefaultColumnFamily(), to_slice(key), &value);
-    if (s.IsNotFound()) return false;
-    check(s, "Get");
-    return true;
-  }
-  void put(const Key& k, const Value& v, const rocksdb::WriteOptions& how) {
-    const be_key key(k);
-    const auto bytes = value_bytes(v);
-    check(db_->Put(how, to_slice(key), rocksdb::Slice(bytes.data(), bytes.size())), "Put");
-  }
-
-  scratch_dir dir_;  // declared first: removed after the DB is closed
-  std::unique_ptr<key_stripes> stripes_;
-  rocksdb::ReadOptions read_;
-  rocksdb::WriteOptions write_;
-  rocksdb::WriteOptions preload_write_;
-  std::unique_ptr<rocksdb::DB> db_;
 };
 
 template <class Key, class Value>
-using rocksdb_sync_adapter = rocksdb_adapter<Key, Value, true>;
+using rocksdb_sync_adapter = lsm_store_adapter<rocksdb_lib, Key, Value, true>;
 template <class Key, class Value>
-using rocksdb_nosync_adapter = rocksdb_adapter<Key, Value, false>;
+using rocksdb_nosync_adapter = lsm_store_adapter<rocksdb_lib, Key, Value, false>;
 
 }  // namespace cmap_bench
