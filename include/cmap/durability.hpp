@@ -203,10 +203,4 @@ struct codec<std::string> {
   static std::string decode(std::string_view bytes) { return std::string(bytes); }
 };
 
-template <class T>
-concept value_codec = requires(const T& v, std::string& out, std::string_view in) {
-  codec<T>::encode(v, out);
-  { codec<T>::decode(in) } -> std::convertible_to<T>;
-};
-
 }  // namespace cmap

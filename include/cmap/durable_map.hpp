@@ -259,8 +259,8 @@ requires(std::copy_constructible<T> &&
   [[nodiscard]] const recovery_info& recovery() const noexcept { return files_.recovery(); }
   [[nodiscard]] durable_stats stats() const {
     durable_stats s;
-    s.records = records_.load(std::memory_order_relaxed);  // statistics: no ordering needed
-    s.user_bytes = user_bytes_.load(std::memory_order_relaxed);
+    s.records = log_.records();
+    s.user_bytes = log_.user_bytes();
     s.log_bytes = log_.appended();
     s.writes_to_os = log_.writes();
     s.syncs = log_.syncs();
@@ -304,8 +304,7 @@ requires(std::copy_constructible<T> &&
     std::sort(held.begin(), held.end());
     held.erase(std::unique(held.begin(), held.end()), held.end());
     stripe_locks locks(*this, held);
-    log_.append(record, mode);
-    count(user);
+    log_.append(record, mode, user);
     applying([&] {
       for (const auto& o : b.ops_) {
         if (o.value) {
@@ -413,8 +412,7 @@ requires(std::copy_constructible<T> &&
     const std::size_t at = detail::log_format::begin_record(record);
     detail::log_format::finish_record(record, at, detail::log_format::record_type::clear);
     stripe_locks locks(*this, all_stripes());
-    log_.append(record, options_.default_sync);
-    count(0);
+    log_.append(record, options_.default_sync, 0);
     applying([&] { map_.clear(); });
   }
   // Erases every entry with pred(const Key&, const T&), each erase logged on its own and
@@ -461,18 +459,23 @@ requires(std::copy_constructible<T> &&
     auto o = decide(map_.find(key));
     using action = typename decltype(o)::action;
     if (o.what == action::keep) return std::move(o.result);
-    std::string record;
+    // Per-thread buffers, reused: a record of a u64 write is 31 bytes, past the small-string
+    // buffer, and would otherwise be an allocation per write. Only Codec::encode runs between
+    // here and the append (which copies the record), and a codec does not write to a map, so
+    // no other use of them can interleave.
+    thread_local std::string record;
+    thread_local std::string value;
+    record.clear();
+    value.clear();
     const std::size_t at = detail::log_format::begin_record(record);
     detail::log_format::put_varint(record, 1);
-    std::string value;
     if (o.what == action::put) Codec::encode(*o.value, value);
     detail::log_format::put_write(record,
                                   o.what == action::put ? detail::log_format::write_kind::put
                                                         : detail::log_format::write_kind::erase,
                                   k, value);
     detail::log_format::finish_record(record, at, detail::log_format::record_type::batch);
-    log_.append(record, mode);
-    count(k.size() + value.size());
+    log_.append(record, mode, k.size() + value.size());
     applying([&] {
       if (o.what == action::put) {
         if constexpr (std::is_same_v<std::remove_cvref_t<KK>, Key>) {
@@ -498,11 +501,6 @@ requires(std::copy_constructible<T> &&
           "a logged write could not be applied in memory; reopen the store", directory())));
       throw;
     }
-  }
-
-  void count(std::uint64_t user_bytes) {
-    records_.fetch_add(1, std::memory_order_relaxed);  // statistics
-    user_bytes_.fetch_add(user_bytes, std::memory_order_relaxed);
   }
 
   template <class K>
@@ -726,9 +724,6 @@ requires(std::copy_constructible<T> &&
   detail::log_writer log_;
   std::unique_ptr<stripe[]> stripes_;
   const std::uint64_t stripe_seed_ = detail::fresh_hash_seed();
-
-  std::atomic<std::uint64_t> records_{0};
-  std::atomic<std::uint64_t> user_bytes_{0};
 
   std::mutex checkpoint_run_m_;  // one checkpoint at a time
   mutable std::mutex checkpoint_m_;  // guards the four below

@@ -65,9 +65,14 @@ class log_writer {
 
   // Appends one framed record (log_format::finish_record) and returns once mode's promise
   // holds for it. Throws durable_error if the log failed, now or earlier.
-  void append(std::string_view record, cmap::sync mode) {
+  // user_bytes: the key and value bytes in it, for the statistics.
+  void append(std::string_view record, cmap::sync mode, std::uint64_t user_bytes) {
     std::unique_lock l(m_);
     check_healthy();
+    // Counted here, under the mutex every append takes anyway, rather than in shared atomics
+    // that every writer would also have to write.
+    ++records_;
+    user_bytes_ += user_bytes;
     if (mode == cmap::sync::every_write) {
       // Its own sync: wait for the disk to be free, then lead a round that holds this record.
       idle_.wait(l, [&] { return !busy_ || failure_; });
@@ -137,14 +142,20 @@ class log_writer {
     }
   }
 
-  std::uint64_t segment_number() const {
-    std::lock_guard l(m_);
-    return number_;
-  }
   // Log bytes appended since open, headers included.
   std::uint64_t appended() const {
     std::lock_guard l(m_);
     return appended_;
+  }
+  // Records appended since open (including any whose write then failed), and their key and
+  // value bytes.
+  std::uint64_t records() const {
+    std::lock_guard l(m_);
+    return records_;
+  }
+  std::uint64_t user_bytes() const {
+    std::lock_guard l(m_);
+    return user_bytes_;
   }
   std::uint64_t writes() const { return writes_.load(std::memory_order_relaxed); }
   std::uint64_t syncs() const { return syncs_.load(std::memory_order_relaxed); }
@@ -273,6 +284,8 @@ class log_writer {
   std::uint64_t want_sync_ = 0;  // the end of the newest record that asked for a sync
   bool busy_ = false;  // a leader is writing: only it touches file_
   std::exception_ptr failure_;
+  std::uint64_t records_ = 0;
+  std::uint64_t user_bytes_ = 0;
   std::atomic<std::uint64_t> writes_{0};
   std::atomic<std::uint64_t> syncs_{0};
 };
