@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "durable/temp_directory.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -24,17 +26,11 @@ using u64 = std::uint64_t;
 using store = cmap::durable_map<u64, u64>;
 using string_store = cmap::durable_map<std::string, std::string>;
 
-// A fresh directory per test, removed afterwards.
+// A fresh directory per test (the store's, inside a temporary one removed afterwards).
 class DurableMap : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("cmap-durable-" + std::string(info->name()) + "-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
+  cmap_test::temp_directory tmp_{"durable-map"};
+  fs::path dir_ = tmp_.path() / "store";
 };
 
 std::map<std::string, std::string> snapshot_files(const fs::path& dir) {
