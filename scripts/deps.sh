@@ -30,6 +30,13 @@ packages=(
   liblmdb-dev
   # cmap-bench: TOML workload files (optional at configure time)
   libtomlplusplus-dev
+  # USDT probes (<sys/sdt.h>), and what cmap-watch drives and its tests attach with
+  systemtap-sdt-dev
+  bpftrace
+  # metrics: promtool and a Prometheus server for the exposition tests, cpp-httplib for the
+  # /metrics demo
+  prometheus
+  libcpp-httplib-dev
   # cmap-bench's tests: a headless browser renders the HTML report (found at configure time;
   # without it the test parses the report instead)
   chromium

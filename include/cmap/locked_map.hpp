@@ -47,6 +47,7 @@ class locked_map_core : public locking_map_base<locked_map_core<Key, T, Hash, Ke
                                                 Key, T, Hash, KeyEqual, Allocator> {
   using base = locking_map_base<locked_map_core, Key, T, Hash, KeyEqual, Allocator>;
   friend base;
+  static constexpr probe_map_kind probe_kind() noexcept { return probe_map_kind::locked_map; }
 
  public:
   using typename base::shard_type;

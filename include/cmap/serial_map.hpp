@@ -107,6 +107,7 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial
   using inner_map = snapshot_map<Key, T, Hash, KeyEqual, Allocator>;
   friend lookup_surface<serial_map_core, Key, T, Hash, KeyEqual>;
   friend common_surface<serial_map_core, Key, T, Hash, KeyEqual, Allocator>;
+  static constexpr probe_map_kind probe_kind() noexcept { return probe_map_kind::serial_map; }
 
  public:
   using size_type = std::size_t;

@@ -50,6 +50,7 @@ class sharded_map_core
                               KeyEqual, Allocator> {
   using base = locking_map_base<sharded_map_core, Key, T, Hash, KeyEqual, Allocator>;
   friend base;
+  static constexpr probe_map_kind probe_kind() noexcept { return probe_map_kind::sharded_map; }
 
  public:
   using typename base::shard_type;

@@ -91,6 +91,7 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
   using node_allocator = typename trie::node_allocator;
   friend lookup_surface<snapshot_map_core, Key, T, Hash, KeyEqual>;
   friend common_surface<snapshot_map_core, Key, T, Hash, KeyEqual, Allocator>;
+  static constexpr probe_map_kind probe_kind() noexcept { return probe_map_kind::snapshot_map; }
 
  public:
   using value_type = std::pair<const Key, T>;
@@ -211,6 +212,7 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
   // find, contains and const visit come from detail/common_surface.hpp (lookup_surface).
   class snapshot_type : public detail::lookup_surface<snapshot_type, Key, T, Hash, KeyEqual> {
     friend detail::lookup_surface<snapshot_type, Key, T, Hash, KeyEqual>;
+    static constexpr detail::probe_map_kind probe_kind() noexcept { return detail::probe_map_kind::snapshot_map; }
 
    public:
     class const_iterator;
@@ -347,6 +349,8 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
   class transient : public common_surface<transient, Key, T, Hash, KeyEqual, Allocator> {
     friend lookup_surface<transient, Key, T, Hash, KeyEqual>;
     friend common_surface<transient, Key, T, Hash, KeyEqual, Allocator>;
+    static constexpr probe_map_kind probe_kind() noexcept { return probe_map_kind::snapshot_map; }
+    const void* probe_address() const noexcept { return &map_; }
 
    public:
     transient(const transient&) = delete;

@@ -40,6 +40,7 @@
 // copy-constructible; the rest also serve move-only values such as std::unique_ptr.
 
 #include <cstddef>
+#include <cstdint>
 #include <iterator>
 #include <optional>
 #include <tuple>
@@ -47,6 +48,7 @@
 #include <utility>
 
 #include "callback.hpp"
+#include "probes.hpp"
 
 namespace cmap::detail {
 
@@ -61,33 +63,43 @@ class lookup_surface {
   // percent.
   // A copy of the value under key, or nullopt (Go: Load).
   [[nodiscard, gnu::always_inline]] std::optional<T> find(const Key& key) const requires copyable {
-    return impl().find_impl(key);
+    return observed(probe_op::find, key, [&] { return impl().find_impl(key); });
   }
   template <class K>
   requires(copyable&& transparent_lookup<Hash, KeyEqual>)
       [[nodiscard, gnu::always_inline]] std::optional<T> find(const K& key) const {
-    return impl().find_impl(key);
+    return observed(probe_op::find, key, [&] { return impl().find_impl(key); });
   }
 
   [[nodiscard, gnu::always_inline]] bool contains(const Key& key) const {
-    return impl().contains_impl(key);
+    return observed(probe_op::contains, key, [&] { return impl().contains_impl(key); });
   }
   template <class K>
   requires transparent_lookup<Hash, KeyEqual>
   [[nodiscard, gnu::always_inline]] bool contains(const K& key) const {
-    return impl().contains_impl(key);
+    return observed(probe_op::contains, key, [&] { return impl().contains_impl(key); });
   }
 
   // f(const T&) on the value under key while the entry is protected; false if absent.
   template <class F>
   [[gnu::always_inline]] bool visit(const Key& key, F&& f) const {
-    return impl().visit_impl(key, f);
+    return observed(probe_op::visit, key, [&] { return impl().visit_impl(key, f); });
   }
   template <class K, class F>
   requires transparent_lookup<Hash, KeyEqual>
-  [[gnu::always_inline]] bool visit(const K& key, F&& f) const { return impl().visit_impl(key, f); }
+  [[gnu::always_inline]] bool visit(const K& key, F&& f) const { return observed(probe_op::visit, key, [&] { return impl().visit_impl(key, f); }); }
 
  protected:
+  // Runs call() as the operation op on key: with op_begin and op_end around it while a tracer
+  // is attached (detail/probes.hpp), else just call() behind one not-taken branch.
+  template <class K, class Call>
+  [[gnu::always_inline]] decltype(auto) observed(probe_op op, const K& key, Call&& call) const {
+    if (!op_probes_enabled()) [[likely]] {
+      return call();
+    }
+    return probed_call(probe_map_address(), probe_kind(), op, probe_key_hash(key), call);
+  }
+
   lookup_surface() = default;
   ~lookup_surface() = default;
   lookup_surface(const lookup_surface&) = default;
@@ -95,6 +107,33 @@ class lookup_surface {
 
  private:
   const Impl& impl() const noexcept { return static_cast<const Impl&>(*this); }
+
+  // What op_begin and op_end name, computed only while a tracer is attached: the map's kind
+  // (Impl::probe_kind() where the map names it), its address (Impl::probe_address() where
+  // the surface belongs to a helper of the map, such as a writer or a batch editor), and the
+  // key's hash under the map's hasher (0 for a map without one).
+  static constexpr probe_map_kind probe_kind() noexcept {
+    if constexpr (requires { Impl::probe_kind(); }) {
+      return Impl::probe_kind();
+    } else {
+      return probe_map_kind::unknown;
+    }
+  }
+  const void* probe_map_address() const noexcept {
+    if constexpr (requires { impl().probe_address(); }) {
+      return impl().probe_address();
+    } else {
+      return &impl();
+    }
+  }
+  template <class K>
+  std::uint64_t probe_key_hash(const K& key) const {
+    if constexpr (requires { impl().hash_function()(key); }) {
+      return static_cast<std::uint64_t>(impl().hash_function()(key));
+    } else {
+      return 0;
+    }
+  }
 };
 
 // An iterator over entries: *it is a pair (or tuple) of key and value.
@@ -129,11 +168,11 @@ class common_surface : public lookup_surface<Impl, Key, T, Hash, KeyEqual> {
   // false if absent.
   template <class F>
   bool visit(const Key& key, F&& f) {
-    return impl().visit_mut_impl(key, f);
+    return this->observed(probe_op::visit_mut, key, [&] { return impl().visit_mut_impl(key, f); });
   }
   template <class K, class F>
   requires transparent_lookup<Hash, KeyEqual>
-  bool visit(const K& key, F&& f) { return impl().visit_mut_impl(key, f); }
+  bool visit(const K& key, F&& f) { return this->observed(probe_op::visit_mut, key, [&] { return impl().visit_mut_impl(key, f); }); }
 
   // ---- insertion -----------------------------------------------------------------------------
   // Inserts {key, value} if key is absent; true if inserted.
@@ -149,16 +188,16 @@ class common_surface : public lookup_surface<Impl, Key, T, Hash, KeyEqual> {
   // for a std::string key): the Key is then built only if the entry is inserted.
   template <class... Args>
   bool emplace(const Key& key, Args&&... args) {
-    return impl().emplace_impl(key, std::forward<Args>(args)...);
+    return this->observed(probe_op::emplace, key, [&] { return impl().emplace_impl(key, std::forward<Args>(args)...); });
   }
   template <class... Args>
   bool emplace(Key&& key, Args&&... args) {
-    return impl().emplace_impl(std::move(key), std::forward<Args>(args)...);
+    return this->observed(probe_op::emplace, key, [&] { return impl().emplace_impl(std::move(key), std::forward<Args>(args)...); });
   }
   template <class K, class... Args>
   requires heterogeneous_key<K>
   bool emplace(K&& key, Args&&... args) {
-    return impl().emplace_impl(std::forward<K>(key), std::forward<Args>(args)...);
+    return this->observed(probe_op::emplace, key, [&] { return impl().emplace_impl(std::forward<K>(key), std::forward<Args>(args)...); });
   }
   // The same as emplace (each of its overloads), under std's name for it.
   template <class K, class... Args>
@@ -184,72 +223,78 @@ class common_surface : public lookup_surface<Impl, Key, T, Hash, KeyEqual> {
 
   // Stores value under key; true if inserted, false if it replaced a value (Go: Store).
   bool insert_or_assign(const Key& key, T value) {
-    return impl().insert_or_assign_impl(key, std::move(value));
+    return this->observed(probe_op::insert_or_assign, key, [&] { return impl().insert_or_assign_impl(key, std::move(value)); });
   }
   bool insert_or_assign(Key&& key, T value) {
-    return impl().insert_or_assign_impl(std::move(key), std::move(value));
+    return this->observed(probe_op::insert_or_assign, key, [&] { return impl().insert_or_assign_impl(std::move(key), std::move(value)); });
   }
 
   // The value now under key and whether this call inserted it (Go: LoadOrStore).
   std::pair<T, bool> find_or_insert(const Key& key, T value) requires copyable {
-    return impl().find_or_insert_impl(key, std::move(value));
+    return this->observed(probe_op::find_or_insert, key, [&] { return impl().find_or_insert_impl(key, std::move(value)); });
   }
   std::pair<T, bool> find_or_insert(Key&& key, T value) requires copyable {
-    return impl().find_or_insert_impl(std::move(key), std::move(value));
+    return this->observed(probe_op::find_or_insert, key, [&] { return impl().find_or_insert_impl(std::move(key), std::move(value)); });
   }
 
   // If key is present, f(T&) on its value (atomically with respect to other writers of the
   // key); else inserts T(args...). True if inserted.
   template <class F, class... Args>
   bool upsert(const Key& key, F&& f, Args&&... args) {
-    return impl().upsert_impl(key, f, std::forward<Args>(args)...);
+    return this->observed(probe_op::upsert, key, [&] { return impl().upsert_impl(key, f, std::forward<Args>(args)...); });
   }
   template <class F, class... Args>
   bool upsert(Key&& key, F&& f, Args&&... args) {
-    return impl().upsert_impl(std::move(key), f, std::forward<Args>(args)...);
+    return this->observed(probe_op::upsert, key, [&] { return impl().upsert_impl(std::move(key), f, std::forward<Args>(args)...); });
   }
 
   // Stores value under key and returns the previous value, if any (Go: Swap).
   std::optional<T> exchange(const Key& key, T value) {
-    return impl().exchange_impl(key, std::move(value));
+    return this->observed(probe_op::exchange, key, [&] { return impl().exchange_impl(key, std::move(value)); });
   }
   std::optional<T> exchange(Key&& key, T value) {
-    return impl().exchange_impl(std::move(key), std::move(value));
+    return this->observed(probe_op::exchange, key, [&] { return impl().exchange_impl(std::move(key), std::move(value)); });
   }
 
   // Replaces the value under key with desired only if it equals expected (Go:
   // CompareAndSwap). False if absent or different.
   bool compare_exchange(const Key& key, const T& expected, T desired) {
-    return impl().compare_exchange_impl(key, expected, desired);
+    return this->observed(probe_op::compare_exchange, key, [&] { return impl().compare_exchange_impl(key, expected, desired); });
   }
   template <class K>
   requires transparent_lookup<Hash, KeyEqual>
   bool compare_exchange(const K& key, const T& expected, T desired) {
-    return impl().compare_exchange_impl(key, expected, desired);
+    return this->observed(probe_op::compare_exchange, key, [&] { return impl().compare_exchange_impl(key, expected, desired); });
   }
 
   // ---- erasure -------------------------------------------------------------------------------
   // True if key was present (Go: Delete).
-  bool erase(const Key& key) { return impl().erase_impl(key); }
+  bool erase(const Key& key) {
+    return this->observed(probe_op::erase, key, [&] { return impl().erase_impl(key); });
+  }
   template <class K>
   requires transparent_lookup<Hash, KeyEqual>
-  bool erase(const K& key) { return impl().erase_impl(key); }
+  bool erase(const K& key) {
+    return this->observed(probe_op::erase, key, [&] { return impl().erase_impl(key); });
+  }
 
   // Erases key and returns its value, or nullopt if absent (Go: LoadAndDelete).
-  std::optional<T> extract(const Key& key) { return impl().extract_impl(key); }
+  std::optional<T> extract(const Key& key) {
+    return this->observed(probe_op::extract, key, [&] { return impl().extract_impl(key); });
+  }
   template <class K>
   requires transparent_lookup<Hash, KeyEqual> std::optional<T> extract(const K& key) {
-    return impl().extract_impl(key);
+    return this->observed(probe_op::extract, key, [&] { return impl().extract_impl(key); });
   }
 
   // Erases key only if its value equals expected (Go: CompareAndDelete).
   bool compare_erase(const Key& key, const T& expected) {
-    return impl().compare_erase_impl(key, expected);
+    return this->observed(probe_op::compare_erase, key, [&] { return impl().compare_erase_impl(key, expected); });
   }
   template <class K>
   requires transparent_lookup<Hash, KeyEqual>
   bool compare_erase(const K& key, const T& expected) {
-    return impl().compare_erase_impl(key, expected);
+    return this->observed(probe_op::compare_erase, key, [&] { return impl().compare_erase_impl(key, expected); });
   }
 
   // ---- whole map -----------------------------------------------------------------------------

@@ -60,6 +60,7 @@ class locking_map_base
                             Hash, KeyEqual, Allocator> {
   friend lookup_surface<locking_map_base, Key, T, Hash, KeyEqual>;
   friend common_surface<locking_map_base, Key, T, Hash, KeyEqual, Allocator>;
+  static constexpr probe_map_kind probe_kind() noexcept { return Derived::probe_kind(); }
 
  public:
   using size_type = std::size_t;
