@@ -559,6 +559,7 @@ class checked_map {
 
   // The checker comes first so that its word outlives the table during destruction, and sits
   // next to the table's header (one cache line for both in most layouts).
+  // First, so that the address the checker's probes report (detail/probes.hpp) is the map's.
   checker_type checker_;
   map_type map_;
 };

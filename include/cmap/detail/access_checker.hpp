@@ -57,6 +57,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "probes.hpp"
 #include "sanitizers.hpp"
 #include "thread_number.hpp"
 
@@ -272,15 +273,9 @@ class access_checker {
   /// needs restoring: readers never store to the word.
   template <class F>
   CMAP_DETAIL_INLINE decltype(auto) read(map_operation op, F&& f) const {
-    const word seen = enter_read(op);
-    if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
-      f();
-      leave_read(seen, op);
-    } else {
-      decltype(auto) result = f();
-      leave_read(seen, op);
-      return result;
-    }
+    if (op_probes_enabled()) [[unlikely]]
+      return probed(op, [&]() -> decltype(auto) { return checked_read(op, f); });
+    return checked_read(op, f);
   }
 
   static map_operation op_of(word w) noexcept {
@@ -291,6 +286,41 @@ class access_checker {
   }
 
  private:
+  template <class F>
+  CMAP_DETAIL_INLINE decltype(auto) checked_read(map_operation op, F& f) const {
+    const word seen = enter_read(op);
+    if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
+      f();
+      leave_read(seen, op);
+    } else {
+      decltype(auto) result = f();
+      leave_read(seen, op);
+      return result;
+    }
+  }
+  template <class F>
+  CMAP_DETAIL_INLINE decltype(auto) checked_write(map_operation op, F& f);
+
+  // A call with op_begin and op_end around it (the object's address, kind checked_map, op,
+  // and 0 for the key hash and the result): the path taken only while a tracer is attached,
+  // out of line so that the inlined check stays one more not-taken branch. The probes fire
+  // outside the check, so a tracer sees both calls of a race even when this object's own
+  // policy lets it pass (cmap-watch --races).
+  template <class Call>
+  [[gnu::noinline, gnu::cold]] decltype(auto) probed(map_operation op, Call&& call) const {
+    [[maybe_unused]] const auto kind = static_cast<unsigned>(probe_map_kind::checked_map);
+    [[maybe_unused]] const auto code = static_cast<unsigned>(op);
+    if (CMAP_PROBE_ENABLED(op_begin)) CMAP_PROBE(op_begin, this, kind, code, 0);
+    struct end_probe {
+      const void* object;
+      unsigned kind, code;
+      ~end_probe() {
+        if (CMAP_PROBE_ENABLED(op_end)) CMAP_PROBE(op_end, object, kind, code, 0);
+      }
+    } end{this, kind, code};
+    return call();
+  }
+
   static void fence(std::memory_order o) noexcept {
 #if CMAP_DETAIL_TSAN
     (void)o;
@@ -317,6 +347,10 @@ class access_checker {
     v.other_thread = thread_of(other);
     v.other_operation = v.other_thread != 0 ? operation_name(op_of(other)) : std::string_view{};
     v.other_in_progress = (other & write_bit) != 0;
+    if (CMAP_PROBE_ENABLED(violation)) {
+      CMAP_PROBE(violation, this, static_cast<unsigned>(v.kind), (what >> 8) & 0xff, v.thread,
+                 static_cast<unsigned>(op_of(other)), v.other_thread);
+    }
     policy_.template handle<R == reporting::may_throw>(v);
   }
 
@@ -350,6 +384,15 @@ template <class Policy, class Violation>
 template <class F>
 CMAP_DETAIL_INLINE decltype(auto) access_checker<Policy, Violation>::write(map_operation op,
                                                                            F&& f) {
+  if (op_probes_enabled()) [[unlikely]]
+    return probed(op, [&]() -> decltype(auto) { return checked_write(op, f); });
+  return checked_write(op, f);
+}
+
+template <class Policy, class Violation>
+template <class F>
+CMAP_DETAIL_INLINE decltype(auto) access_checker<Policy, Violation>::checked_write(
+    map_operation op, F& f) {
   write_scope<access_checker> scope(*this, op);
   if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
     f();

@@ -14,8 +14,8 @@
 //
 // Why the arguments are integers and addresses only: a tracer reads a string argument from the
 // process's memory without faulting pages in, so a literal on a page the program never touched
-// reads as empty. Kinds and operations are therefore codes; probe_map_kind_name and
-// probe_op_name give their names, and cmap-watch carries the same tables.
+// reads as empty. Kinds and operations are therefore codes, which
+// probe_names.hpp turns into names (cmap-watch's tables come from it).
 //
 // Semaphores are C-linkage inline variables (the note names them by symbol), so every
 // translation unit that includes this header shares one per probe per executable or shared
@@ -24,9 +24,8 @@
 // first, or define _SDT_HAS_SEMAPHORES before including <sys/sdt.h>.
 
 #include <cstdint>
+#include <iterator>
 #include <string_view>
-
-#include "access_checker.hpp"
 
 #if !defined(CMAP_NO_PROBES) && defined(__ELF__) && defined(__has_include)
 #if __has_include(<sys/sdt.h>) && (!defined(_SYS_SDT_H) || defined(_SDT_HAS_SEMAPHORES))
@@ -100,8 +99,8 @@ inline constexpr std::string_view probe_map_kind_names[] = {
 static_assert(std::size(probe_map_kind_names) == static_cast<std::size_t>(probe_map_kind::count_));
 
 /// The operation in op_begin and op_end's third argument. checked_map reports its own
-/// operations (map_operation, codes below 64: writes from insert to destroy, reads from find
-/// on); the concurrent maps' common surface has the codes from 64 on.
+/// operations (map_operation in access_checker.hpp, codes below 64); the concurrent maps'
+/// common surface has the codes from 64 on. probe_names.hpp names both.
 enum class probe_op : std::uint8_t {
   find = 64,
   contains,
@@ -125,31 +124,6 @@ inline constexpr std::string_view probe_op_names[] = {
     "erase",          "extract",   "compare_erase"};
 static_assert(std::size(probe_op_names) ==
               static_cast<std::size_t>(probe_op::end_) - static_cast<std::size_t>(probe_op::find));
-static_assert(static_cast<unsigned>(map_operation::count_) <= static_cast<unsigned>(probe_op::find));
-
-constexpr std::string_view probe_map_kind_name(unsigned code) noexcept {
-  return code < std::size(probe_map_kind_names) ? probe_map_kind_names[code] : "unknown";
-}
-
-constexpr std::string_view probe_op_name(unsigned code) noexcept {
-  const unsigned first = static_cast<unsigned>(probe_op::find);
-  if (code >= first) {
-    return code - first < std::size(probe_op_names) ? probe_op_names[code - first] : "unknown";
-  }
-  return operation_name(static_cast<map_operation>(code));
-}
-
-/// Whether an operation code writes (the race detector's question): checked_map's codes
-/// from insert to destroy, and the common surface's writes.
-constexpr bool probe_op_writes(unsigned code) noexcept {
-  if (code >= static_cast<unsigned>(probe_op::find)) {
-    return code != static_cast<unsigned>(probe_op::find) &&
-           code != static_cast<unsigned>(probe_op::contains) &&
-           code != static_cast<unsigned>(probe_op::visit);
-  }
-  return code >= static_cast<unsigned>(map_operation::insert) &&
-         code <= static_cast<unsigned>(map_operation::destroy);
-}
 
 /// True while a tracer is attached to op_begin or op_end: the test every observed
 /// operation makes before it computes a probe argument.
