@@ -130,6 +130,7 @@
 #include "cooperative_rehash.hpp"
 #include "epoch.hpp"
 #include "group.hpp"
+#include "observation.hpp"
 #include "huge_pages.hpp"
 #include "power_of_two.hpp"
 #include "probe_tally.hpp"
@@ -1301,6 +1302,7 @@ class concurrent_table {
   // are skipped, the new table is freed and the exception rethrown here; the map is as
   // before.
   void rehash_locked(table* old, size_type groups) {
+    const resize_scope observed(this, old->capacity(), groups * group_slots);
     rehash_work work{this, old, allocate_table(groups)};  // may throw bad_alloc: no change
     typename cooperative_rehash<rehash_work>::result done;
     try {
@@ -1354,6 +1356,7 @@ class concurrent_table {
   // Out of line and cold, as is grow(): kept out of write(), whose hot path compilers
   // otherwise inline less of (the probe itself may be left out of line).
   [[gnu::noinline]] void lock_stripe_contended(stripe& s) const {
+    const lock_wait_scope observed(&s.lock, probe_lock_kind::table_stripe);
     backoff wait;
     while (!s.lock.try_lock()) {
       if (rehash_.help()) {

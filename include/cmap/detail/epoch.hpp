@@ -86,6 +86,7 @@
 
 #include "backoff.hpp"
 #include "cache_line.hpp"
+#include "observation.hpp"
 
 namespace cmap::detail {
 
@@ -305,6 +306,7 @@ class epoch_domain {
   // thread is at it.
   void collect_orphans() {
     std::vector<retired> ready;
+    std::size_t backlog = 0;
     {
       std::unique_lock lock(orphans_mutex_, std::try_to_lock);
       if (!lock.owns_lock() || orphans_.empty()) return;
@@ -318,14 +320,17 @@ class epoch_domain {
           ++i;
         }
       }
+      backlog = orphans_.size();
     }
     for (const retired& item : ready) item.deleter(item.object, item.context);
+    if (!ready.empty()) note_reclaim(this, ready.size(), backlog);
   }
 
   // Frees the items of r that are two epochs old. Deleters run outside the lock.
   void collect(record& r) {
     const epoch_t now = global_epoch_.load(std::memory_order_seq_cst);
     std::vector<retired> ready;
+    std::size_t backlog = 0;
     {
       std::lock_guard lock(r.retired_mutex);
       auto& list = r.retired_list;
@@ -338,8 +343,10 @@ class epoch_domain {
           ++i;
         }
       }
+      backlog = list.size();
     }
     for (const retired& item : ready) item.deleter(item.object, item.context);
+    if (!ready.empty()) note_reclaim(this, ready.size(), backlog);
   }
 
   // Hands the thread's record back at thread exit.

@@ -60,6 +60,7 @@
 #include "callback.hpp"
 #include "group.hpp"
 #include "huge_pages.hpp"
+#include "observation.hpp"
 #include "probe_tally.hpp"
 
 namespace cmap::detail {
@@ -467,6 +468,7 @@ class flat_table {
   void rehash(size_type new_groups) {
     const bool replaces = slots_ != nullptr;
     const size_type new_cap = new_groups * group_width;
+    const resize_scope observed(this, capacity(), new_cap);
     ctrl_alloc ca(alloc_);
     // Owners that free the new arrays if anything below throws.
     struct arrays {

@@ -41,6 +41,7 @@
 #include "../durability.hpp"
 #include "../file_system.hpp"
 #include "log_format.hpp"
+#include "observation.hpp"
 
 namespace cmap::detail {
 
@@ -241,6 +242,7 @@ class log_writer {
     const std::uint64_t before = file_->size();
     try {
       file_->append(batch);
+      unsynced_bytes_ += batch.size();
       writes_.fetch_add(1, std::memory_order_relaxed);  // a statistic: no ordering needed
     } catch (...) {
       // Take a partly written round back out of the file if the file system lets us, so that
@@ -253,7 +255,11 @@ class log_writer {
     }
   }
   void sync_segment() {
-    file_->sync();
+    {
+      const log_sync_scope observed(this, unsynced_bytes_);
+      file_->sync();
+    }
+    unsynced_bytes_ = 0;
     syncs_.fetch_add(1, std::memory_order_relaxed);  // a statistic
   }
   // The leader's, or the constructor's.
@@ -276,6 +282,7 @@ class log_writer {
   // The current segment and its number: the leader's (busy_ set), used outside m_.
   std::unique_ptr<writable_file> file_;
   std::uint64_t file_number_ = 0;
+  std::uint64_t unsynced_bytes_ = 0;  // written to file_ since its last sync (log_sync's bytes)
   std::uint64_t number_ = 0;  // file_number_ as of the last round, for readers under m_
   std::string pending_;
   std::uint64_t appended_ = 0;

@@ -20,6 +20,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "observation.hpp"
+
 namespace cmap::detail {
 
 class parking_lock {
@@ -38,6 +40,7 @@ class parking_lock {
 
   void lock() noexcept {
     if (try_lock()) return;
+    const lock_wait_scope observed(this, probe_lock_kind::parking_lock);
     // Mark the lock contended (2) before sleeping, so that the holder's unlock wakes us.
     // Taking it this way leaves it marked 2 even if nobody else waits: at worst one wake-up
     // call too many. acquire: as in try_lock, when the exchange finds it free.

@@ -22,6 +22,7 @@
 #include <cstdint>
 
 #include "backoff.hpp"
+#include "observation.hpp"
 
 namespace cmap::detail {
 
@@ -41,8 +42,7 @@ class rw_lock {
   }
 
   void lock_shared() noexcept {
-    backoff b;
-    while (!try_lock_shared()) b.wait();
+    if (!try_lock_shared()) [[unlikely]] lock_shared_contended();
   }
 
   void unlock_shared() noexcept {
@@ -62,15 +62,7 @@ class rw_lock {
   }
 
   void lock() noexcept {
-    backoff b;
-    while (!try_lock()) {
-      // Announce the wait, so new readers stop entering and the readers inside drain.
-      // relaxed: the mark is only a hint to readers; it orders no data.
-      if ((state_.load(std::memory_order_relaxed) & writer_waiting_bit) == 0) {
-        state_.fetch_or(writer_waiting_bit, std::memory_order_relaxed);
-      }
-      b.wait();
-    }
+    if (!try_lock()) [[unlikely]] lock_contended();
   }
 
   void unlock() noexcept {
@@ -83,6 +75,25 @@ class rw_lock {
   static constexpr std::uint32_t writer_bit = 1;
   static constexpr std::uint32_t writer_waiting_bit = 2;
   static constexpr std::uint32_t reader_unit = 4;
+
+  [[gnu::noinline]] void lock_shared_contended() noexcept {
+    const lock_wait_scope observed(this, probe_lock_kind::rw_lock_shared);
+    backoff b;
+    while (!try_lock_shared()) b.wait();
+  }
+
+  [[gnu::noinline]] void lock_contended() noexcept {
+    const lock_wait_scope observed(this, probe_lock_kind::rw_lock);
+    backoff b;
+    while (!try_lock()) {
+      // Announce the wait, so new readers stop entering and the readers inside drain.
+      // relaxed: the mark is only a hint to readers; it orders no data.
+      if ((state_.load(std::memory_order_relaxed) & writer_waiting_bit) == 0) {
+        state_.fetch_or(writer_waiting_bit, std::memory_order_relaxed);
+      }
+      b.wait();
+    }
+  }
 
   std::atomic<std::uint32_t> state_{0};
 };

@@ -51,6 +51,7 @@
 #include <variant>
 
 #include "backoff.hpp"
+#include "observation.hpp"
 #include "reentrancy.hpp"
 
 namespace cmap::detail {
@@ -386,6 +387,7 @@ class serial_executor {
     if (count > largest_batch_.load(std::memory_order_relaxed)) {
       largest_batch_.store(count, std::memory_order_relaxed);  // only the owner writes it
     }
+    note_serial_batch(this, count);
     for (command* c = batch; c != nullptr;) {
       command* next = c->next;  // c may be gone after finish()
       c->finish(batch_error);

@@ -14,6 +14,7 @@
 #include <atomic>
 
 #include "backoff.hpp"
+#include "observation.hpp"
 
 namespace cmap::detail {
 
@@ -32,8 +33,7 @@ class spin_lock {
   }
 
   void lock() noexcept {
-    backoff b;
-    while (!try_lock()) b.wait();
+    if (!try_lock()) [[unlikely]] lock_contended();
   }
 
   void unlock() noexcept {
@@ -42,6 +42,12 @@ class spin_lock {
   }
 
  private:
+  [[gnu::noinline]] void lock_contended() noexcept {
+    const lock_wait_scope observed(this, probe_lock_kind::spin_lock);
+    backoff b;
+    while (!try_lock()) b.wait();
+  }
+
   std::atomic<bool> locked_{false};
 };
 
