@@ -119,7 +119,9 @@ requires(std::copy_constructible<Key> && std::copy_constructible<T> &&
   friend surface;
   friend detail::lookup_surface<art_map, Key, T, detail::art_encoded_lookup,
                                 detail::art_encoded_lookup>;
-  static constexpr detail::probe_map_kind probe_kind() noexcept { return detail::probe_map_kind::art_map; }
+  static constexpr detail::probe_map_kind probe_kind() noexcept {
+    return detail::probe_map_kind::art_map;
+  }
   // The length of every encoded key where the encoding has a fixed size (then leaves do not
   // store it), else 0.
   static constexpr std::size_t fixed_key_size = [] {

@@ -121,7 +121,9 @@ requires(std::copy_constructible<T> &&
   friend surface;
   friend detail::lookup_surface<durable_map, Key, T, detail::art_encoded_lookup,
                                 detail::art_encoded_lookup>;
-  static constexpr detail::probe_map_kind probe_kind() noexcept { return detail::probe_map_kind::durable_map; }
+  static constexpr detail::probe_map_kind probe_kind() noexcept {
+    return detail::probe_map_kind::durable_map;
+  }
   using map_type = art_map<Key, T, Traits, Allocator>;
 
  public:
@@ -164,7 +166,9 @@ requires(std::copy_constructible<T> &&
     friend writer_surface;
     friend detail::lookup_surface<writer, Key, T, detail::art_encoded_lookup,
                                   detail::art_encoded_lookup>;
-    static constexpr detail::probe_map_kind probe_kind() noexcept { return detail::probe_map_kind::durable_map; }
+    static constexpr detail::probe_map_kind probe_kind() noexcept {
+      return detail::probe_map_kind::durable_map;
+    }
     const void* probe_address() const noexcept { return m_; }
 
    public:

@@ -212,7 +212,9 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
   // find, contains and const visit come from detail/common_surface.hpp (lookup_surface).
   class snapshot_type : public detail::lookup_surface<snapshot_type, Key, T, Hash, KeyEqual> {
     friend detail::lookup_surface<snapshot_type, Key, T, Hash, KeyEqual>;
-    static constexpr detail::probe_map_kind probe_kind() noexcept { return detail::probe_map_kind::snapshot_map; }
+    static constexpr detail::probe_map_kind probe_kind() noexcept {
+      return detail::probe_map_kind::snapshot_map;
+    }
 
    public:
     class const_iterator;

@@ -3,6 +3,8 @@
 // fires lock_wait_begin/end, and tables that grow on the path with resize_begin/end keep every
 // entry.
 
+#include <gtest/gtest.h>
+
 #include <cmap/concurrent_hash_map.hpp>
 #include <cmap/detail/observation.hpp>
 #include <cmap/detail/parking_lock.hpp>
@@ -14,8 +16,6 @@
 #include <shared_mutex>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace {
 

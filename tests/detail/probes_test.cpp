@@ -4,6 +4,7 @@
 // semaphores, as a tracer does); and the name tables agree with the codes.
 
 #include <elf.h>
+#include <gtest/gtest.h>
 
 #include <cmap/art_map.hpp>
 #include <cmap/checked_map.hpp>
@@ -26,8 +27,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "../durable/temp_directory.hpp"
 
@@ -80,8 +79,8 @@ std::vector<note_probe> stapsdt_notes(const std::string& path) {
 
 // Every probe this library defines; the maps this test uses instantiate a site of each.
 const std::set<std::string> all_probes = {
-    "op_begin", "op_end",  "lock_wait_begin", "lock_wait_end", "resize_begin",
-    "resize_end", "reclaim", "violation",     "serial_batch",  "log_sync"};
+    "op_begin",   "op_end",  "lock_wait_begin", "lock_wait_end", "resize_begin",
+    "resize_end", "reclaim", "violation",       "serial_batch",  "log_sync"};
 
 // Raises the given semaphores for its lifetime, as an attached tracer does.
 class attached {
@@ -102,10 +101,11 @@ class attached {
  private:
 #if CMAP_DETAIL_PROBES
   static std::vector<volatile unsigned short*> semaphores() {
-    return {&cmap_op_begin_semaphore,     &cmap_op_end_semaphore,   &cmap_lock_wait_begin_semaphore,
-            &cmap_lock_wait_end_semaphore, &cmap_resize_begin_semaphore,
-            &cmap_resize_end_semaphore,   &cmap_reclaim_semaphore,  &cmap_violation_semaphore,
-            &cmap_serial_batch_semaphore, &cmap_log_sync_semaphore};
+    return {&cmap_op_begin_semaphore,        &cmap_op_end_semaphore,
+            &cmap_lock_wait_begin_semaphore, &cmap_lock_wait_end_semaphore,
+            &cmap_resize_begin_semaphore,    &cmap_resize_end_semaphore,
+            &cmap_reclaim_semaphore,         &cmap_violation_semaphore,
+            &cmap_serial_batch_semaphore,    &cmap_log_sync_semaphore};
   }
 #endif
 };
@@ -128,7 +128,10 @@ std::vector<std::string> drive(Map& m) {
   }
   note(m.insert_or_assign(3, 33), m.insert_or_assign(300, 3));
   note(m.find_or_insert(4, 0).first, m.find_or_insert(400, 4).second);
-  note(m.upsert(5, [](std::uint64_t& x) { x += 1; }, 0), m.upsert(500, [](std::uint64_t&) {}, 5));
+  note(m.upsert(
+           5, [](std::uint64_t& x) { x += 1; }, 0),
+       m.upsert(
+           500, [](std::uint64_t&) {}, 5));
   note(m.exchange(6, 66).value_or(0), m.exchange(600, 6).has_value());
   note(m.compare_exchange(7, 70, 77), m.compare_exchange(8, 1, 2));
   note(m.erase(9), m.erase(9000));
@@ -141,12 +144,11 @@ std::vector<std::string> drive(Map& m) {
 
 template <class Map>
 class probes_map_test : public ::testing::Test {};
-using maps = ::testing::Types<cmap::concurrent_hash_map<std::uint64_t, std::uint64_t>,
-                              cmap::locked_map<std::uint64_t, std::uint64_t>,
-                              cmap::sharded_map<std::uint64_t, std::uint64_t>,
-                              cmap::snapshot_map<std::uint64_t, std::uint64_t>,
-                              cmap::serial_map<std::uint64_t, std::uint64_t>,
-                              cmap::art_map<std::uint64_t, std::uint64_t>>;
+using maps = ::testing::Types<
+    cmap::concurrent_hash_map<std::uint64_t, std::uint64_t>,
+    cmap::locked_map<std::uint64_t, std::uint64_t>, cmap::sharded_map<std::uint64_t, std::uint64_t>,
+    cmap::snapshot_map<std::uint64_t, std::uint64_t>,
+    cmap::serial_map<std::uint64_t, std::uint64_t>, cmap::art_map<std::uint64_t, std::uint64_t>>;
 TYPED_TEST_SUITE(probes_map_test, maps);
 
 TYPED_TEST(probes_map_test, calls_give_the_same_results_while_a_tracer_is_attached) {

@@ -391,8 +391,8 @@ CMAP_DETAIL_INLINE decltype(auto) access_checker<Policy, Violation>::write(map_o
 
 template <class Policy, class Violation>
 template <class F>
-CMAP_DETAIL_INLINE decltype(auto) access_checker<Policy, Violation>::checked_write(
-    map_operation op, F& f) {
+CMAP_DETAIL_INLINE decltype(auto) access_checker<Policy, Violation>::checked_write(map_operation op,
+                                                                                   F& f) {
   write_scope<access_checker> scope(*this, op);
   if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
     f();

@@ -87,7 +87,9 @@ class lookup_surface {
   }
   template <class K, class F>
   requires transparent_lookup<Hash, KeyEqual>
-  [[gnu::always_inline]] bool visit(const K& key, F&& f) const { return observed(probe_op::visit, key, [&] { return impl().visit_impl(key, f); }); }
+  [[gnu::always_inline]] bool visit(const K& key, F&& f) const {
+    return observed(probe_op::visit, key, [&] { return impl().visit_impl(key, f); });
+  }
 
  protected:
   // Runs call() as the operation op on key: with op_begin and op_end around it while a tracer
@@ -172,7 +174,9 @@ class common_surface : public lookup_surface<Impl, Key, T, Hash, KeyEqual> {
   }
   template <class K, class F>
   requires transparent_lookup<Hash, KeyEqual>
-  bool visit(const K& key, F&& f) { return this->observed(probe_op::visit_mut, key, [&] { return impl().visit_mut_impl(key, f); }); }
+  bool visit(const K& key, F&& f) {
+    return this->observed(probe_op::visit_mut, key, [&] { return impl().visit_mut_impl(key, f); });
+  }
 
   // ---- insertion -----------------------------------------------------------------------------
   // Inserts {key, value} if key is absent; true if inserted.
@@ -188,16 +192,21 @@ class common_surface : public lookup_surface<Impl, Key, T, Hash, KeyEqual> {
   // for a std::string key): the Key is then built only if the entry is inserted.
   template <class... Args>
   bool emplace(const Key& key, Args&&... args) {
-    return this->observed(probe_op::emplace, key, [&] { return impl().emplace_impl(key, std::forward<Args>(args)...); });
+    return this->observed(probe_op::emplace, key,
+                          [&] { return impl().emplace_impl(key, std::forward<Args>(args)...); });
   }
   template <class... Args>
   bool emplace(Key&& key, Args&&... args) {
-    return this->observed(probe_op::emplace, key, [&] { return impl().emplace_impl(std::move(key), std::forward<Args>(args)...); });
+    return this->observed(probe_op::emplace, key, [&] {
+      return impl().emplace_impl(std::move(key), std::forward<Args>(args)...);
+    });
   }
   template <class K, class... Args>
   requires heterogeneous_key<K>
   bool emplace(K&& key, Args&&... args) {
-    return this->observed(probe_op::emplace, key, [&] { return impl().emplace_impl(std::forward<K>(key), std::forward<Args>(args)...); });
+    return this->observed(probe_op::emplace, key, [&] {
+      return impl().emplace_impl(std::forward<K>(key), std::forward<Args>(args)...);
+    });
   }
   // The same as emplace (each of its overloads), under std's name for it.
   template <class K, class... Args>
@@ -223,48 +232,61 @@ class common_surface : public lookup_surface<Impl, Key, T, Hash, KeyEqual> {
 
   // Stores value under key; true if inserted, false if it replaced a value (Go: Store).
   bool insert_or_assign(const Key& key, T value) {
-    return this->observed(probe_op::insert_or_assign, key, [&] { return impl().insert_or_assign_impl(key, std::move(value)); });
+    return this->observed(probe_op::insert_or_assign, key,
+                          [&] { return impl().insert_or_assign_impl(key, std::move(value)); });
   }
   bool insert_or_assign(Key&& key, T value) {
-    return this->observed(probe_op::insert_or_assign, key, [&] { return impl().insert_or_assign_impl(std::move(key), std::move(value)); });
+    return this->observed(probe_op::insert_or_assign, key, [&] {
+      return impl().insert_or_assign_impl(std::move(key), std::move(value));
+    });
   }
 
   // The value now under key and whether this call inserted it (Go: LoadOrStore).
   std::pair<T, bool> find_or_insert(const Key& key, T value) requires copyable {
-    return this->observed(probe_op::find_or_insert, key, [&] { return impl().find_or_insert_impl(key, std::move(value)); });
+    return this->observed(probe_op::find_or_insert, key,
+                          [&] { return impl().find_or_insert_impl(key, std::move(value)); });
   }
   std::pair<T, bool> find_or_insert(Key&& key, T value) requires copyable {
-    return this->observed(probe_op::find_or_insert, key, [&] { return impl().find_or_insert_impl(std::move(key), std::move(value)); });
+    return this->observed(probe_op::find_or_insert, key, [&] {
+      return impl().find_or_insert_impl(std::move(key), std::move(value));
+    });
   }
 
   // If key is present, f(T&) on its value (atomically with respect to other writers of the
   // key); else inserts T(args...). True if inserted.
   template <class F, class... Args>
   bool upsert(const Key& key, F&& f, Args&&... args) {
-    return this->observed(probe_op::upsert, key, [&] { return impl().upsert_impl(key, f, std::forward<Args>(args)...); });
+    return this->observed(probe_op::upsert, key,
+                          [&] { return impl().upsert_impl(key, f, std::forward<Args>(args)...); });
   }
   template <class F, class... Args>
   bool upsert(Key&& key, F&& f, Args&&... args) {
-    return this->observed(probe_op::upsert, key, [&] { return impl().upsert_impl(std::move(key), f, std::forward<Args>(args)...); });
+    return this->observed(probe_op::upsert, key, [&] {
+      return impl().upsert_impl(std::move(key), f, std::forward<Args>(args)...);
+    });
   }
 
   // Stores value under key and returns the previous value, if any (Go: Swap).
   std::optional<T> exchange(const Key& key, T value) {
-    return this->observed(probe_op::exchange, key, [&] { return impl().exchange_impl(key, std::move(value)); });
+    return this->observed(probe_op::exchange, key,
+                          [&] { return impl().exchange_impl(key, std::move(value)); });
   }
   std::optional<T> exchange(Key&& key, T value) {
-    return this->observed(probe_op::exchange, key, [&] { return impl().exchange_impl(std::move(key), std::move(value)); });
+    return this->observed(probe_op::exchange, key,
+                          [&] { return impl().exchange_impl(std::move(key), std::move(value)); });
   }
 
   // Replaces the value under key with desired only if it equals expected (Go:
   // CompareAndSwap). False if absent or different.
   bool compare_exchange(const Key& key, const T& expected, T desired) {
-    return this->observed(probe_op::compare_exchange, key, [&] { return impl().compare_exchange_impl(key, expected, desired); });
+    return this->observed(probe_op::compare_exchange, key,
+                          [&] { return impl().compare_exchange_impl(key, expected, desired); });
   }
   template <class K>
   requires transparent_lookup<Hash, KeyEqual>
   bool compare_exchange(const K& key, const T& expected, T desired) {
-    return this->observed(probe_op::compare_exchange, key, [&] { return impl().compare_exchange_impl(key, expected, desired); });
+    return this->observed(probe_op::compare_exchange, key,
+                          [&] { return impl().compare_exchange_impl(key, expected, desired); });
   }
 
   // ---- erasure -------------------------------------------------------------------------------
@@ -289,12 +311,14 @@ class common_surface : public lookup_surface<Impl, Key, T, Hash, KeyEqual> {
 
   // Erases key only if its value equals expected (Go: CompareAndDelete).
   bool compare_erase(const Key& key, const T& expected) {
-    return this->observed(probe_op::compare_erase, key, [&] { return impl().compare_erase_impl(key, expected); });
+    return this->observed(probe_op::compare_erase, key,
+                          [&] { return impl().compare_erase_impl(key, expected); });
   }
   template <class K>
   requires transparent_lookup<Hash, KeyEqual>
   bool compare_erase(const K& key, const T& expected) {
-    return this->observed(probe_op::compare_erase, key, [&] { return impl().compare_erase_impl(key, expected); });
+    return this->observed(probe_op::compare_erase, key,
+                          [&] { return impl().compare_erase_impl(key, expected); });
   }
 
   // ---- whole map -----------------------------------------------------------------------------

@@ -32,7 +32,9 @@ class concurrent_map_facade
                             KeyEqual, Allocator> {
   friend lookup_surface<concurrent_map_facade, Key, T, Hash, KeyEqual>;
   friend common_surface<concurrent_map_facade, Key, T, Hash, KeyEqual, Allocator>;
-  static constexpr probe_map_kind probe_kind() noexcept { return probe_map_kind::concurrent_hash_map; }
+  static constexpr probe_map_kind probe_kind() noexcept {
+    return probe_map_kind::concurrent_hash_map;
+  }
   using engine = concurrent_table<Key, T, Hash, KeyEqual, Allocator>;
   using position = typename engine::position;
 

@@ -83,10 +83,10 @@ class log_sync_scope {
   log_sync_scope& operator=(const log_sync_scope&) = delete;
   ~log_sync_scope() {
     if (CMAP_PROBE_ENABLED(log_sync)) {
-      [[maybe_unused]] const auto ns = static_cast<std::uint64_t>(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
-                                                               start_)
-              .count());
+      [[maybe_unused]] const auto ns =
+          static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                         std::chrono::steady_clock::now() - start_)
+                                         .count());
       CMAP_PROBE(log_sync, log_, bytes_, ns);
     }
   }

@@ -43,8 +43,8 @@
 
 #if CMAP_DETAIL_PROBES
 // cmap_<name>_semaphore: the counter a tracer raises while it is attached to probe <name>.
-#define CMAP_DETAIL_PROBE_SEMAPHORE(name)                                                   \
-  extern "C" {                                                                              \
+#define CMAP_DETAIL_PROBE_SEMAPHORE(name)                                                 \
+  extern "C" {                                                                            \
   [[gnu::section(".probes")]] inline volatile unsigned short cmap_##name##_semaphore = 0; \
   }
 CMAP_DETAIL_PROBE_SEMAPHORE(op_begin)
@@ -63,9 +63,8 @@ CMAP_DETAIL_PROBE_SEMAPHORE(log_sync)
 #define CMAP_PROBE_ENABLED(name) __builtin_expect(cmap_##name##_semaphore != 0, 0)
 /// Fires probe `name` with 1 to 6 integer or pointer arguments (test CMAP_PROBE_ENABLED
 /// first when the arguments cost anything to compute).
-#define CMAP_PROBE(name, ...)                                                  \
-  CMAP_DETAIL_PROBE_CAT(STAP_PROBE, CMAP_DETAIL_PROBE_NARG(__VA_ARGS__))(cmap, name, \
-                                                                         __VA_ARGS__)
+#define CMAP_PROBE(name, ...) \
+  CMAP_DETAIL_PROBE_CAT(STAP_PROBE, CMAP_DETAIL_PROBE_NARG(__VA_ARGS__))(cmap, name, __VA_ARGS__)
 #define CMAP_DETAIL_PROBE_NARG(...) CMAP_DETAIL_PROBE_NARG_(__VA_ARGS__, 6, 5, 4, 3, 2, 1, 0)
 #define CMAP_DETAIL_PROBE_NARG_(a1, a2, a3, a4, a5, a6, n, ...) n
 #define CMAP_DETAIL_PROBE_CAT(a, b) CMAP_DETAIL_PROBE_CAT_(a, b)
@@ -119,9 +118,9 @@ enum class probe_op : std::uint8_t {
 };
 
 inline constexpr std::string_view probe_op_names[] = {
-    "find",           "contains",  "visit",    "visit_mut", "emplace",
-    "insert_or_assign", "find_or_insert", "upsert", "exchange", "compare_exchange",
-    "erase",          "extract",   "compare_erase"};
+    "find",           "contains", "visit",    "visit_mut",        "emplace", "insert_or_assign",
+    "find_or_insert", "upsert",   "exchange", "compare_exchange", "erase",   "extract",
+    "compare_erase"};
 static_assert(std::size(probe_op_names) ==
               static_cast<std::size_t>(probe_op::end_) - static_cast<std::size_t>(probe_op::find));
 

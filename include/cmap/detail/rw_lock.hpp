@@ -42,7 +42,8 @@ class rw_lock {
   }
 
   void lock_shared() noexcept {
-    if (!try_lock_shared()) [[unlikely]] lock_shared_contended();
+    if (!try_lock_shared()) [[unlikely]]
+      lock_shared_contended();
   }
 
   void unlock_shared() noexcept {
@@ -62,7 +63,8 @@ class rw_lock {
   }
 
   void lock() noexcept {
-    if (!try_lock()) [[unlikely]] lock_contended();
+    if (!try_lock()) [[unlikely]]
+      lock_contended();
   }
 
   void unlock() noexcept {

@@ -33,7 +33,8 @@ class spin_lock {
   }
 
   void lock() noexcept {
-    if (!try_lock()) [[unlikely]] lock_contended();
+    if (!try_lock()) [[unlikely]]
+      lock_contended();
   }
 
   void unlock() noexcept {
