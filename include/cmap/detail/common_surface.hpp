@@ -48,6 +48,7 @@
 #include <utility>
 
 #include "callback.hpp"
+#include "map_metrics.hpp"
 #include "probes.hpp"
 
 namespace cmap::detail {
@@ -94,12 +95,14 @@ class lookup_surface {
  protected:
   // Runs call() as the operation op on key: with op_begin and op_end around it while a tracer
   // is attached (detail/probes.hpp), else just call() behind one not-taken branch.
+  // Counted too, if the map is named (cmap::metrics::watch).
   template <class K, class Call>
   [[gnu::always_inline]] decltype(auto) observed(probe_op op, const K& key, Call&& call) const {
-    if (!op_probes_enabled()) [[likely]] {
+    map_metrics* const counters = metrics_.get();
+    if (!op_probes_enabled() && counters == nullptr) [[likely]] {
       return call();
     }
-    return probed_call(probe_map_address(), probe_kind(), op, probe_key_hash(key), call);
+    return observed_slowly(op, key, call, counters);
   }
 
   lookup_surface() = default;
@@ -109,6 +112,35 @@ class lookup_surface {
 
  private:
   const Impl& impl() const noexcept { return static_cast<const Impl&>(*this); }
+
+  // For cmap::metrics (found by argument-dependent lookup on any map): the map's slot, and
+  // its kind.
+  friend metrics_slot& metrics_slot_of(const lookup_surface& s) noexcept { return s.metrics_; }
+  friend constexpr probe_map_kind probe_kind_of(const lookup_surface&) noexcept {
+    return probe_kind();
+  }
+
+  template <class K, class Call>
+  [[gnu::noinline]] auto observed_slowly(probe_op op, const K& key, Call& call,
+                                         map_metrics* counters) const -> decltype(call()) {
+    if (counters == nullptr) {
+      return probed_call(probe_map_address(), probe_kind(), op, probe_key_hash(key), call);
+    }
+    // Lock waits and rebuilds inside the call count for this map.
+    const current_map_scope current(counters);
+    auto counted = [&]() -> decltype(call()) {
+      decltype(call()) result = call();
+      counters->count_op(op, probe_result(result) == 1);
+      return result;
+    };
+    if (op_probes_enabled()) {
+      return probed_call(probe_map_address(), probe_kind(), op, probe_key_hash(key), counted);
+    }
+    return counted();
+  }
+
+  // Null until the map is named; every map has one (detail/map_metrics.hpp).
+  mutable metrics_slot metrics_;
 
   // What op_begin and op_end name, computed only while a tracer is attached: the map's kind
   // (Impl::probe_kind() where the map names it), its address (Impl::probe_address() where

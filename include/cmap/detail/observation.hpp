@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "map_metrics.hpp"
 #include "probes.hpp"
 
 namespace cmap::detail {
@@ -27,18 +28,22 @@ enum class probe_lock_kind : std::uint8_t {
 class lock_wait_scope {
  public:
   lock_wait_scope(const void* lock, probe_lock_kind kind) noexcept
-      : lock_(lock), kind_(static_cast<unsigned>(kind)) {
+      : lock_(lock), kind_(static_cast<unsigned>(kind)), counters_(current_map_metrics) {
+    if (counters_ != nullptr) start_ = std::chrono::steady_clock::now();
     if (CMAP_PROBE_ENABLED(lock_wait_begin)) CMAP_PROBE(lock_wait_begin, lock_, kind_);
   }
   lock_wait_scope(const lock_wait_scope&) = delete;
   lock_wait_scope& operator=(const lock_wait_scope&) = delete;
   ~lock_wait_scope() {
     if (CMAP_PROBE_ENABLED(lock_wait_end)) CMAP_PROBE(lock_wait_end, lock_, kind_);
+    if (counters_ != nullptr) counters_->count_lock_wait(std::chrono::steady_clock::now() - start_);
   }
 
  private:
   [[maybe_unused]] const void* lock_;
   [[maybe_unused]] unsigned kind_;
+  map_metrics* counters_;  // the named map whose call waits, if any (map_metrics.hpp)
+  std::chrono::steady_clock::time_point start_{};
 };
 
 /// A table growing (or shrinking) from old_capacity to new_capacity slots: resize_begin when
@@ -46,18 +51,22 @@ class lock_wait_scope {
 class resize_scope {
  public:
   resize_scope(const void* table, std::size_t old_capacity, std::size_t new_capacity) noexcept
-      : table_(table), old_(old_capacity), new_(new_capacity) {
+      : table_(table), old_(old_capacity), new_(new_capacity), counters_(current_map_metrics) {
+    if (counters_ != nullptr) start_ = std::chrono::steady_clock::now();
     if (CMAP_PROBE_ENABLED(resize_begin)) CMAP_PROBE(resize_begin, table_, old_, new_);
   }
   resize_scope(const resize_scope&) = delete;
   resize_scope& operator=(const resize_scope&) = delete;
   ~resize_scope() {
     if (CMAP_PROBE_ENABLED(resize_end)) CMAP_PROBE(resize_end, table_, old_, new_);
+    if (counters_ != nullptr) counters_->count_resize(std::chrono::steady_clock::now() - start_);
   }
 
  private:
   [[maybe_unused]] const void* table_;
   [[maybe_unused]] std::size_t old_, new_;
+  map_metrics* counters_;  // the named map whose call rebuilds, if any (map_metrics.hpp)
+  std::chrono::steady_clock::time_point start_{};
 };
 
 /// A reclamation pass of an epoch domain freed `freed` objects; `backlog` are still waiting.

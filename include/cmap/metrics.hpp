@@ -1,0 +1,188 @@
+#pragma once
+
+// cmap::metrics — counters and gauges of named maps, written in Prometheus's text format.
+//
+// What it is. Name a map, and from then on its operations are counted (by operation and
+// result), its lock waits and table rebuilds timed, and its size and memory read when the
+// metrics are written. write_prometheus(out) writes every named map's figures in the text
+// exposition format that a Prometheus server scrapes from a /metrics endpoint
+// (tools/cmap-metrics-demo serves one with cpp-httplib):
+//
+//   cmap::concurrent_hash_map<std::string, order> orders;
+//   auto named = cmap::metrics::watch(orders, "orders", {{"service", "checkout"}});
+//   ...
+//   cmap::metrics::write_prometheus(std::cout);
+//
+// Families (every sample has the labels map="<name>", kind="<map kind>" and the labels given
+// to watch):
+//   cmap_map_operations_total{op, result}  counter: calls by operation; result="true" when the
+//                                          call found, inserted, replaced or erased something
+//   cmap_map_entries                       gauge: size() when written
+//   cmap_map_allocated_bytes               gauge: allocated_bytes() when written
+//   cmap_map_lock_waits_total              counter: operations that found a lock taken
+//   cmap_map_lock_wait_seconds             histogram: how long they waited
+//   cmap_map_resizes_total                 counter: table rebuilds inside the map's calls
+//   cmap_map_resize_seconds_total          counter: their time
+//
+// Cost. An unnamed map pays one load and a not-taken branch per operation (next to the
+// probes' test: detail/probes.hpp). A named map's operation adds a count to the calling
+// thread's own block (a load and a store, no shared line; detail/map_metrics.hpp). Lock waits
+// and rebuilds read the clock, on their slow paths only. Writing the metrics locks the
+// registry and calls each named map's size() and allocated_bytes().
+//
+// Lifetime. watch returns a registration; the map is named until the registration is
+// destroyed or reset. Declare the registration after the map, so that it ends first: a map
+// destroyed while named leaves the registry in its destructor, but a scrape running at that
+// moment may read the map's gauges while its members are being destroyed. Copies and moves of
+// a map are unnamed.
+
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <ostream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "detail/map_metrics.hpp"
+#include "detail/probes.hpp"
+#include "detail/prometheus_text.hpp"
+
+namespace cmap::metrics {
+
+using labels = std::vector<std::pair<std::string, std::string>>;
+
+/// A map's name in the registry: RAII, movable. Destroying it unnames the map (its counts
+/// stop and its samples leave the output).
+class registration {
+ public:
+  registration() noexcept = default;
+  explicit registration(std::shared_ptr<detail::metrics_entry> e) noexcept : entry_(std::move(e)) {}
+  registration(registration&& other) noexcept = default;
+  registration& operator=(registration&& other) noexcept {
+    if (this != &other) {
+      reset();
+      entry_ = std::move(other.entry_);
+    }
+    return *this;
+  }
+  registration(const registration&) = delete;
+  registration& operator=(const registration&) = delete;
+  ~registration() { reset(); }
+
+  /// Unnames the map now.
+  void reset() noexcept {
+    if (entry_ == nullptr) return;
+    const std::lock_guard lock(detail::registry_mutex());
+    if (entry_->slot != nullptr) entry_->slot->detach();
+    auto& entries = detail::registry_entries();
+    std::erase(entries, entry_);
+    entry_.reset();
+  }
+  [[nodiscard]] bool active() const noexcept { return entry_ != nullptr; }
+
+ private:
+  std::shared_ptr<detail::metrics_entry> entry_;
+};
+
+/// Names map: its operations count from now on, and write_prometheus reports it under name
+/// with extra labels. Throws std::invalid_argument if the map is already named, or if a label
+/// name is not a valid Prometheus label name or is map or kind.
+template <class Map>
+[[nodiscard]] registration watch(Map& map, std::string name, labels extra = {}) {
+  for (const auto& [k, v] : extra) {
+    if (k.empty() || k == "map" || k == "kind" || k == "op" || k == "result" || k == "le" ||
+        detail::prometheus_writer::sanitized_name(k) != k || k.starts_with("__")) {
+      throw std::invalid_argument("cmap::metrics::watch: invalid or reserved label name '" + k +
+                                  "'");
+    }
+  }
+  detail::metrics_slot& slot = metrics_slot_of(map);
+  auto entry = std::make_shared<detail::metrics_entry>();
+  entry->name = std::move(name);
+  entry->kind = std::string(detail::probe_map_kind_names[static_cast<std::size_t>(probe_kind_of(map))]);
+  entry->labels = std::move(extra);
+  entry->counters = std::make_shared<detail::map_metrics>();
+  entry->gauges = [&map]() -> std::pair<std::size_t, std::size_t> {
+    std::size_t bytes = 0;
+    if constexpr (requires { map.allocated_bytes(); }) bytes = map.allocated_bytes();
+    return {map.size(), bytes};
+  };
+  entry->slot = &slot;
+  const std::lock_guard lock(detail::registry_mutex());
+  if (slot.get() != nullptr) {
+    throw std::invalid_argument("cmap::metrics::watch: the map is already named");
+  }
+  slot.attach(entry->counters);
+  detail::registry_entries().push_back(entry);
+  return registration(std::move(entry));
+}
+
+/// Every named map's metrics in Prometheus's text exposition format.
+inline void write_prometheus(std::ostream& out) {
+  using detail::prometheus_labels;
+  const std::lock_guard lock(detail::registry_mutex());
+  const auto& entries = detail::registry_entries();
+  struct row {
+    const detail::metrics_entry* e;
+    prometheus_labels labels;
+    detail::metric_totals totals;
+    std::pair<std::size_t, std::size_t> gauges;
+  };
+  std::vector<row> rows;
+  for (const auto& e : entries) {
+    prometheus_labels l{{"map", e->name}, {"kind", e->kind}};
+    l.insert(l.end(), e->labels.begin(), e->labels.end());
+    rows.push_back({e.get(), std::move(l), e->counters->totals(), e->gauges()});
+  }
+  detail::prometheus_writer w(out);
+  w.family("cmap_map_operations_total", "counter",
+           "Calls of a named cmap map by operation; result is whether the call found, inserted, "
+           "replaced or erased something.");
+  for (const row& r : rows) {
+    for (std::size_t op = 0; op < detail::metric_op_count; ++op) {
+      for (std::size_t hit = 0; hit < 2; ++hit) {
+        prometheus_labels l = r.labels;
+        l.emplace_back("op", std::string(detail::probe_op_names[op]));
+        l.emplace_back("result", hit != 0 ? "true" : "false");
+        w.sample("cmap_map_operations_total", l, r.totals.ops[op][hit]);
+      }
+    }
+  }
+  w.family("cmap_map_entries", "gauge", "Entries in a named cmap map (its size()).");
+  for (const row& r : rows) w.sample("cmap_map_entries", r.labels, std::uint64_t{r.gauges.first});
+  w.family("cmap_map_allocated_bytes", "gauge",
+           "Bytes a named cmap map holds from its allocator (its allocated_bytes()).");
+  for (const row& r : rows) {
+    w.sample("cmap_map_allocated_bytes", r.labels, std::uint64_t{r.gauges.second});
+  }
+  w.family("cmap_map_lock_waits_total", "counter",
+           "Operations of a named cmap map that found a lock taken and waited.");
+  for (const row& r : rows) w.sample("cmap_map_lock_waits_total", r.labels, r.totals.lock_waits);
+  w.family("cmap_map_lock_wait_seconds", "histogram",
+           "How long operations of a named cmap map waited for a lock.");
+  for (const row& r : rows) {
+    w.histogram("cmap_map_lock_wait_seconds", r.labels, detail::wait_buckets,
+                r.totals.lock_wait_buckets, static_cast<double>(r.totals.lock_wait_ns) * 1e-9);
+  }
+  w.family("cmap_map_resizes_total", "counter",
+           "Table rebuilds (growth, or tombstone clean-up) inside calls of a named cmap map.");
+  for (const row& r : rows) w.sample("cmap_map_resizes_total", r.labels, r.totals.resizes);
+  w.family("cmap_map_resize_seconds_total", "counter",
+           "Time spent in table rebuilds inside calls of a named cmap map.");
+  for (const row& r : rows) {
+    w.sample("cmap_map_resize_seconds_total", r.labels,
+             static_cast<double>(r.totals.resize_ns) * 1e-9);
+  }
+}
+
+/// write_prometheus into a string.
+inline std::string prometheus_text() {
+  std::ostringstream s;
+  write_prometheus(s);
+  return s.str();
+}
+
+}  // namespace cmap::metrics
