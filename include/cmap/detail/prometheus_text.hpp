@@ -6,10 +6,10 @@
 // double quote, newline) and help text (backslash, newline), and writes numbers as Go's
 // strconv does for the values Prometheus parses (integers exactly, +Inf as "+Inf").
 
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <ostream>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -98,11 +98,10 @@ class prometheus_writer {
   static std::string number(double v) {
     if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
     if (std::isnan(v)) return "NaN";
-    std::ostringstream s;
-    s.imbue(std::locale::classic());
-    s.precision(17);
-    s << v;
-    return s.str();
+    // The shortest text that reads back as v (1e-06, not 9.9999999999999995e-07).
+    char buf[32];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    return std::string(buf, r.ptr);
   }
 
  private:
