@@ -4,7 +4,9 @@
 #include <cmap/art_map.hpp>
 #include <cmap/concurrent_hash_map.hpp>
 #include <cmap/locked_map.hpp>
+#include <cmap/durable_map.hpp>
 #include <cmap/metrics.hpp>
+#include <cmap/serial_map.hpp>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -14,6 +16,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "durable/temp_directory.hpp"
 
 namespace {
 
@@ -130,6 +134,36 @@ TEST(metrics, label_names_are_checked_and_values_escaped) {
   EXPECT_THAT(cmap::metrics::prometheus_text(),
               HasSubstr("cmap_map_entries{map=\"quote\\\" back\\\\ line\\n\",kind=\"concurrent_hash_map\","
                         "path=\"C:\\\\tmp\"} 0\n"));
+}
+
+TEST(metrics, serial_and_durable_maps_add_their_own_gauges) {
+  cmap::serial_map<std::uint64_t, std::uint64_t> s;
+  auto serial_named = cmap::metrics::watch(s, "queue");
+  s.insert(1, 1);
+  s.flush();
+  cmap_test::temp_directory dir("metrics");
+  cmap::durable_map<std::uint64_t, std::uint64_t> d(dir.path());
+  auto durable_named = cmap::metrics::watch(d, "store");
+  for (std::uint64_t k = 0; k < 10; ++k) d.with(cmap::sync::every_write).insert(k, k);
+  const std::string text = cmap::metrics::prometheus_text();
+  EXPECT_THAT(text, HasSubstr("cmap_map_queued_writes{map=\"queue\",kind=\"serial_map\"} 0\n"));
+  EXPECT_THAT(text, Not(HasSubstr("cmap_map_queued_writes{map=\"store\"")));
+  const auto stats = d.stats();
+  EXPECT_GE(stats.syncs, 10U);
+  EXPECT_THAT(text, HasSubstr("cmap_map_log_syncs_total{map=\"store\",kind=\"durable_map\"} " +
+                              std::to_string(stats.syncs) + "\n"));
+  EXPECT_THAT(text, HasSubstr("cmap_map_log_bytes_total{map=\"store\",kind=\"durable_map\"} " +
+                              std::to_string(stats.log_bytes) + "\n"));
+  EXPECT_THAT(text, HasSubstr(ops_line("store", "durable_map", "emplace", true, 10)));
+  EXPECT_THAT(text, HasSubstr("# TYPE cmap_epoch_retired_objects gauge\ncmap_epoch_retired_objects "));
+}
+
+TEST(metrics, families_without_a_map_that_has_them_are_left_out) {
+  cmap::concurrent_hash_map<std::uint64_t, std::uint64_t> m;
+  auto named = cmap::metrics::watch(m, "plain");
+  const std::string text = cmap::metrics::prometheus_text();
+  EXPECT_THAT(text, Not(HasSubstr("cmap_map_queued_writes")));
+  EXPECT_THAT(text, Not(HasSubstr("cmap_map_log_syncs_total")));
 }
 
 }  // namespace

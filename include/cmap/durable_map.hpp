@@ -169,7 +169,7 @@ requires(std::copy_constructible<T> &&
     static constexpr detail::probe_map_kind probe_kind() noexcept {
       return detail::probe_map_kind::durable_map;
     }
-    const void* probe_address() const noexcept { return m_; }
+    const durable_map* surface_owner() const noexcept { return m_; }
 
    public:
     writer(durable_map& m, cmap::sync mode) noexcept : m_(&m), mode_(mode) {}

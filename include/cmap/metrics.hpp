@@ -23,6 +23,11 @@
 //   cmap_map_lock_wait_seconds             histogram: how long they waited
 //   cmap_map_resizes_total                 counter: table rebuilds inside the map's calls
 //   cmap_map_resize_seconds_total          counter: their time
+//   cmap_map_queued_writes                 gauge: serial_map's queued_writes()
+//   cmap_map_log_syncs_total, cmap_map_log_bytes_total, cmap_map_checkpoints_total
+//                                          counters: durable_map's stats()
+// and, with no map label, cmap_epoch_retired_objects: the reclamation backlog of the
+// lock-free maps (gauge).
 //
 // Cost. An unnamed map pays one load and a not-taken branch per operation (next to the
 // probes' test: detail/probes.hpp). A named map's operation adds a count to the calling
@@ -46,6 +51,7 @@
 #include <utility>
 #include <vector>
 
+#include "detail/epoch.hpp"
 #include "detail/map_metrics.hpp"
 #include "detail/probes.hpp"
 #include "detail/prometheus_text.hpp"
@@ -105,10 +111,18 @@ template <class Map>
   entry->kind = std::string(detail::probe_map_kind_names[static_cast<std::size_t>(probe_kind_of(map))]);
   entry->labels = std::move(extra);
   entry->counters = std::make_shared<detail::map_metrics>();
-  entry->gauges = [&map]() -> std::pair<std::size_t, std::size_t> {
-    std::size_t bytes = 0;
-    if constexpr (requires { map.allocated_bytes(); }) bytes = map.allocated_bytes();
-    return {map.size(), bytes};
+  entry->gauges = [&map] {
+    detail::map_gauges g;
+    g.entries = map.size();
+    if constexpr (requires { map.allocated_bytes(); }) g.allocated_bytes = map.allocated_bytes();
+    if constexpr (requires { map.queued_writes(); }) g.queued_writes = map.queued_writes();
+    if constexpr (requires { map.stats().syncs; }) {
+      const auto s = map.stats();
+      g.log_syncs = s.syncs;
+      g.log_bytes = s.log_bytes;
+      g.checkpoints = s.checkpoints;
+    }
+    return g;
   };
   entry->slot = &slot;
   const std::lock_guard lock(detail::registry_mutex());
@@ -129,7 +143,7 @@ inline void write_prometheus(std::ostream& out) {
     const detail::metrics_entry* e;
     prometheus_labels labels;
     detail::metric_totals totals;
-    std::pair<std::size_t, std::size_t> gauges;
+    detail::map_gauges gauges;
   };
   std::vector<row> rows;
   for (const auto& e : entries) {
@@ -152,11 +166,13 @@ inline void write_prometheus(std::ostream& out) {
     }
   }
   w.family("cmap_map_entries", "gauge", "Entries in a named cmap map (its size()).");
-  for (const row& r : rows) w.sample("cmap_map_entries", r.labels, std::uint64_t{r.gauges.first});
+  for (const row& r : rows) {
+    w.sample("cmap_map_entries", r.labels, std::uint64_t{r.gauges.entries});
+  }
   w.family("cmap_map_allocated_bytes", "gauge",
            "Bytes a named cmap map holds from its allocator (its allocated_bytes()).");
   for (const row& r : rows) {
-    w.sample("cmap_map_allocated_bytes", r.labels, std::uint64_t{r.gauges.second});
+    w.sample("cmap_map_allocated_bytes", r.labels, std::uint64_t{r.gauges.allocated_bytes});
   }
   w.family("cmap_map_lock_waits_total", "counter",
            "Operations of a named cmap map that found a lock taken and waited.");
@@ -176,6 +192,34 @@ inline void write_prometheus(std::ostream& out) {
     w.sample("cmap_map_resize_seconds_total", r.labels,
              static_cast<double>(r.totals.resize_ns) * 1e-9);
   }
+  // The families only some maps have: written only when one such map is named.
+  const auto optional_family = [&](const char* name, const char* type, const char* help,
+                                   std::optional<std::uint64_t> detail::map_gauges::*field) {
+    bool any = false;
+    for (const row& r : rows) any = any || (r.gauges.*field).has_value();
+    if (!any) return;
+    w.family(name, type, help);
+    for (const row& r : rows) {
+      if ((r.gauges.*field).has_value()) w.sample(name, r.labels, *(r.gauges.*field));
+    }
+  };
+  optional_family("cmap_map_queued_writes", "gauge",
+                  "Writes queued for a named serial_map's writer thread and not yet taken.",
+                  &detail::map_gauges::queued_writes);
+  optional_family("cmap_map_log_syncs_total", "counter",
+                  "fdatasync calls on a named durable_map's log since it was opened.",
+                  &detail::map_gauges::log_syncs);
+  optional_family("cmap_map_log_bytes_total", "counter",
+                  "Bytes appended to a named durable_map's log since it was opened.",
+                  &detail::map_gauges::log_bytes);
+  optional_family("cmap_map_checkpoints_total", "counter",
+                  "Checkpoints a named durable_map has written since it was opened.",
+                  &detail::map_gauges::checkpoints);
+  w.family("cmap_epoch_retired_objects", "gauge",
+           "Objects retired by cmap's lock-free maps and not yet freed, process-wide (the "
+           "epoch reclamation backlog).");
+  w.sample("cmap_epoch_retired_objects", {},
+           std::uint64_t{detail::epoch_domain::global().pending()});
 }
 
 /// write_prometheus into a string.

@@ -258,6 +258,8 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class serial
   [[nodiscard]] std::uint64_t applied() const noexcept { return writer_.applied(); }
   [[nodiscard]] std::uint64_t largest_batch() const noexcept { return writer_.largest_batch(); }
   [[nodiscard]] std::uint64_t failed_submissions() const noexcept { return writer_.failed(); }
+  // Writes queued for the owner and not yet taken by it (a gauge; takes the queue's mutex).
+  [[nodiscard]] std::size_t queued_writes() const { return writer_.queued(); }
 
  private:
   // Moves of T that cannot throw let single-key calls that change a value in place run

@@ -352,7 +352,7 @@ requires(std::copy_constructible<Key>&& std::copy_constructible<T>) class snapsh
     friend lookup_surface<transient, Key, T, Hash, KeyEqual>;
     friend common_surface<transient, Key, T, Hash, KeyEqual, Allocator>;
     static constexpr probe_map_kind probe_kind() noexcept { return probe_map_kind::snapshot_map; }
-    const void* probe_address() const noexcept { return &map_; }
+    const snapshot_map_core* surface_owner() const noexcept { return &map_; }
 
    public:
     transient(const transient&) = delete;

@@ -98,7 +98,7 @@ class lookup_surface {
   // Counted too, if the map is named (cmap::metrics::watch).
   template <class K, class Call>
   [[gnu::always_inline]] decltype(auto) observed(probe_op op, const K& key, Call&& call) const {
-    map_metrics* const counters = metrics_.get();
+    map_metrics* const counters = counting_slot().get();
     if (!op_probes_enabled() && counters == nullptr) [[likely]] {
       return call();
     }
@@ -142,10 +142,20 @@ class lookup_surface {
   // Null until the map is named; every map has one (detail/map_metrics.hpp).
   mutable metrics_slot metrics_;
 
+  // Where a call counts: this map's slot, or, for a surface that belongs to a helper of a map
+  // (a writer, a batch editor: Impl::surface_owner()), the map's.
+  const metrics_slot& counting_slot() const noexcept {
+    if constexpr (requires { impl().surface_owner(); }) {
+      return metrics_slot_of(*impl().surface_owner());
+    } else {
+      return metrics_;
+    }
+  }
+
   // What op_begin and op_end name, computed only while a tracer is attached: the map's kind
-  // (Impl::probe_kind() where the map names it), its address (Impl::probe_address() where
-  // the surface belongs to a helper of the map, such as a writer or a batch editor), and the
-  // key's hash under the map's hasher (0 for a map without one).
+  // (Impl::probe_kind() where the map names it), its address (the map's own, or its
+  // Impl::surface_owner()'s), and the key's hash under the map's hasher (0 for a map without
+  // one).
   static constexpr probe_map_kind probe_kind() noexcept {
     if constexpr (requires { Impl::probe_kind(); }) {
       return Impl::probe_kind();
@@ -154,8 +164,8 @@ class lookup_surface {
     }
   }
   const void* probe_map_address() const noexcept {
-    if constexpr (requires { impl().probe_address(); }) {
-      return impl().probe_address();
+    if constexpr (requires { impl().surface_owner(); }) {
+      return static_cast<const void*>(impl().surface_owner());
     } else {
       return &impl();
     }

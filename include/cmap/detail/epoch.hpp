@@ -248,6 +248,18 @@ class epoch_domain {
     return global_epoch_.load(std::memory_order_seq_cst);
   }
 
+  // Objects retired on any thread, or left by exited threads, and not yet freed (for
+  // statistics: it takes each thread's list lock in turn, so it is no snapshot).
+  [[nodiscard]] std::size_t pending() {
+    std::size_t n = 0;
+    for (record* r = records_.load(std::memory_order_acquire); r != nullptr; r = r->next) {
+      const std::lock_guard lock(r->retired_mutex);
+      n += r->retired_list.size();
+    }
+    const std::lock_guard lock(orphans_mutex_);
+    return n + orphans_.size();
+  }
+
   // Objects retired on this thread and not yet freed (for tests and statistics).
   [[nodiscard]] std::size_t pending_on_this_thread() {
     record* r = this_thread_record();

@@ -30,6 +30,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -181,6 +182,17 @@ class current_map_scope {
 
 class metrics_slot;
 
+/// The figures read from a map when the metrics are written; the optional ones exist only for
+/// the maps that have them.
+struct map_gauges {
+  std::size_t entries = 0;
+  std::size_t allocated_bytes = 0;
+  std::optional<std::uint64_t> queued_writes;  // serial_map
+  std::optional<std::uint64_t> log_syncs;      // durable_map
+  std::optional<std::uint64_t> log_bytes;      // durable_map
+  std::optional<std::uint64_t> checkpoints;    // durable_map
+};
+
 /// What the registry keeps of a named map. The registry (cmap::metrics) and the map's slot
 /// both point at it; each tells the other when it goes, under registry_mutex().
 struct metrics_entry {
@@ -188,8 +200,8 @@ struct metrics_entry {
   std::string kind;
   std::vector<std::pair<std::string, std::string>> labels;
   std::shared_ptr<map_metrics> counters;
-  // Reads the map's gauges: entries, allocated bytes. Called under registry_mutex().
-  std::function<std::pair<std::size_t, std::size_t>()> gauges;
+  // Reads the map's gauges. Called under registry_mutex().
+  std::function<map_gauges()> gauges;
   metrics_slot* slot = nullptr;  // null once the map is destroyed
 };
 

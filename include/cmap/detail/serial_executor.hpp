@@ -158,6 +158,11 @@ class serial_executor {
   [[nodiscard]] std::uint64_t failed() const noexcept {
     return failed_.load(std::memory_order_relaxed);
   }
+  // Commands in the queue, not yet taken by the owner (takes the queue mutex).
+  [[nodiscard]] std::size_t queued() const {
+    const std::lock_guard lock(queue_mutex_);
+    return queued_;
+  }
 
  private:
   // Runs op on t and puts its result in out. Guarded: under a savepoint, so that if op (or
