@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "adapters/hash_seed.hpp"
+#include "adapters/name_maps.hpp"
 #include "advise.hpp"
 #include "bench.hpp"
 #include "report.hpp"
@@ -41,6 +42,7 @@ struct options {
   std::optional<double> preload;
   std::optional<std::uint64_t> seed;
   std::optional<std::uint64_t> hash_seed;
+  bool name_maps = false;
   std::optional<unsigned> reps;
   std::string baseline = "std_shared_mutex";
   std::string csv;
@@ -142,6 +144,9 @@ void add_common(CLI::App& app, options& o) {
                              "{:#x}: fixed, so that runs compare; hash-flood also builds maps "
                              "with a secret seed, on purpose)",
                              default_hash_seed));
+  app.add_flag("--name-maps", o.name_maps,
+               "name every cmap map for cmap::metrics, so that its operations are counted "
+               "(to measure what counting costs)");
   app.add_flag("--sequential", o.sequential,
                "run all repetitions of one map before the next (default: the maps take turns, "
                "one repetition each, so that the machine's changing load reaches them alike)");
@@ -333,6 +338,7 @@ int cli_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* er
   for (const auto& a : args) command += " " + a;
   // Before any map is built: every cmap::hash of this run takes it (adapters/hash_seed.hpp).
   set_hash_seed(opt.hash_seed.value_or(default_hash_seed));
+  set_name_maps(opt.name_maps);
   in.meta = collect_meta(command);
   in.meta.hash_seed = hash_seed();
   in.baseline = o.baseline;

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <cmap/metrics.hpp>
 #include <cmap/options.hpp>
 #include <concepts>
 #include <cstddef>
@@ -18,6 +19,7 @@
 
 #include "adapter.hpp"
 #include "hash_seed.hpp"
+#include "name_maps.hpp"
 
 namespace cmap_bench {
 
@@ -49,8 +51,10 @@ class common_surface_adapter {
   using value_type = typename Map::mapped_type;
   using hasher = typename Map::hasher;
 
-  explicit common_surface_adapter(std::size_t param) : map_(make(param)) {}
-  common_surface_adapter(std::size_t param, const hasher& hash) : map_(make(param, hash)) {}
+  explicit common_surface_adapter(std::size_t param) : map_(make(param)) { name(); }
+  common_surface_adapter(std::size_t param, const hasher& hash) : map_(make(param, hash)) {
+    name();
+  }
 
   bool find(const key_type& k) { return map_.find(k).has_value(); }
   bool insert(const key_type& k, const value_type& v) { return map_.insert(k, v); }
@@ -111,6 +115,9 @@ class common_surface_adapter {
   }
 
  private:
+  void name() {
+    if (name_maps()) named_ = cmap::metrics::watch(map_, next_map_name());
+  }
   static std::uint64_t counter_of(const value_type& v) {
     if constexpr (std::integral<value_type>)
       return v;
@@ -132,6 +139,7 @@ class common_surface_adapter {
     return Map(0, hash);
   }
   Map map_;
+  cmap::metrics::registration named_;  // after map_: unnamed before the map goes
 };
 
 }  // namespace cmap_bench
