@@ -253,6 +253,39 @@ TEST(CmapWatch, TextOutputWithoutRaces) {
   EXPECT_EQ(r.out.find("RACE"), std::string::npos) << r.out;
 }
 
+TEST(CmapWatch, SlowPathProbes) {
+  REQUIRE_ATTACH();
+  int out = -1, err = -1;
+  const pid_t emitter = spawn({CMAP_WATCH_EMITTER_BIN}, {}, out, err);
+  char buf[256] = {};
+  ASSERT_GT(::read(out, buf, sizeof buf - 1), 0);
+  std::istringstream first(buf);
+  std::string pid, map, lock;
+  first >> pid >> map >> lock;
+  const auto r = run({tool, "--json", "--duration", "1", pid});
+  ::kill(emitter, SIGKILL);
+  ::waitpid(emitter, nullptr, 0);
+  ::close(out);
+  ::close(err);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json s = summary_of(r.out);
+  ASSERT_EQ(s.at("maps").size(), 1u) << s.dump(2);
+  EXPECT_EQ(s["maps"][0].at("address"), map);
+  EXPECT_GT(s["maps"][0].at("lock_wait_ns").get<unsigned long long>(), 0u);
+  ASSERT_FALSE(s.at("locks").empty());
+  EXPECT_EQ(s["locks"][0].at("address"), lock);
+  EXPECT_EQ(s["locks"][0].at("kind"), "table stripe");
+  ASSERT_FALSE(s.at("resizes").empty());
+  EXPECT_EQ(s["resizes"][0].at("map"), map);
+  EXPECT_EQ(s["resizes"][0].at("new_capacity"), 2048);
+  ASSERT_FALSE(s.at("reclaim").empty());
+  EXPECT_GT(s["reclaim"][0].at("freed").get<unsigned long long>(), 0u);
+  ASSERT_FALSE(s.at("serial_batches").empty());
+  EXPECT_EQ(s["serial_batches"][0].at("largest"), 7);
+  ASSERT_FALSE(s.at("log_syncs").empty());
+  EXPECT_EQ(s["log_syncs"][0].at("max_ns"), 100000);
+}
+
 TEST(CmapWatch, ProcessWithoutProbes) {
   REQUIRE_ATTACH();
   int out = -1, err = -1;

@@ -331,10 +331,16 @@ std::string render_text(const interval& iv, bool races, bool final_summary) {
                          duration_text(hot[i].second.ns));
     }
   }
-  for (const auto& r : iv.resizes) {
+  // A growing table resizes in bursts: the first few, then a count.
+  constexpr std::size_t resizes_shown = 5;
+  for (std::size_t i = 0; i < iv.resizes.size() && i < resizes_shown; ++i) {
+    const auto& r = iv.resizes[i];
     out += fmt::format("  resize: map {} table {}: {} -> {} slots in {}\n", hex(r.map),
                        hex(r.table), count_text(r.old_capacity), count_text(r.new_capacity),
                        duration_text(r.ns));
+  }
+  if (iv.resizes.size() > resizes_shown) {
+    out += fmt::format("  ... and {} more resizes\n", iv.resizes.size() - resizes_shown);
   }
   for (const auto& [domain, r] : iv.reclaim) {
     out += fmt::format("  reclaim: domain {}: {} freed in {} passes, backlog {} (largest {})\n",
