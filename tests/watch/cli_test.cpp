@@ -275,9 +275,14 @@ TEST(CmapWatch, SlowPathProbes) {
   ASSERT_FALSE(s.at("locks").empty());
   EXPECT_EQ(s["locks"][0].at("address"), lock);
   EXPECT_EQ(s["locks"][0].at("kind"), "table stripe");
-  ASSERT_FALSE(s.at("resizes").empty());
-  EXPECT_EQ(s["resizes"][0].at("map"), map);
-  EXPECT_EQ(s["resizes"][0].at("new_capacity"), 2048);
+  // A resize inside an operation that began before the attach has no map to charge (0x0);
+  // the later ones have.
+  bool charged = false;
+  for (const auto& r : s.at("resizes")) {
+    EXPECT_EQ(r.at("new_capacity"), 2048);
+    if (r.at("map") == map) charged = true;
+  }
+  EXPECT_TRUE(charged) << s["resizes"].dump(2);
   ASSERT_FALSE(s.at("reclaim").empty());
   EXPECT_GT(s["reclaim"][0].at("freed").get<unsigned long long>(), 0u);
   ASSERT_FALSE(s.at("serial_batches").empty());
