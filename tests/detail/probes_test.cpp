@@ -251,6 +251,12 @@ TEST(probe_names, codes_and_names_agree) {
   EXPECT_EQ(probe_op_name(static_cast<unsigned>(map_operation::subscript)), "operator[]");
   EXPECT_EQ(probe_op_name(static_cast<unsigned>(map_operation::find)), "find");
   EXPECT_EQ(probe_op_name(250), "unknown");
+  using cmap::detail::probe_lock_kind;
+  using cmap::detail::probe_lock_kind_name;
+  EXPECT_EQ(probe_lock_kind_name(static_cast<unsigned>(probe_lock_kind::spin_lock)), "spin_lock");
+  EXPECT_EQ(probe_lock_kind_name(static_cast<unsigned>(probe_lock_kind::parking_lock)),
+            "parking_lock");
+  EXPECT_EQ(probe_lock_kind_name(99), "unknown");
   // Writes: checked_map's from insert to destroy, the common surface's all but the lookups.
   for (unsigned c = 0; c < static_cast<unsigned>(map_operation::count_); ++c) {
     const bool write = c >= static_cast<unsigned>(map_operation::insert) &&

@@ -24,12 +24,10 @@ std::string kind_name(unsigned code) {
 }
 std::string op_name(unsigned code) { return std::string(cmap::detail::probe_op_name(code)); }
 
-// lock_wait_begin's lock kind codes. Not in detail/probe_names.hpp yet; an unknown code is
-// shown as its number.
+// An unknown code is shown as its number.
 std::string lock_kind_name(unsigned code) {
-  constexpr std::string_view names[] = {"unknown",        "spin_lock",    "rw_lock exclusive",
-                                        "rw_lock shared", "table stripe", "parking_lock"};
-  return code < std::size(names) ? std::string(names[code]) : fmt::format("lock kind {}", code);
+  const std::string_view name = cmap::detail::probe_lock_kind_name(code);
+  return code != 0 && name == "unknown" ? fmt::format("lock kind {}", code) : std::string(name);
 }
 
 std::string violation_name(unsigned kind) {

@@ -164,7 +164,7 @@ class map_metrics {
 
 /// The counters of the named map whose operation runs on this thread, or null: where lock
 /// waits and rebuilds count (see the top of this file).
-inline thread_local map_metrics* current_map_metrics = nullptr;
+constinit inline thread_local map_metrics* current_map_metrics = nullptr;
 
 /// Sets current_map_metrics for a scope, restoring the outer value after.
 class current_map_scope {
