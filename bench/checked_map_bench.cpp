@@ -19,9 +19,9 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
-#include <ctime>
 #include <cmap/checked_map.hpp>
 #include <cstdint>
+#include <ctime>
 #include <functional>
 #include <random>
 #include <unordered_map>
