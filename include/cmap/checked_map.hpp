@@ -229,19 +229,22 @@ class checked_map {
   size_type max_size() const noexcept { return map_.max_size(); }
 
   // ---- modifiers (each a write) ------------------------------------------------------------
+  // The single-entry insert, emplace, try_emplace, erase and operator[] are forced inline, as
+  // find is below: clang otherwise calls them out of line, which costs more than the check.
 
   void clear() {
     checker_.write(op::clear, [&] { map_.clear(); });
   }
 
-  std::pair<iterator, bool> insert(const value_type& v) {
+  CMAP_DETAIL_INLINE std::pair<iterator, bool> insert(const value_type& v) {
     return wrap(checker_.write(op::insert, [&] { return map_.insert(v); }));
   }
-  std::pair<iterator, bool> insert(value_type&& v) {
+  CMAP_DETAIL_INLINE std::pair<iterator, bool> insert(value_type&& v) {
     return wrap(checker_.write(op::insert, [&] { return map_.insert(std::move(v)); }));
   }
   template <class P>
-  requires std::is_constructible_v<value_type, P&&> std::pair<iterator, bool> insert(P&& v) {
+  requires std::is_constructible_v<value_type, P&&> CMAP_DETAIL_INLINE std::pair<iterator, bool>
+  insert(P&& v) {
     return wrap(checker_.write(op::insert, [&] { return map_.insert(std::forward<P>(v)); }));
   }
   iterator insert(const_iterator hint, const value_type& v) {
@@ -297,7 +300,7 @@ class checked_map {
   }
 
   template <class... Args>
-  std::pair<iterator, bool> emplace(Args&&... args) {
+  CMAP_DETAIL_INLINE std::pair<iterator, bool> emplace(Args&&... args) {
     return wrap(
         checker_.write(op::emplace, [&] { return map_.emplace(std::forward<Args>(args)...); }));
   }
@@ -309,12 +312,12 @@ class checked_map {
   }
 
   template <class... Args>
-  std::pair<iterator, bool> try_emplace(const key_type& k, Args&&... args) {
+  CMAP_DETAIL_INLINE std::pair<iterator, bool> try_emplace(const key_type& k, Args&&... args) {
     return wrap(checker_.write(op::try_emplace,
                                [&] { return map_.try_emplace(k, std::forward<Args>(args)...); }));
   }
   template <class... Args>
-  std::pair<iterator, bool> try_emplace(key_type&& k, Args&&... args) {
+  CMAP_DETAIL_INLINE std::pair<iterator, bool> try_emplace(key_type&& k, Args&&... args) {
     return wrap(checker_.write(op::try_emplace, [&] {
       return map_.try_emplace(std::move(k), std::forward<Args>(args)...);
     }));
@@ -332,16 +335,16 @@ class checked_map {
     }));
   }
 
-  iterator erase(iterator pos) {
+  CMAP_DETAIL_INLINE iterator erase(iterator pos) {
     return wrap(checker_.write(op::erase, [&] { return map_.erase(pos.base()); }));
   }
-  iterator erase(const_iterator pos) {
+  CMAP_DETAIL_INLINE iterator erase(const_iterator pos) {
     return wrap(checker_.write(op::erase, [&] { return map_.erase(pos.base()); }));
   }
   iterator erase(const_iterator first, const_iterator last) {
     return wrap(checker_.write(op::erase, [&] { return map_.erase(first.base(), last.base()); }));
   }
-  size_type erase(const key_type& k) {
+  CMAP_DETAIL_INLINE size_type erase(const key_type& k) {
     return checker_.write(op::erase, [&] { return map_.erase(k); });
   }
 
@@ -457,10 +460,10 @@ class checked_map {
   }
 
   /// A write (it may insert). Writing through the returned reference afterwards is unchecked.
-  T& operator[](const key_type& k) {
+  CMAP_DETAIL_INLINE T& operator[](const key_type& k) {
     return checker_.write(op::subscript, [&]() -> T& { return map_[k]; });
   }
-  T& operator[](key_type&& k) {
+  CMAP_DETAIL_INLINE T& operator[](key_type&& k) {
     return checker_.write(op::subscript, [&]() -> T& { return map_[std::move(k)]; });
   }
   /// A read; throws std::out_of_range if k is absent.
