@@ -47,8 +47,12 @@
 // word around the std::unordered_map call, a write a load and a store at entry and at exit; no
 // atomic read-modify-write, no allocation, no shared-line write on reads (on x86 all of them
 // compile to plain moves; on Arm a write adds one dmb). iterator++ loads the word once; end(),
-// dereference and comparison are free. Measured single-thread overhead:
-// bench/checked_map_bench.cpp.
+// dereference and comparison are free. In instructions (g++ -O3, x86-64): a lookup adds 7-11,
+// a write 16-18 (the thread number is one TLS load; in a shared library, a __tls_get_addr call
+// more), iterator++ 3. In time, against std::unordered_map with the same hash: 1.00-1.07x in a
+// map of 1k entries; in a map of 1M, 1.01-1.08x for writes, 1.04-1.27x for lookups and
+// 1.3-1.4x for operator[], where each call waits on cache misses and the added instructions
+// let fewer calls overlap (bench/checked_map_bench.cpp; docs/journal/checked-map-cost.md).
 //
 // Copies and moves. A copy or move construction takes the source's policy; assignment and swap
 // exchange the contents only, each map keeps its own policy and check state. The destructor
