@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -286,6 +287,40 @@ TEST_F(AccessChecker, AnAbandonedWriteClearsTheFlagWithoutReporting) {
   auto reports = log.take();
   ASSERT_EQ(reports.size(), 1u);
   expect_report(reports[0], test_kind::concurrent_writes, "erase", "insert", me, false);
+}
+
+// write() hands back what the operation returns, a reference as that reference, and lets the
+// operation's own exception object through (rethrown, not copied or sliced) after clearing
+// the flag.
+TEST_F(AccessChecker, AWriteReturnsTheOperationsResultAndRethrowsItsException) {
+  int x = 1;
+  int& r = c.write(map_operation::subscript, [&]() -> int& { return x; });
+  EXPECT_EQ(&r, &x);
+  static_assert(std::is_same_v<decltype(c.write(map_operation::insert, [] { return 2; })), int>);
+
+  struct derived : std::runtime_error {
+    derived() : std::runtime_error("derived") {}
+  };
+  const void* thrown = nullptr;
+  try {
+    c.write(map_operation::emplace, [&] {
+      try {
+        throw derived();
+      } catch (const derived& e) {
+        thrown = &e;
+        throw;
+      }
+    });
+    ADD_FAILURE() << "no exception";
+  } catch (const derived& e) {
+    EXPECT_EQ(static_cast<const void*>(&e), thrown);
+  }
+  EXPECT_TRUE(log.take().empty());
+  const checker::word after = c.enter_read(map_operation::find);
+  EXPECT_EQ(after & checker::write_bit, 0u);
+  EXPECT_EQ(checker::op_of(after), map_operation::emplace);
+  c.leave_read(after, map_operation::find);
+  EXPECT_TRUE(log.take().empty());
 }
 
 // Writes inside noexcept calls report through handle<false>.

@@ -42,10 +42,10 @@
 // happens-before edge: the checker would "synchronise" two threads that use the map at
 // different times without a lock, and hide from TSan exactly the race it is there to find.
 //
-// Exceptions. write_scope restores the word (write bit cleared, no check) when the operation
-// throws, so a throwing hash, comparison or allocation never leaves the object marked as being
-// written; the exit check runs in finish(), never in a destructor, so a report under the
-// throwing policy is never raised during unwinding.
+// Exceptions. write() and write_scope restore the word (write bit cleared, no check) when the
+// operation throws, so a throwing hash, comparison or allocation never leaves the object marked
+// as being written; the exit check runs after the operation returns (write_scope: in finish()),
+// never during unwinding, so a report under the throwing policy is never raised there.
 
 #include <atomic>
 #include <concepts>
@@ -265,7 +265,8 @@ class access_checker {
           seen, what(violation_kind::iteration_during_write, map_operation::iteration));
   }
 
-  /// Runs f() as a write (enter, f, exit check); f's result is returned.
+  /// Runs f() as a write (enter, f, exit check); f's result is returned. If f throws, the
+  /// write bit is cleared without a check (abandon_write) and the exception propagates.
   template <class F>
   CMAP_DETAIL_INLINE decltype(auto) write(map_operation op, F&& f);
 
@@ -320,6 +321,8 @@ class access_checker {
     } end{this, kind, code};
     return call();
   }
+  template <class F>
+  CMAP_DETAIL_INLINE decltype(auto) abandon_on_throw(word mine, F& f);
 
   static void fence(std::memory_order o) noexcept {
 #if CMAP_DETAIL_TSAN
@@ -393,14 +396,28 @@ template <class Policy, class Violation>
 template <class F>
 CMAP_DETAIL_INLINE decltype(auto) access_checker<Policy, Violation>::checked_write(map_operation op,
                                                                                    F& f) {
-  write_scope<access_checker> scope(*this, op);
+  const word mine = enter_write(op);
   if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
-    f();
-    scope.finish();
+    abandon_on_throw(mine, f);
+    leave_write(mine);
   } else {
-    decltype(auto) result = f();
-    scope.finish();
+    decltype(auto) result = abandon_on_throw(mine, f);
+    leave_write(mine);
     return result;
+  }
+}
+
+template <class Policy, class Violation>
+template <class F>
+CMAP_DETAIL_INLINE decltype(auto) access_checker<Policy, Violation>::abandon_on_throw(word mine,
+                                                                                      F& f) {
+  // A handler, not a write_scope: a scope's "finished?" flag stays live across f() and is
+  // tested after it, where a handler adds nothing to the path that does not throw.
+  try {
+    return f();
+  } catch (...) {
+    abandon_write(mine);
+    throw;
   }
 }
 
