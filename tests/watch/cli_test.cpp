@@ -262,7 +262,9 @@ TEST(CmapWatch, SlowPathProbes) {
   std::istringstream first(buf);
   std::string pid, map, lock;
   first >> pid >> map >> lock;
-  const auto r = run({tool, "--json", "--duration", "1", pid});
+  // 3 s: the kernel attaches uprobes one at a time, slower while an earlier test's bpftrace is
+  // still detaching its own, and op_end may be attached well after op_begin.
+  const auto r = run({tool, "--json", "--duration", "3", pid});
   ::kill(emitter, SIGKILL);
   ::waitpid(emitter, nullptr, 0);
   ::close(out);
