@@ -2,6 +2,7 @@
 // concurrent use; unnaming, destruction while named, label checks and escaping.
 
 #include <cmap/art_map.hpp>
+#include <cmap/checked_map.hpp>
 #include <cmap/concurrent_hash_map.hpp>
 #include <cmap/locked_map.hpp>
 #include <cmap/durable_map.hpp>
@@ -164,6 +165,51 @@ TEST(metrics, families_without_a_map_that_has_them_are_left_out) {
   const std::string text = cmap::metrics::prometheus_text();
   EXPECT_THAT(text, Not(HasSubstr("cmap_map_queued_writes")));
   EXPECT_THAT(text, Not(HasSubstr("cmap_map_log_syncs_total")));
+}
+
+// A hasher that reads the map it hashes for: a lookup inside the map's own insert, which the
+// detector reports as a read during a write, on one thread, every time.
+struct reentrant_hash {
+  const cmap::checked_map<std::uint64_t, std::uint64_t, reentrant_hash>** map;
+  std::size_t operator()(std::uint64_t k) const {
+    if (*map != nullptr) (void)(*map)->size();
+    return std::hash<std::uint64_t>{}(k);
+  }
+};
+
+TEST(metrics, a_named_checked_map_reports_its_size_and_its_detectors_reports) {
+  const cmap::checked_map<std::uint64_t, std::uint64_t, reentrant_hash>* self = nullptr;
+  int reports = 0;
+  cmap::checked_map<std::uint64_t, std::uint64_t, reentrant_hash> m(
+      cmap::violation_policy::call([&](const cmap::access_violation&) { ++reports; }), 0,
+      reentrant_hash{&self});
+  m.insert({1, 1});  // not yet re-entrant: self is null
+  auto named = cmap::metrics::watch(m, "plain", {{"team", "legacy"}});
+  EXPECT_THROW((void)cmap::metrics::watch(m, "again"), std::invalid_argument);
+  self = &m;
+  m.insert({2, 2});
+  m.insert({3, 3});
+  self = nullptr;
+  ASSERT_EQ(reports, 2);
+  const std::string text = cmap::metrics::prometheus_text();
+  const std::string labels = "map=\"plain\",kind=\"checked_map\",team=\"legacy\"";
+  EXPECT_THAT(text, HasSubstr("cmap_map_entries{" + labels + "} 3\n"));
+  EXPECT_THAT(text, HasSubstr("cmap_map_violations_total{" + labels +
+                              ",violation=\"read_during_write\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("cmap_map_violations_total{" + labels +
+                              ",violation=\"concurrent_writes\"} 0\n"));
+  EXPECT_THAT(text, Not(HasSubstr("cmap_map_operations_total{" + labels)));
+}
+
+TEST(metrics, a_checked_map_destroyed_while_named_leaves_the_registry) {
+  cmap::metrics::registration named;
+  {
+    cmap::checked_map<std::uint64_t, std::uint64_t> m;
+    named = cmap::metrics::watch(m, "gone");
+    EXPECT_THAT(cmap::metrics::prometheus_text(), HasSubstr("map=\"gone\""));
+  }
+  EXPECT_THAT(cmap::metrics::prometheus_text(), Not(HasSubstr("map=\"gone\"")));
+  EXPECT_THAT(cmap::metrics::prometheus_text(), Not(HasSubstr("cmap_map_violations_total")));
 }
 
 }  // namespace

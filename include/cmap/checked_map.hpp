@@ -165,7 +165,10 @@ class checked_map {
       : checker_(std::move(policy)), map_(il) {}
 
   /// Checks as a write: destroying a map another thread is using is reported.
-  ~checked_map() { checker_.template enter_write<reporting::nothrow>(op::destroy); }
+  ~checked_map() {
+    checker_.template enter_write<reporting::nothrow>(op::destroy);
+    detail::forget_checked_map(&checker_);  // named for cmap::metrics: it leaves the registry
+  }
 
   /// Copy, move and list assignment: a write to *this (and a read of, or a write to, the
   /// source). The policy of *this is kept.

@@ -26,6 +26,9 @@
 //   cmap_map_queued_writes                 gauge: serial_map's queued_writes()
 //   cmap_map_log_syncs_total, cmap_map_log_bytes_total, cmap_map_checkpoints_total
 //                                          counters: durable_map's stats()
+//   cmap_map_violations_total{violation}   counter: checked_map's own detector's reports
+//                                          (checked_map has entries and this only: its
+//                                          budget has no room for a count per call)
 // and, with no map label, cmap_epoch_retired_objects: the reclamation backlog of the
 // lock-free maps (gauge).
 //
@@ -83,6 +86,10 @@ class registration {
     if (entry_ == nullptr) return;
     const std::lock_guard lock(detail::registry_mutex());
     if (entry_->slot != nullptr) entry_->slot->detach();
+    if (entry_->checked_map != nullptr) {
+      entry_->checked_map = nullptr;
+      detail::named_checked_maps.fetch_sub(1, std::memory_order_relaxed);
+    }
     auto& entries = detail::registry_entries();
     std::erase(entries, entry_);
     entry_.reset();
@@ -93,6 +100,16 @@ class registration {
   std::shared_ptr<detail::metrics_entry> entry_;
 };
 
+}  // namespace cmap::metrics
+
+namespace cmap::detail {
+// watch() for the maps with a metrics slot (every map but checked_map).
+template <class Map>
+metrics::registration watch_counted(Map& map, std::shared_ptr<metrics_entry> entry);
+}  // namespace cmap::detail
+
+namespace cmap::metrics {
+
 /// Names map: its operations count from now on, and write_prometheus reports it under name
 /// with extra labels. Throws std::invalid_argument if the map is already named, or if a label
 /// name is not a valid Prometheus label name or is map or kind.
@@ -100,19 +117,50 @@ template <class Map>
 [[nodiscard]] registration watch(Map& map, std::string name, labels extra = {}) {
   for (const auto& [k, v] : extra) {
     if (k.empty() || k == "map" || k == "kind" || k == "op" || k == "result" || k == "le" ||
+        k == "violation" ||
         detail::prometheus_writer::sanitized_name(k) != k || k.starts_with("__")) {
       throw std::invalid_argument("cmap::metrics::watch: invalid or reserved label name '" + k +
                                   "'");
     }
   }
-  detail::metrics_slot& slot = metrics_slot_of(map);
   auto entry = std::make_shared<detail::metrics_entry>();
   entry->name = std::move(name);
-  entry->kind = std::string(detail::probe_map_kind_names[static_cast<std::size_t>(probe_kind_of(map))]);
   entry->labels = std::move(extra);
-  entry->counters = std::make_shared<detail::map_metrics>();
+  if constexpr (requires { map.get_violation_policy(); }) {
+    // checked_map: its size and its detector's reports, no operation counts. Its probes and
+    // reports name its check word, its first member: the map's address.
+    entry->kind = "checked_map";
+    entry->checked_map = &map;
+    entry->gauges = [&map] {
+      detail::map_gauges g;
+      g.entries = map.size();
+      return g;
+    };
+    const std::lock_guard lock(detail::registry_mutex());
+    for (const auto& e : detail::registry_entries()) {
+      if (e->checked_map == &map) {
+        throw std::invalid_argument("cmap::metrics::watch: the map is already named");
+      }
+    }
+    detail::named_checked_maps.fetch_add(1, std::memory_order_relaxed);
+    detail::registry_entries().push_back(entry);
+    return registration(std::move(entry));
+  } else {
+    return detail::watch_counted(map, std::move(entry));
+  }
+}
+
+}  // namespace cmap::metrics
+
+namespace cmap::detail {
+
+template <class Map>
+metrics::registration watch_counted(Map& map, std::shared_ptr<metrics_entry> entry) {
+  metrics_slot& slot = metrics_slot_of(map);
+  entry->kind = std::string(probe_map_kind_names[static_cast<std::size_t>(probe_kind_of(map))]);
+  entry->counters = std::make_shared<map_metrics>();
   entry->gauges = [&map] {
-    detail::map_gauges g;
+    map_gauges g;
     g.entries = map.size();
     if constexpr (requires { map.allocated_bytes(); }) g.allocated_bytes = map.allocated_bytes();
     if constexpr (requires { map.queued_writes(); }) g.queued_writes = map.queued_writes();
@@ -125,14 +173,18 @@ template <class Map>
     return g;
   };
   entry->slot = &slot;
-  const std::lock_guard lock(detail::registry_mutex());
+  const std::lock_guard lock(registry_mutex());
   if (slot.get() != nullptr) {
     throw std::invalid_argument("cmap::metrics::watch: the map is already named");
   }
   slot.attach(entry->counters);
-  detail::registry_entries().push_back(entry);
-  return registration(std::move(entry));
+  registry_entries().push_back(entry);
+  return metrics::registration(std::move(entry));
 }
+
+}  // namespace cmap::detail
+
+namespace cmap::metrics {
 
 /// Every named map's metrics in Prometheus's text exposition format.
 inline void write_prometheus(std::ostream& out) {
@@ -149,13 +201,16 @@ inline void write_prometheus(std::ostream& out) {
   for (const auto& e : entries) {
     prometheus_labels l{{"map", e->name}, {"kind", e->kind}};
     l.insert(l.end(), e->labels.begin(), e->labels.end());
-    rows.push_back({e.get(), std::move(l), e->counters->totals(), e->gauges()});
+    rows.push_back({e.get(), std::move(l),
+                    e->counters != nullptr ? e->counters->totals() : detail::metric_totals{},
+                    e->gauges()});
   }
   detail::prometheus_writer w(out);
   w.family("cmap_map_operations_total", "counter",
            "Calls of a named cmap map by operation; result is whether the call found, inserted, "
            "replaced or erased something.");
   for (const row& r : rows) {
+    if (r.e->counters == nullptr) continue;  // checked_map: no operation counts
     for (std::size_t op = 0; op < detail::metric_op_count; ++op) {
       for (std::size_t hit = 0; hit < 2; ++hit) {
         prometheus_labels l = r.labels;
@@ -172,23 +227,30 @@ inline void write_prometheus(std::ostream& out) {
   w.family("cmap_map_allocated_bytes", "gauge",
            "Bytes a named cmap map holds from its allocator (its allocated_bytes()).");
   for (const row& r : rows) {
+    if (r.e->counters == nullptr) continue;
     w.sample("cmap_map_allocated_bytes", r.labels, std::uint64_t{r.gauges.allocated_bytes});
   }
   w.family("cmap_map_lock_waits_total", "counter",
            "Operations of a named cmap map that found a lock taken and waited.");
-  for (const row& r : rows) w.sample("cmap_map_lock_waits_total", r.labels, r.totals.lock_waits);
+  for (const row& r : rows) {
+    if (r.e->counters != nullptr) w.sample("cmap_map_lock_waits_total", r.labels, r.totals.lock_waits);
+  }
   w.family("cmap_map_lock_wait_seconds", "histogram",
            "How long operations of a named cmap map waited for a lock.");
   for (const row& r : rows) {
+    if (r.e->counters == nullptr) continue;
     w.histogram("cmap_map_lock_wait_seconds", r.labels, detail::wait_buckets,
                 r.totals.lock_wait_buckets, static_cast<double>(r.totals.lock_wait_ns) * 1e-9);
   }
   w.family("cmap_map_resizes_total", "counter",
            "Table rebuilds (growth, or tombstone clean-up) inside calls of a named cmap map.");
-  for (const row& r : rows) w.sample("cmap_map_resizes_total", r.labels, r.totals.resizes);
+  for (const row& r : rows) {
+    if (r.e->counters != nullptr) w.sample("cmap_map_resizes_total", r.labels, r.totals.resizes);
+  }
   w.family("cmap_map_resize_seconds_total", "counter",
            "Time spent in table rebuilds inside calls of a named cmap map.");
   for (const row& r : rows) {
+    if (r.e->counters == nullptr) continue;
     w.sample("cmap_map_resize_seconds_total", r.labels,
              static_cast<double>(r.totals.resize_ns) * 1e-9);
   }
@@ -215,6 +277,23 @@ inline void write_prometheus(std::ostream& out) {
   optional_family("cmap_map_checkpoints_total", "counter",
                   "Checkpoints a named durable_map has written since it was opened.",
                   &detail::map_gauges::checkpoints);
+  bool any_checked = false;
+  for (const row& r : rows) any_checked = any_checked || r.e->counters == nullptr;
+  if (any_checked) {
+    w.family("cmap_map_violations_total", "counter",
+             "Concurrent uses a named checked_map's own detector reported, by kind.");
+    constexpr const char* kinds[] = {"concurrent_writes", "read_during_write",
+                                     "iteration_during_write"};
+    for (const row& r : rows) {
+      if (r.e->counters != nullptr) continue;
+      for (std::size_t k = 0; k < std::size(kinds); ++k) {
+        prometheus_labels l = r.labels;
+        l.emplace_back("violation", kinds[k]);
+        w.sample("cmap_map_violations_total", l,
+                 r.e->violations[k].load(std::memory_order_relaxed));
+      }
+    }
+  }
   w.family("cmap_epoch_retired_objects", "gauge",
            "Objects retired by cmap's lock-free maps and not yet freed, process-wide (the "
            "epoch reclamation backlog).");

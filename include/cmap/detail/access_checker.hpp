@@ -57,6 +57,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "map_metrics.hpp"
 #include "probes.hpp"
 #include "sanitizers.hpp"
 #include "thread_number.hpp"
@@ -350,6 +351,7 @@ class access_checker {
     v.other_thread = thread_of(other);
     v.other_operation = v.other_thread != 0 ? operation_name(op_of(other)) : std::string_view{};
     v.other_in_progress = (other & write_bit) != 0;
+    count_checked_violation(this, static_cast<unsigned>(v.kind));
     if (CMAP_PROBE_ENABLED(violation)) {
       CMAP_PROBE(violation, this, static_cast<unsigned>(v.kind), (what >> 8) & 0xff, v.thread,
                  static_cast<unsigned>(op_of(other)), v.other_thread);

@@ -203,6 +203,10 @@ struct metrics_entry {
   // Reads the map's gauges. Called under registry_mutex().
   std::function<map_gauges()> gauges;
   metrics_slot* slot = nullptr;  // null once the map is destroyed
+  // checked_map, which has no slot and counts no operations (its cost budget has no room for
+  // a test per call): its address, and its own detector's reports by violation kind.
+  const void* checked_map = nullptr;
+  std::array<std::atomic<std::uint64_t>, 3> violations{};
 };
 
 /// The registry of named maps; one per program. Its mutex orders naming, unnaming, a map's
@@ -214,6 +218,35 @@ inline std::mutex& registry_mutex() {
 inline std::vector<std::shared_ptr<metrics_entry>>& registry_entries() {
   static std::vector<std::shared_ptr<metrics_entry>> entries;
   return entries;
+}
+
+/// How many checked_maps are named: while none is, a violation report and a checked_map's
+/// destruction skip the registry. relaxed: a map is named before it is shared (the thread
+/// that shares it publishes the naming), and the registry's mutex orders the rest.
+inline std::atomic<std::size_t> named_checked_maps{0};
+
+/// A checked_map's detector reported a violation of kind (0 to 2) on the map at address.
+inline void count_checked_violation(const void* map, unsigned kind) noexcept {
+  if (named_checked_maps.load(std::memory_order_relaxed) == 0 || kind >= 3) return;
+  const std::lock_guard lock(registry_mutex());
+  for (const auto& e : registry_entries()) {
+    if (e->checked_map == map) e->violations[kind].fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+/// A checked_map at address is being destroyed: it leaves the registry if it is named.
+inline void forget_checked_map(const void* map) noexcept {
+  if (named_checked_maps.load(std::memory_order_relaxed) == 0) return;
+  const std::lock_guard lock(registry_mutex());
+  auto& entries = registry_entries();
+  for (auto it = entries.begin(); it != entries.end(); ++it) {
+    if ((*it)->checked_map == map) {
+      (*it)->checked_map = nullptr;
+      named_checked_maps.fetch_sub(1, std::memory_order_relaxed);
+      entries.erase(it);
+      return;
+    }
+  }
 }
 
 /// The member every map carries through common_surface: null until the map is named
