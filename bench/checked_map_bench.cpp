@@ -67,62 +67,46 @@ std::vector<key> probe_keys(std::int64_t n, keys which) {
   return probe;
 }
 
-template <class Map>
-void find(benchmark::State& state, bool present) {
+// One lookup per iteration, lookup(m, key) -> a number summed so that it is not optimised
+// away, over probe keys of the given kind.
+template <class Map, class Lookup>
+void lookups(benchmark::State& state, keys which, Lookup lookup) {
   const std::int64_t n = state.range(0);
   Map m;
   fill(m, n);
-  const auto probe = probe_keys(n, present ? keys::present : keys::absent);
+  const auto probe = probe_keys(n, which);
   std::size_t j = 0;
   key sum = 0;
   for (auto _ : state) {
-    auto it = m.find(probe[j]);
-    if (it != m.end()) sum += it->second;
+    sum += lookup(m, probe[j]);
     j = (j + 1) & (probes - 1);
   }
   benchmark::DoNotOptimize(sum);
   state.SetItemsProcessed(state.iterations());
 }
+
+// A lambda, not a function pointer, so that the call is inlined into the loop.
+template <class Map>
+constexpr auto found_value = [](const Map& m, key k) -> key {
+  auto it = m.find(k);
+  return it != m.end() ? it->second : 0;
+};
 
 template <class Map>
 void find_present(benchmark::State& state) {
-  find<Map>(state, true);
+  lookups<Map>(state, keys::present, found_value<Map>);
 }
 template <class Map>
 void find_absent(benchmark::State& state) {
-  find<Map>(state, false);
+  lookups<Map>(state, keys::absent, found_value<Map>);
 }
-
 template <class Map>
 void count(benchmark::State& state) {
-  const std::int64_t n = state.range(0);
-  Map m;
-  fill(m, n);
-  const auto probe = probe_keys(n, keys::either);
-  std::size_t j = 0;
-  key sum = 0;
-  for (auto _ : state) {
-    sum += m.count(probe[j]);
-    j = (j + 1) & (probes - 1);
-  }
-  benchmark::DoNotOptimize(sum);
-  state.SetItemsProcessed(state.iterations());
+  lookups<Map>(state, keys::either, [](const Map& m, key k) -> key { return m.count(k); });
 }
-
 template <class Map>
 void contains(benchmark::State& state) {
-  const std::int64_t n = state.range(0);
-  Map m;
-  fill(m, n);
-  const auto probe = probe_keys(n, keys::either);
-  std::size_t j = 0;
-  key sum = 0;
-  for (auto _ : state) {
-    sum += m.contains(probe[j]) ? 1 : 0;
-    j = (j + 1) & (probes - 1);
-  }
-  benchmark::DoNotOptimize(sum);
-  state.SetItemsProcessed(state.iterations());
+  lookups<Map>(state, keys::either, [](const Map& m, key k) -> key { return m.contains(k) ? 1 : 0; });
 }
 
 template <class Map>
