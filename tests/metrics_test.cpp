@@ -177,7 +177,7 @@ struct reentrant_hash {
   }
 };
 
-TEST(metrics, a_named_checked_map_reports_its_size_and_its_detectors_reports) {
+TEST(metrics, a_named_checked_map_reports_its_detectors_reports_only) {
   const cmap::checked_map<std::uint64_t, std::uint64_t, reentrant_hash>* self = nullptr;
   int reports = 0;
   cmap::checked_map<std::uint64_t, std::uint64_t, reentrant_hash> m(
@@ -193,7 +193,8 @@ TEST(metrics, a_named_checked_map_reports_its_size_and_its_detectors_reports) {
   ASSERT_EQ(reports, 2);
   const std::string text = cmap::metrics::prometheus_text();
   const std::string labels = "map=\"plain\",kind=\"checked_map\",team=\"legacy\"";
-  EXPECT_THAT(text, HasSubstr("cmap_map_entries{" + labels + "} 3\n"));
+  // Not its size: reading it from a scraping thread would be a race the map reports.
+  EXPECT_THAT(text, Not(HasSubstr("cmap_map_entries{" + labels)));
   EXPECT_THAT(text, HasSubstr("cmap_map_violations_total{" + labels +
                               ",violation=\"read_during_write\"} 2\n"));
   EXPECT_THAT(text, HasSubstr("cmap_map_violations_total{" + labels +

@@ -27,8 +27,10 @@
 //   cmap_map_log_syncs_total, cmap_map_log_bytes_total, cmap_map_checkpoints_total
 //                                          counters: durable_map's stats()
 //   cmap_map_violations_total{violation}   counter: checked_map's own detector's reports
-//                                          (checked_map has entries and this only: its
-//                                          budget has no room for a count per call)
+//                                          (checked_map has this family only: its budget
+//                                          has no room for a count per call, and reading
+//                                          its size from the scraping thread would be the
+//                                          very race it reports)
 // and, with no map label, cmap_epoch_retired_objects: the reclamation backlog of the
 // lock-free maps (gauge).
 //
@@ -127,15 +129,12 @@ template <class Map>
   entry->name = std::move(name);
   entry->labels = std::move(extra);
   if constexpr (requires { map.get_violation_policy(); }) {
-    // checked_map: its size and its detector's reports, no operation counts. Its probes and
-    // reports name its check word, its first member: the map's address.
+    // checked_map: its detector's reports only. Not its size: a scrape on another thread
+    // would be the very concurrent read the map reports. Its reports name its check word,
+    // its first member: the map's address.
     entry->kind = "checked_map";
     entry->checked_map = &map;
-    entry->gauges = [&map] {
-      detail::map_gauges g;
-      g.entries = map.size();
-      return g;
-    };
+    entry->gauges = [] { return detail::map_gauges{}; };
     const std::lock_guard lock(detail::registry_mutex());
     for (const auto& e : detail::registry_entries()) {
       if (e->checked_map == &map) {
@@ -222,6 +221,7 @@ inline void write_prometheus(std::ostream& out) {
   }
   w.family("cmap_map_entries", "gauge", "Entries in a named cmap map (its size()).");
   for (const row& r : rows) {
+    if (r.e->counters == nullptr) continue;  // checked_map: see watch()
     w.sample("cmap_map_entries", r.labels, std::uint64_t{r.gauges.entries});
   }
   w.family("cmap_map_allocated_bytes", "gauge",
