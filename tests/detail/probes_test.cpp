@@ -170,7 +170,6 @@ struct fragile {
   }
   fragile(const fragile&) = default;
   fragile& operator=(const fragile&) = default;
-  friend bool operator==(const fragile&, const fragile&) = default;
 };
 
 TEST(probes, an_exception_passes_through_the_probed_path) {
