@@ -17,6 +17,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 extern char** environ;
@@ -37,8 +38,16 @@ pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>
   int o[2];
   int e[2];
   if (::pipe2(o, O_CLOEXEC) != 0 || ::pipe2(e, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+  // The caller's variables replace the inherited ones of the same name (getenv would return
+  // the first of two: ctest's TSAN_OPTIONS, not the race demo's).
   std::vector<std::string> envs;
-  for (char** p = environ; *p != nullptr; ++p) envs.emplace_back(*p);
+  for (char** p = environ; *p != nullptr; ++p) {
+    const std::string_view inherited = *p;
+    const auto name = inherited.substr(0, inherited.find('=') + 1);
+    bool replaced = false;
+    for (const auto& v : env) replaced = replaced || v.starts_with(name);
+    if (!replaced) envs.emplace_back(inherited);
+  }
   envs.insert(envs.end(), env.begin(), env.end());
   const pid_t pid = ::fork();
   if (pid == 0) {
