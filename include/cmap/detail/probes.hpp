@@ -152,8 +152,9 @@ std::uint64_t probe_result(const R& r) noexcept {
 /// A common-surface call with op_begin and op_end around it: the path taken only while a
 /// tracer is attached, kept out of line so that the inlined fast path stays one test.
 template <class Call>
-[[gnu::noinline, gnu::cold]] auto probed_call(const void* map, probe_map_kind kind, probe_op op,
-                                              std::uint64_t key_hash, Call& call)
+[[gnu::noinline, gnu::cold]] auto probed_call([[maybe_unused]] const void* map,
+                                              probe_map_kind kind, probe_op op,
+                                              [[maybe_unused]] std::uint64_t key_hash, Call& call)
     -> decltype(call()) {
   [[maybe_unused]] const auto k = static_cast<unsigned>(kind);
   [[maybe_unused]] const auto o = static_cast<unsigned>(op);
