@@ -103,18 +103,15 @@ class lookup_surface {
 
  protected:
   // Runs call() as the operation op on key: with op_begin and op_end around it while a tracer
-  // is attached (detail/probes.hpp), else just call() behind one not-taken branch.
-  // Counted too, if the map is named (cmap::metrics::watch).
+  // is attached (detail/probes.hpp), else call() behind the semaphores' not-taken branch and
+  // the metrics slot's (a named map's call is counted: cmap::metrics::watch).
   template <class K, class Call>
   [[gnu::always_inline]] decltype(auto) observed(probe_op op, const K& key, Call&& call) const {
     map_metrics* const counters = counting_slot().get();
-    if (!op_probes_enabled()) [[likely]] {
-      if (counters == nullptr) [[likely]] {
-        return call();
-      }
-      return counted(op, call, *counters);
+    if (op_probes_enabled()) [[unlikely]] {
+      return observed_slowly(op, key, call, counters);
     }
-    return observed_slowly(op, key, call, counters);
+    return counted(op, call, counters);
   }
 
   lookup_surface() = default;
@@ -132,15 +129,19 @@ class lookup_surface {
     return probe_kind();
   }
 
-  // A named map's call, counted. Inline, like the call itself: out of line, the map's call
-  // went out of line with it (about 60 more instructions per call than the count).
+  // The call, counted if the map is named (counters not null). One inlined copy of the call
+  // for named and unnamed maps alike: with a second copy for the named case, or with that copy
+  // out of line, the compiler's inlining of the map's own code shifted, and maps nobody named
+  // paid for it (up to 50 instructions per call at -O3; docs/journal/observability.md).
   template <class Call>
-  [[gnu::always_inline]] static auto counted(probe_op op, Call& call, map_metrics& counters)
+  [[gnu::always_inline]] static auto counted(probe_op op, Call& call, map_metrics* counters)
       -> decltype(call()) {
-    // Lock waits and rebuilds inside the call count for this map.
-    const current_map_scope current(&counters);
+    // Lock waits and rebuilds inside the call count for this map (nothing when unnamed).
+    const current_map_scope current(counters);
     decltype(call()) result = call();
-    counters.count_op(op, probe_result(result) == 1);
+    if (counters != nullptr) [[unlikely]] {
+      counters->count_op(op, probe_result(result) == 1);
+    }
     return result;
   }
 
@@ -149,10 +150,7 @@ class lookup_surface {
   [[gnu::noinline, gnu::cold]] auto observed_slowly(probe_op op, const K& key, Call& call,
                                                     map_metrics* counters) const
       -> decltype(call()) {
-    if (counters == nullptr) {
-      return probed_call(probe_map_address(), probe_kind(), op, probe_key_hash(key), call);
-    }
-    auto counted_call = [&]() -> decltype(call()) { return counted(op, call, *counters); };
+    auto counted_call = [&]() -> decltype(call()) { return counted(op, call, counters); };
     return probed_call(probe_map_address(), probe_kind(), op, probe_key_hash(key), counted_call);
   }
 
@@ -290,11 +288,13 @@ class common_surface : public lookup_surface<Impl, Key, T, Hash, KeyEqual> {
   }
 
   // Stores value under key; true if inserted, false if it replaced a value (Go: Store).
-  bool insert_or_assign(const Key& key, T value) {
+  // Forced inline, as the lookups are: GCC at -O3 otherwise calls it out of line from a loop
+  // (40 instructions per call more on concurrent_hash_map, 25 on locked_map).
+  [[gnu::always_inline]] bool insert_or_assign(const Key& key, T value) {
     return this->observed(probe_op::insert_or_assign, key,
                           [&]() CMAP_DETAIL_INLINE_LAMBDA { return impl().insert_or_assign_impl(key, std::move(value)); });
   }
-  bool insert_or_assign(Key&& key, T value) {
+  [[gnu::always_inline]] bool insert_or_assign(Key&& key, T value) {
     return this->observed(probe_op::insert_or_assign, key, [&]() CMAP_DETAIL_INLINE_LAMBDA {
       return impl().insert_or_assign_impl(std::move(key), std::move(value));
     });

@@ -11,11 +11,15 @@
 //
 // Threads. A thread gets a block the first time it touches the map (one allocation); thread
 // numbers from max_threads on share one block with atomic adds instead. A thread that exits
-// leaves its block, so the totals never go backwards.
+// leaves its block, so the totals never go backwards. Each thread remembers the block it last
+// counted into and whose it was (metrics_thread_state), so that while a thread keeps to one
+// named map a count is a compare and an increment, without the thread number or the block
+// table. The owner is remembered by a number never reused, not by address: a map destroyed and
+// another built at its address must not find the old map's freed block.
 //
 // Attribution of slow paths. A lock wait or a rebuild does not know its map; the operation
-// around it does. While a named map's operation runs, the thread's current_map_metrics points
-// at that map's counters (nested operations restore the outer one), and lock_wait_scope and
+// around it does. While a named map's operation runs, the thread's metrics_thread_state names
+// that map's counters (nested operations restore the outer one), and lock_wait_scope and
 // resize_scope (observation.hpp) count there.
 //
 // Memory orders: relaxed, except where a thread publishes its new block (release, paired with
@@ -69,6 +73,21 @@ struct metric_totals {
   std::uint64_t resize_ns = 0;
 };
 
+class map_metrics;
+
+/// What a thread keeps for the metrics (see the top of this file): the named map whose
+/// operation it is running, and the block it last counted into with the number of that
+/// block's map (0: none).
+struct metrics_thread_state {
+  map_metrics* current = nullptr;
+  std::uint64_t cached_owner = 0;
+  metric_block* cached_block = nullptr;
+};
+constinit inline thread_local metrics_thread_state this_thread_metrics;
+
+/// Numbers for map_metrics objects, from 1 (0 means "no map" in metrics_thread_state).
+inline std::atomic<std::uint64_t> next_map_metrics_number{1};
+
 class map_metrics {
  public:
   /// Thread numbers below this have a block each; the rest share one.
@@ -81,10 +100,14 @@ class map_metrics {
     for (auto& b : blocks_) delete b.load(std::memory_order_relaxed);
   }
 
-  void count_op(probe_op op, bool hit) noexcept {
+  [[gnu::always_inline]] void count_op(probe_op op, bool hit) noexcept {
     const auto i = static_cast<std::size_t>(op) - static_cast<std::size_t>(probe_op::find);
-    writer w = mine();
-    w.add(w.block.ops[i][hit ? 1 : 0], 1);
+    metrics_thread_state& t = this_thread_metrics;
+    if (t.cached_owner == number_) [[likely]] {
+      writer{*t.cached_block, false}.add(t.cached_block->ops[i][hit ? 1 : 0], 1);
+      return;
+    }
+    count_op_uncached(i, hit ? 1 : 0);
   }
   void count_lock_wait(std::chrono::nanoseconds waited) noexcept {
     writer w = mine();
@@ -141,6 +164,8 @@ class map_metrics {
       }
     }
   };
+  // A thread's block, found through its number; remembered in the thread's state when it is
+  // the thread's own (the shared block takes atomic adds, so it is never the remembered one).
   writer mine() noexcept {
     const std::uint32_t n = thread_number();
     if (n >= max_threads) [[unlikely]]
@@ -148,7 +173,15 @@ class map_metrics {
     metric_block* b = blocks_[n].load(std::memory_order_relaxed);
     if (b == nullptr) [[unlikely]]
       b = adopt(n);
-    return {*b, b == &shared_};
+    if (b == &shared_) [[unlikely]]
+      return {shared_, true};
+    this_thread_metrics.cached_owner = number_;
+    this_thread_metrics.cached_block = b;
+    return {*b, false};
+  }
+  [[gnu::noinline]] void count_op_uncached(std::size_t op_index, std::size_t hit) noexcept {
+    writer w = mine();
+    w.add(w.block.ops[op_index][hit], 1);
   }
   [[gnu::noinline]] metric_block* adopt(std::uint32_t n) noexcept {
     auto* b = new (std::nothrow) metric_block();
@@ -158,26 +191,35 @@ class map_metrics {
     return b;
   }
 
+  // relaxed: the number only has to be unique.
+  const std::uint64_t number_ = next_map_metrics_number.fetch_add(1, std::memory_order_relaxed);
   std::array<std::atomic<metric_block*>, max_threads> blocks_{};
   metric_block shared_;
 };
 
 /// The counters of the named map whose operation runs on this thread, or null: where lock
 /// waits and rebuilds count (see the top of this file).
-constinit inline thread_local map_metrics* current_map_metrics = nullptr;
+inline map_metrics* current_map_metrics() noexcept { return this_thread_metrics.current; }
 
-/// Sets current_map_metrics for a scope, restoring the outer value after.
+/// Names the map whose operation runs on this thread for a scope, restoring the outer one after;
+/// with a null map (an unnamed map's call), does nothing.
 class current_map_scope {
  public:
-  explicit current_map_scope(map_metrics* m) noexcept : outer_(current_map_metrics) {
-    current_map_metrics = m;
+  explicit current_map_scope(map_metrics* m) noexcept : map_(m) {
+    if (map_ != nullptr) [[unlikely]] {
+      outer_ = this_thread_metrics.current;
+      this_thread_metrics.current = map_;
+    }
   }
   current_map_scope(const current_map_scope&) = delete;
   current_map_scope& operator=(const current_map_scope&) = delete;
-  ~current_map_scope() { current_map_metrics = outer_; }
+  ~current_map_scope() {
+    if (map_ != nullptr) [[unlikely]] this_thread_metrics.current = outer_;
+  }
 
  private:
-  map_metrics* outer_;
+  map_metrics* map_;
+  map_metrics* outer_ = nullptr;
 };
 
 class metrics_slot;

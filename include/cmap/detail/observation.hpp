@@ -28,7 +28,7 @@ enum class probe_lock_kind : std::uint8_t {
 class lock_wait_scope {
  public:
   lock_wait_scope(const void* lock, probe_lock_kind kind) noexcept
-      : lock_(lock), kind_(static_cast<unsigned>(kind)), counters_(current_map_metrics) {
+      : lock_(lock), kind_(static_cast<unsigned>(kind)), counters_(current_map_metrics()) {
     if (counters_ != nullptr) start_ = std::chrono::steady_clock::now();
     if (CMAP_PROBE_ENABLED(lock_wait_begin)) CMAP_PROBE(lock_wait_begin, lock_, kind_);
   }
@@ -51,7 +51,7 @@ class lock_wait_scope {
 class resize_scope {
  public:
   resize_scope(const void* table, std::size_t old_capacity, std::size_t new_capacity) noexcept
-      : table_(table), old_(old_capacity), new_(new_capacity), counters_(current_map_metrics) {
+      : table_(table), old_(old_capacity), new_(new_capacity), counters_(current_map_metrics()) {
     if (counters_ != nullptr) start_ = std::chrono::steady_clock::now();
     if (CMAP_PROBE_ENABLED(resize_begin)) CMAP_PROBE(resize_begin, table_, old_, new_);
   }
