@@ -236,8 +236,9 @@ class checked_map {
   size_type max_size() const noexcept { return map_.max_size(); }
 
   // ---- modifiers (each a write) ------------------------------------------------------------
-  // The single-entry insert, emplace, try_emplace, erase and operator[] are forced inline, as
-  // find is below: clang otherwise calls them out of line, which costs more than the check.
+  // The single-entry insert, insert_or_assign, emplace, try_emplace, erase and operator[] are
+  // forced inline, as find is below: compilers otherwise call them out of line, which costs
+  // more than the check.
 
   void clear() {
     checker_.write(op::clear, [&] { map_.clear(); });
@@ -283,12 +284,12 @@ class checked_map {
   }
 
   template <class M>
-  std::pair<iterator, bool> insert_or_assign(const key_type& k, M&& obj) {
+  CMAP_DETAIL_INLINE std::pair<iterator, bool> insert_or_assign(const key_type& k, M&& obj) {
     return wrap(checker_.write(op::insert_or_assign,
                                [&] { return map_.insert_or_assign(k, std::forward<M>(obj)); }));
   }
   template <class M>
-  std::pair<iterator, bool> insert_or_assign(key_type&& k, M&& obj) {
+  CMAP_DETAIL_INLINE std::pair<iterator, bool> insert_or_assign(key_type&& k, M&& obj) {
     return wrap(checker_.write(op::insert_or_assign, [&] {
       return map_.insert_or_assign(std::move(k), std::forward<M>(obj));
     }));
