@@ -2,9 +2,7 @@
 // need root and bpftrace (and a build with probes) and skip themselves otherwise; the error
 // paths run everywhere.
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,11 +18,13 @@
 #include <string_view>
 #include <vector>
 
-extern char** environ;
+#include "../child_process.hpp"
 
 namespace {
 
 using nlohmann::json;
+
+using cmap_test::child_process;
 
 struct run_result {
   int status = -1;  // exit status, or 128 + signal
@@ -32,80 +32,36 @@ struct run_result {
   std::string err;
 };
 
-// Starts argv with `env` added to ours; stdout and stderr on pipes.
-pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, int& out,
-            int& err) {
-  int o[2];
-  int e[2];
-  if (::pipe2(o, O_CLOEXEC) != 0 || ::pipe2(e, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
-  // The caller's variables replace the inherited ones of the same name (getenv would return
-  // the first of two: ctest's TSAN_OPTIONS, not the race demo's).
-  std::vector<std::string> envs;
-  for (char** p = environ; *p != nullptr; ++p) {
-    const std::string_view inherited = *p;
-    const auto name = inherited.substr(0, inherited.find('=') + 1);
-    bool replaced = false;
-    for (const auto& v : env) replaced = replaced || v.starts_with(name);
-    if (!replaced) envs.emplace_back(inherited);
-  }
-  envs.insert(envs.end(), env.begin(), env.end());
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(o[1], 1);
-    ::dup2(e[1], 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    std::vector<char*> envp;
-    for (const auto& v : envs) envp.push_back(const_cast<char*>(v.c_str()));
-    envp.push_back(nullptr);
-    ::execve(args[0], args.data(), envp.data());
-    ::_exit(127);
-  }
-  ::close(o[1]);
-  ::close(e[1]);
-  out = o[0];
-  err = e[0];
-  return pid;
-}
-
-// Runs argv to the end (killed after timeout_s).
+// Runs argv to the end (killed after timeout_s), with `env` replacing our variables of the
+// same names.
 run_result run(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
                int timeout_s = 60) {
-  run_result r;
-  int fds[2];
-  const pid_t pid = spawn(argv, env, fds[0], fds[1]);
-  std::string* sinks[2] = {&r.out, &r.err};
+  child_process c(argv[0], {argv.begin() + 1, argv.end()}, {env, /*separate_stderr=*/true});
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  int open = 2;
-  while (open > 0) {
-    pollfd p[2] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
-    ::poll(p, 2, 100);
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i] < 0 || (p[i].revents & (POLLIN | POLLHUP)) == 0) continue;
-      char buf[4096];
-      const ssize_t n = ::read(fds[i], buf, sizeof buf);
-      if (n > 0) {
-        sinks[i]->append(buf, static_cast<std::size_t>(n));
-      } else {
-        ::close(fds[i]);
-        fds[i] = -1;
-        p[i].fd = -1;
-        --open;
-      }
-    }
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
+  if (c.read_until(deadline, [](std::string_view) {})) c.kill();
+  const int status = c.wait();
+  run_result r;
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = c.output();
+  r.err = c.error_output();
+  return r;
+}
+
+// The first line a child prints, waiting up to 30 s.
+std::string first_line(child_process& c) {
+  std::string line;
+  bool got = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!got && std::chrono::steady_clock::now() < deadline) {
+    if (!c.read_until(std::chrono::steady_clock::now() + std::chrono::milliseconds(100),
+                      [&](std::string_view l) {
+                        if (!got) line = l;
+                        got = true;
+                      })) {
       break;
     }
   }
-  for (int fd : fds) {
-    if (fd >= 0) ::close(fd);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
+  return line;
 }
 
 const std::string tool = CMAP_WATCH_BIN;
@@ -114,46 +70,35 @@ const std::string tool = CMAP_WATCH_BIN;
 // prints on start.
 class demo {
  public:
-  demo(const std::string& mode, unsigned threads, const std::vector<std::string>& env = {}) {
-    int err = -1;
-    pid_ = spawn({CMAP_WATCH_DEMO_BIN, "--" + mode, "--seconds", "120"}, env, out_, err);
-    ::close(err);
-    std::string pending;
+  demo(const std::string& mode, unsigned threads, const std::vector<std::string>& env = {})
+      : process_(CMAP_WATCH_DEMO_BIN, {"--" + mode, "--seconds", "120"}, {env}) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (tids.size() < threads && std::chrono::steady_clock::now() < deadline) {
-      pollfd p{out_, POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      char buf[4096];
-      const ssize_t n = ::read(out_, buf, sizeof buf);
-      if (n <= 0) break;
-      pending.append(buf, static_cast<std::size_t>(n));
-      for (auto nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n')) {
-        std::istringstream line(pending.substr(0, nl));
-        pending.erase(0, nl + 1);
-        std::string word, a, b;
-        line >> word >> a >> b;
-        if (word == "map") maps[a] = b;
-        if (word == "thread") tids.insert(std::stoull(a));
-      }
+      const bool open = process_.read_until(
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(100), [&](std::string_view l) {
+            std::istringstream line{std::string(l)};
+            std::string word, a, b;
+            line >> word >> a >> b;
+            if (word == "map") maps[a] = b;
+            if (word == "thread") tids.insert(std::stoull(a));
+          });
+      if (!open) break;
     }
     if (tids.size() < threads) throw std::runtime_error("watch-demo did not start its threads");
   }
   ~demo() {
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    ::close(out_);
+    process_.signal(SIGTERM);
+    process_.wait();
   }
   demo(const demo&) = delete;
   demo& operator=(const demo&) = delete;
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return process_.pid(); }
 
   std::map<std::string, std::string> maps;  // address -> kind
   std::set<unsigned long long> tids;
 
  private:
-  pid_t pid_ = -1;
-  int out_ = -1;
+  child_process process_;
 };
 
 // The JSON objects cmap-watch printed, one a line.
@@ -264,20 +209,14 @@ TEST(CmapWatch, TextOutputWithoutRaces) {
 
 TEST(CmapWatch, SlowPathProbes) {
   REQUIRE_ATTACH();
-  int out = -1, err = -1;
-  const pid_t emitter = spawn({CMAP_WATCH_EMITTER_BIN}, {}, out, err);
-  char buf[256] = {};
-  ASSERT_GT(::read(out, buf, sizeof buf - 1), 0);
-  std::istringstream first(buf);
+  child_process emitter(CMAP_WATCH_EMITTER_BIN, {});
+  std::istringstream first(first_line(emitter));
   std::string pid, map, lock;
   first >> pid >> map >> lock;
+  ASSERT_FALSE(lock.empty()) << "the emitter printed no 'pid map lock' line";
   // 3 s: the kernel attaches uprobes one at a time, slower while an earlier test's bpftrace is
   // still detaching its own, and op_end may be attached well after op_begin.
   const auto r = run({tool, "--json", "--duration", "3", pid});
-  ::kill(emitter, SIGKILL);
-  ::waitpid(emitter, nullptr, 0);
-  ::close(out);
-  ::close(err);
   ASSERT_EQ(r.status, 0) << r.err;
   const json s = summary_of(r.out);
   ASSERT_EQ(s.at("maps").size(), 1u) << s.dump(2);
@@ -304,13 +243,8 @@ TEST(CmapWatch, SlowPathProbes) {
 
 TEST(CmapWatch, ProcessWithoutProbes) {
   REQUIRE_ATTACH();
-  int out = -1, err = -1;
-  const pid_t sleeper = spawn({"/bin/sleep", "30"}, {}, out, err);
-  const auto r = run({tool, std::to_string(sleeper)});
-  ::kill(sleeper, SIGKILL);
-  ::waitpid(sleeper, nullptr, 0);
-  ::close(out);
-  ::close(err);
+  const child_process sleeper("/bin/sleep", {"30"});
+  const auto r = run({tool, std::to_string(sleeper.pid())});
   EXPECT_EQ(r.status, 6) << r.err;
   EXPECT_NE(r.err.find("has no cmap probes"), std::string::npos) << r.err;
 }
