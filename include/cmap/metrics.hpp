@@ -205,55 +205,59 @@ inline void write_prometheus(std::ostream& out) {
                     e->gauges()});
   }
   detail::prometheus_writer w(out);
-  w.family("cmap_map_operations_total", "counter",
-           "Calls of a named cmap map by operation; result is whether the call found, inserted, "
-           "replaced or erased something.");
-  for (const row& r : rows) {
-    if (r.e->counters == nullptr) continue;  // checked_map: no operation counts
-    for (std::size_t op = 0; op < detail::metric_op_count; ++op) {
-      for (std::size_t hit = 0; hit < 2; ++hit) {
-        prometheus_labels l = r.labels;
-        l.emplace_back("op", std::string(detail::probe_op_names[op]));
-        l.emplace_back("result", hit != 0 ? "true" : "false");
-        w.sample("cmap_map_operations_total", l, r.totals.ops[op][hit]);
-      }
+  // A family of every map with operation counts (every named map but a checked_map, see
+  // watch()): its header, then sample(name, row) for each such map.
+  const auto counted_family = [&](const char* name, const char* type, const char* help,
+                                  const auto& sample) {
+    w.family(name, type, help);
+    for (const row& r : rows) {
+      if (r.e->counters != nullptr) sample(name, r);
     }
-  }
-  w.family("cmap_map_entries", "gauge", "Entries in a named cmap map (its size()).");
-  for (const row& r : rows) {
-    if (r.e->counters == nullptr) continue;  // checked_map: see watch()
-    w.sample("cmap_map_entries", r.labels, std::uint64_t{r.gauges.entries});
-  }
-  w.family("cmap_map_allocated_bytes", "gauge",
-           "Bytes a named cmap map holds from its allocator (its allocated_bytes()).");
-  for (const row& r : rows) {
-    if (r.e->counters == nullptr) continue;
-    w.sample("cmap_map_allocated_bytes", r.labels, std::uint64_t{r.gauges.allocated_bytes});
-  }
-  w.family("cmap_map_lock_waits_total", "counter",
-           "Operations of a named cmap map that found a lock taken and waited.");
-  for (const row& r : rows) {
-    if (r.e->counters != nullptr) w.sample("cmap_map_lock_waits_total", r.labels, r.totals.lock_waits);
-  }
-  w.family("cmap_map_lock_wait_seconds", "histogram",
-           "How long operations of a named cmap map waited for a lock.");
-  for (const row& r : rows) {
-    if (r.e->counters == nullptr) continue;
-    w.histogram("cmap_map_lock_wait_seconds", r.labels, detail::wait_buckets,
-                r.totals.lock_wait_buckets, static_cast<double>(r.totals.lock_wait_ns) * 1e-9);
-  }
-  w.family("cmap_map_resizes_total", "counter",
-           "Table rebuilds (growth, or tombstone clean-up) inside calls of a named cmap map.");
-  for (const row& r : rows) {
-    if (r.e->counters != nullptr) w.sample("cmap_map_resizes_total", r.labels, r.totals.resizes);
-  }
-  w.family("cmap_map_resize_seconds_total", "counter",
-           "Time spent in table rebuilds inside calls of a named cmap map.");
-  for (const row& r : rows) {
-    if (r.e->counters == nullptr) continue;
-    w.sample("cmap_map_resize_seconds_total", r.labels,
-             static_cast<double>(r.totals.resize_ns) * 1e-9);
-  }
+  };
+  counted_family("cmap_map_operations_total", "counter",
+                 "Calls of a named cmap map by operation; result is whether the call found, "
+                 "inserted, replaced or erased something.",
+                 [&](const char* name, const row& r) {
+                   for (std::size_t op = 0; op < detail::metric_op_count; ++op) {
+                     for (std::size_t hit = 0; hit < 2; ++hit) {
+                       prometheus_labels l = r.labels;
+                       l.emplace_back("op", std::string(detail::probe_op_names[op]));
+                       l.emplace_back("result", hit != 0 ? "true" : "false");
+                       w.sample(name, l, r.totals.ops[op][hit]);
+                     }
+                   }
+                 });
+  counted_family("cmap_map_entries", "gauge", "Entries in a named cmap map (its size()).",
+                 [&](const char* name, const row& r) {
+                   w.sample(name, r.labels, std::uint64_t{r.gauges.entries});
+                 });
+  counted_family("cmap_map_allocated_bytes", "gauge",
+                 "Bytes a named cmap map holds from its allocator (its allocated_bytes()).",
+                 [&](const char* name, const row& r) {
+                   w.sample(name, r.labels, std::uint64_t{r.gauges.allocated_bytes});
+                 });
+  counted_family("cmap_map_lock_waits_total", "counter",
+                 "Operations of a named cmap map that found a lock taken and waited.",
+                 [&](const char* name, const row& r) {
+                   w.sample(name, r.labels, r.totals.lock_waits);
+                 });
+  counted_family("cmap_map_lock_wait_seconds", "histogram",
+                 "How long operations of a named cmap map waited for a lock.",
+                 [&](const char* name, const row& r) {
+                   w.histogram(name, r.labels, detail::wait_buckets, r.totals.lock_wait_buckets,
+                               static_cast<double>(r.totals.lock_wait_ns) * 1e-9);
+                 });
+  counted_family("cmap_map_resizes_total", "counter",
+                 "Table rebuilds (growth, or tombstone clean-up) inside calls of a named cmap "
+                 "map.",
+                 [&](const char* name, const row& r) {
+                   w.sample(name, r.labels, r.totals.resizes);
+                 });
+  counted_family("cmap_map_resize_seconds_total", "counter",
+                 "Time spent in table rebuilds inside calls of a named cmap map.",
+                 [&](const char* name, const row& r) {
+                   w.sample(name, r.labels, static_cast<double>(r.totals.resize_ns) * 1e-9);
+                 });
   // The families only some maps have: written only when one such map is named.
   const auto optional_family = [&](const char* name, const char* type, const char* help,
                                    std::optional<std::uint64_t> detail::map_gauges::*field) {
