@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -288,6 +289,31 @@ TEST(CmapWatch, NoBpftrace) {
   const auto r = run({tool, std::to_string(::getpid())}, {"CMAP_WATCH_BPFTRACE=/nonexistent/bpftrace"});
   EXPECT_EQ(r.status, 4) << r.err;
   EXPECT_NE(r.err.find("bpftrace not found"), std::string::npos) << r.err;
+}
+
+// A stand-in bpftrace that lists one cmap probe and, asked to attach, prints the probe limit
+// it was given and fails: cmap-watch raises bpftrace's default of 512 (cmap-bench alone has
+// 990 probe sites), and keeps a limit the user set.
+TEST(CmapWatch, RaisesBpftracesProbeLimitUnlessSet) {
+  if (::geteuid() != 0) GTEST_SKIP() << "not root: the privilege check comes first";
+  const std::string fake = ::testing::TempDir() + "cmap_watch_fake_bpftrace.sh";
+  {
+    std::ofstream f(fake);
+    f << "#!/bin/sh\n"
+         "if [ \"$1\" = -l ]; then echo usdt:/bin/x:cmap:op_begin; exit 0; fi\n"
+         "echo \"limit=${BPFTRACE_MAX_PROBES}\" >&2\n"
+         "exit 1\n";
+  }
+  ASSERT_EQ(::chmod(fake.c_str(), 0755), 0);
+  const child_process target("/bin/sleep", {"30"});
+  const auto raised = run({tool, std::to_string(target.pid())},
+                          {"CMAP_WATCH_BPFTRACE=" + fake, "BPFTRACE_MAX_PROBES="});
+  EXPECT_EQ(raised.status, 1) << raised.err;
+  EXPECT_NE(raised.err.find("limit=8192"), std::string::npos) << raised.err;
+  const auto kept = run({tool, std::to_string(target.pid())},
+                        {"CMAP_WATCH_BPFTRACE=" + fake, "BPFTRACE_MAX_PROBES=600"});
+  EXPECT_NE(kept.err.find("limit=600"), std::string::npos) << kept.err;
+  ::unlink(fake.c_str());
 }
 
 TEST(CmapWatch, NotRoot) {

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fmt/format.h>
 #include <fstream>
 #include <string>
@@ -27,6 +28,9 @@ namespace {
 using namespace cmap_watch;
 
 std::atomic<bool> stop_requested{false};
+
+// The probe limit cmap-watch gives bpftrace (BPFTRACE_MAX_PROBES) unless the user set one.
+constexpr const char* max_probe_sites = "8192";
 
 extern "C" void on_stop_signal(int) { stop_requested.store(true, std::memory_order_relaxed); }
 
@@ -157,6 +161,12 @@ int main(int argc, char** argv) {
     if (!summarised) std::fprintf(stderr, "bpftrace: %s\n", line.c_str());
   };
 
+  // bpftrace refuses to attach more than 512 probes unless BPFTRACE_MAX_PROBES says otherwise,
+  // and each inlined copy of a cmap call is a probe site of its own: a program with many map
+  // types and call sites has more (cmap-bench: 990). A value the user set is kept.
+  if (const char* set = std::getenv("BPFTRACE_MAX_PROBES"); set == nullptr || *set == '\0') {
+    ::setenv("BPFTRACE_MAX_PROBES", max_probe_sites, 1);
+  }
   constexpr int detach_wait_ms = 1000;
   const auto result =
       run_bpftrace(*bpftrace, {"-B", "line", "-f", "json", "-p", std::to_string(pid), "-e", script.text},
