@@ -63,14 +63,15 @@ struct fixture {
   }
 };
 
-template <class Map>
-void find(benchmark::State& state) {
+// One call of op(map, key, i) per iteration, over the keys in their random order.
+template <class Map, class Op>
+void each_key(benchmark::State& state, Op op) {
   fixture<Map> f(state);
   const auto& keys = shuffled_keys();
   std::size_t i = 0;
   key sum = 0;
   for (auto _ : state) {
-    sum += f.map.find(keys[i]).value_or(0);
+    sum += op(f.map, keys[i], i);
     i = (i + 1) & (keys.size() - 1);
   }
   benchmark::DoNotOptimize(sum);
@@ -78,17 +79,15 @@ void find(benchmark::State& state) {
 }
 
 template <class Map>
+void find(benchmark::State& state) {
+  each_key<Map>(state, [](Map& m, key k, std::size_t) { return m.find(k).value_or(0); });
+}
+
+template <class Map>
 void insert_or_assign(benchmark::State& state) {
-  fixture<Map> f(state);
-  const auto& keys = shuffled_keys();
-  std::size_t i = 0;
-  key sum = 0;
-  for (auto _ : state) {
-    sum += f.map.insert_or_assign(keys[i], static_cast<key>(i)) ? 1 : 0;
-    i = (i + 1) & (keys.size() - 1);
-  }
-  benchmark::DoNotOptimize(sum);
-  state.SetItemsProcessed(state.iterations());
+  each_key<Map>(state, [](Map& m, key k, std::size_t i) -> key {
+    return m.insert_or_assign(k, static_cast<key>(i)) ? 1 : 0;
+  });
 }
 
 using chm = cmap::concurrent_hash_map<key, key>;
