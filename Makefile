@@ -1,7 +1,8 @@
 # Developer entry points for cmap. The build is CMake + Ninja; this file only drives it.
-#   make test    the test matrix: GCC, Clang + ThreadSanitizer, GCC + AddressSanitizer/UBSan,
-#                cmap-bench's tests built with no optional peer, no toml++ and no browser,
-#                and the fuzz targets under libFuzzer for FUZZ_SECONDS_TEST each
+#   make test    the test matrix: GCC, Clang + ThreadSanitizer, Clang + AddressSanitizer/UBSan
+#                (whose build also fuzzes each fuzz target under libFuzzer for
+#                FUZZ_SECONDS_TEST), and cmap-bench's tests built with no optional peer, no
+#                toml++ and no browser
 #   make bench   Release build, then race-demo, cmap-bench --standard and the micro-benchmarks
 #   make results regenerate docs/benchmarks.md and its charts (docs/benchmarks/*.svg) from one
 #                run of cmap-bench --standard at 1, 2 and 8 threads (several minutes);
@@ -11,7 +12,7 @@
 #   make kill-soak  the crash soaks, KILL_TRIALS=2000 trials each (make test runs 200):
 #                durable_map's kill test and cmap-statestore's (run SIGKILLed, then verify)
 #   make fuzz    the fuzz targets of tests/fuzz under libFuzzer (Clang + ASan/UBSan),
-#                FUZZ_SECONDS each (make test runs them FUZZ_SECONDS_TEST each)
+#                FUZZ_SECONDS each (make test fuzzes them FUZZ_SECONDS_TEST each)
 #   make deps    check (as root: install) the Debian packages
 #   make clean   remove build/
 
@@ -28,9 +29,14 @@ BENCH_FLAGS ?= --benchmark_min_time=0.2 --benchmark_repetitions=3 \
                --benchmark_report_aggregates_only=true
 
 .DEFAULT_GOAL := test
-.PHONY: deps bench results results-ordered fuzz kill-soak test test-gcc test-tsan test-asan test-no-peers test-fuzz clean
+.PHONY: deps bench results results-ordered fuzz kill-soak test test-gcc test-tsan test-asan test-no-peers clean
 # One configuration at a time: each already runs $(JOBS) jobs.
 .NOTPARALLEL:
+
+# Debug information in the test builds: line tables only, enough for every stack trace a
+# failing test or a sanitizer prints, and a third less compile time than full -g.
+LINES_GCC := -DCMAP_DEBUG_INFO=-g1
+LINES_CLANG := -DCMAP_DEBUG_INFO=-gline-tables-only
 
 # $(call cmap_test_config,<build dir>,<compiler>,<build type>,<sanitizer>,<extra cmake args>)
 # Banner, configure, build, test; the first failing step fails make.
@@ -45,17 +51,19 @@ endef
 deps:
 	bash scripts/deps.sh
 
-test: test-gcc test-tsan test-asan test-no-peers test-fuzz
+test: test-gcc test-tsan test-asan test-no-peers
 
 test-gcc: deps
-	$(call cmap_test_config,test-gcc,$(CXX_GCC),RelWithDebInfo,none,)
+	$(call cmap_test_config,test-gcc,$(CXX_GCC),RelWithDebInfo,none,$(LINES_GCC))
 
 test-tsan: deps
-	$(call cmap_test_config,test-tsan,$(CXX_CLANG),RelWithDebInfo,thread,)
+	$(call cmap_test_config,test-tsan,$(CXX_CLANG),RelWithDebInfo,thread,$(LINES_CLANG))
 
-# Debug so that assertions and debug-only checks run, at -O1 as ASan recommends.
+# Debug so that assertions and debug-only checks run, at -O1 as ASan recommends. The same
+# build makes the fuzz targets libFuzzer programs, and its tests fuzz each of them for
+# FUZZ_SECONDS_TEST (their fixed inputs run as ordinary tests in the other configurations).
 test-asan: deps
-	$(call cmap_test_config,test-asan,$(CXX_GCC),Debug,address,"-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g -D_GLIBCXX_ASSERTIONS")
+	$(call cmap_test_config,test-asan,$(CXX_CLANG),Debug,address,"-DCMAKE_CXX_FLAGS_DEBUG=-O1 -D_GLIBCXX_ASSERTIONS" $(LINES_CLANG) -DCMAP_FUZZ=ON -DCMAP_FUZZ_SECONDS=$(FUZZ_SECONDS_TEST))
 
 # cmap-bench on a machine without the optional packages: every peer and toml++ switched off,
 # and no browser for the HTML report test (which then parses the report), so that their
@@ -81,9 +89,6 @@ define cmap_fuzz_config
 	$(CMAKE) --build $(BUILD)/fuzz -j $(JOBS) --target cmap_fuzz_targets
 	$(CTEST) --test-dir $(BUILD)/fuzz --output-on-failure --no-tests=error -j $(JOBS) -L fuzz
 endef
-
-test-fuzz: deps
-	$(call cmap_fuzz_config,$(FUZZ_SECONDS_TEST))
 
 fuzz: deps
 	$(call cmap_fuzz_config,$(FUZZ_SECONDS))
