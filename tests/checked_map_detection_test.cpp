@@ -28,6 +28,8 @@
 #include <thread>
 #include <vector>
 
+#include <cmap/detail/sanitizers.hpp>
+
 namespace {
 
 // Hashing `key` stops the calling thread once: it signals `inside`, then waits for `release`.
@@ -389,24 +391,34 @@ int race_in_child() {
   return status;
 }
 
+// Under AddressSanitizer a child whose two writers entered together (each saw the other's
+// flag clear; the exit check would catch them) can free a node twice inside the table before
+// either reaches that check, and ASan ends it there with its report (exit code 1): the race is
+// caught, by ASan rather than by the map. Those count apart; the map's own share must stay
+// high in that build too (2 of 100 went to ASan in one run with Clang's).
 TEST(checked_map_detection, two_unlocked_writers_are_caught_99_of_100_times) {
   constexpr int runs = 100;
   int detected = 0;
   int clean = 0;
   int crashed = 0;
+  int caught_by_asan = 0;
   for (int i = 0; i < runs; ++i) {
     const int status = race_in_child();
     if (WIFEXITED(status) && WEXITSTATUS(status) == 42)
       ++detected;
     else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
       ++clean;
+    else if (CMAP_DETAIL_ASAN && WIFEXITED(status) && WEXITSTATUS(status) == 1)
+      ++caught_by_asan;
     else
       ++crashed;
   }
   RecordProperty("detected", detected);
-  std::printf("detected %d of %d races (undetected %d, crashed or killed %d)\n", detected, runs,
-              clean, crashed);
-  EXPECT_GE(detected, 99);
+  std::printf("detected %d of %d races (undetected %d, crashed or killed %d, ended by "
+              "AddressSanitizer %d)\n",
+              detected, runs, clean, crashed, caught_by_asan);
+  EXPECT_GE(detected + caught_by_asan, 99);
+  EXPECT_GE(detected, CMAP_DETAIL_ASAN ? 90 : 99);
 }
 
 #endif  // !CMAP_DETAIL_TSAN
