@@ -79,19 +79,15 @@ test-no-peers: deps
 	$(CMAKE) --build $(BUILD)/test-no-peers -j $(JOBS) --target race-demo cmap-bench cmap_bench_tests
 	$(CTEST) --test-dir $(BUILD)/test-no-peers --output-on-failure --no-tests=error -j $(JOBS) -L tools
 
-# $(call cmap_fuzz_config,<seconds per target>): Clang + ASan/UBSan + libFuzzer, only the fuzz
-# targets built; each fuzzes for that long, its corpus kept in $(BUILD)/fuzz between runs.
-define cmap_fuzz_config
-	@echo "=== cmap fuzz configuration: $(CXX_CLANG), libFuzzer, $(1) s per target ==="
+# Clang + ASan/UBSan + libFuzzer, only the fuzz targets built; each fuzzes for FUZZ_SECONDS,
+# its corpus kept in $(BUILD)/fuzz between runs.
+fuzz: deps
+	@echo "=== cmap fuzz configuration: $(CXX_CLANG), libFuzzer, $(FUZZ_SECONDS) s per target ==="
 	$(CMAKE) -S . -B $(BUILD)/fuzz -G $(GENERATOR) -DCMAKE_CXX_COMPILER=$(CXX_CLANG) \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAP_SANITIZE=address -DCMAP_FUZZ=ON \
-	  -DCMAP_FUZZ_SECONDS=$(1) -DCMAP_BUILD_BENCH=OFF
+	  -DCMAP_FUZZ_SECONDS=$(FUZZ_SECONDS) -DCMAP_BUILD_BENCH=OFF
 	$(CMAKE) --build $(BUILD)/fuzz -j $(JOBS) --target cmap_fuzz_targets
 	$(CTEST) --test-dir $(BUILD)/fuzz --output-on-failure --no-tests=error -j $(JOBS) -L fuzz
-endef
-
-fuzz: deps
-	$(call cmap_fuzz_config,$(FUZZ_SECONDS))
 
 # The crash soaks, in the GCC test build: durable_map's kill test and cmap-statestore's, each
 # with KILL_TRIALS trials (make test runs 200); the tests read their counts from the

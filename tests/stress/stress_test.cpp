@@ -311,7 +311,8 @@ TYPED_TEST(Stress, ForEachDuringWritesSeesEveryStableKeyExactlyOnce) {
     failure_log log;
     std::atomic<int> writers_done{0};
     std::atomic<u64> walks{0};
-    // Blocks of progress_block writes done, all writers together.
+    // Blocks of progress_block writes begun, all writers together. Relaxed throughout: it
+    // only paces the readers, and nothing is read through it.
     constexpr std::size_t progress_block = 256;
     std::atomic<u64> progress{0};
     run_threads(threads, [&](int t) {
